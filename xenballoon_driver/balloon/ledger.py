@@ -1,0 +1,233 @@
+"""The host-wide reservation ledger, and dom0's target derived from it.
+
+Every spawn reserves its memory here before dom0 is touched. A reservation
+records how much it takes from free memory and how much from dom0's
+balloon. dom0's target is never remembered separately: it is always
+
+    baseline - sum(from_dom0 of every live entry), but not below the floor
+
+so that undoing one spawn never takes back memory promised to another. A
+built domain keeps its entry (state "domain") until it is destroyed.
+"""
+
+import contextlib
+import copy
+import dataclasses
+import json
+import os
+import tempfile
+import threading
+import uuid
+
+from oslo_concurrency import lockutils
+
+from xenballoon_driver import exception
+
+RESERVED = 'reserved'
+DOMAIN = 'domain'
+
+
+@dataclasses.dataclass(frozen=True)
+class Reservation:
+    id: str
+    name: str
+    need_mb: int
+    from_free_mb: int
+    from_dom0_mb: int
+    dom0_target_mb: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Figures:
+    """What the host can still give, as the ledger sees it (all MiB)."""
+
+    total_mb: int
+    free_mb: int
+    dom0_current_mb: int
+    dom0_target_mb: int
+    dom0_min_mb: int
+    balloonable_mb: int
+    reserved_mb: int
+    available_mb: int
+
+
+class MemoryStorage:
+    """Ledger state in this process only (tests, ``simulate``)."""
+
+    def __init__(self):
+        self._state = None
+        self._lock = threading.RLock()
+
+    @contextlib.contextmanager
+    def locked(self):
+        with self._lock:
+            state = copy.deepcopy(self._state) or _empty()
+            yield state
+            self._state = state
+
+
+class FileStorage:
+    """Ledger state in a JSON file behind an inter-process lock."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.path = os.path.join(directory, 'ledger.json')
+
+    @contextlib.contextmanager
+    def locked(self):
+        os.makedirs(self.directory, exist_ok=True)
+        with lockutils.lock('ledger', lock_file_prefix='xenballoon-',
+                            external=True, lock_path=self.directory):
+            try:
+                with open(self.path, encoding='utf-8') as f:
+                    state = json.load(f)
+            except FileNotFoundError:
+                state = _empty()
+            except ValueError as err:
+                raise exception.InvalidInput(
+                    what='ledger %s' % self.path, reason=str(err))
+            before = copy.deepcopy(state)
+            yield state
+            if state != before:
+                fd, tmp = tempfile.mkstemp(dir=self.directory,
+                                           prefix='.ledger-')
+                with os.fdopen(fd, 'w', encoding='utf-8') as f:
+                    json.dump(state, f, indent=1, sort_keys=True)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, self.path)
+
+
+def _empty():
+    return {'baseline_mb': None, 'entries': {}}
+
+
+class Ledger:
+    def __init__(self, storage, dom0_min_mb):
+        self.storage = storage
+        self.dom0_min_mb = dom0_min_mb
+
+    # -- arithmetic ------------------------------------------------------
+
+    @staticmethod
+    def _sync_baseline(state, dom0):
+        if not state['entries'] or state['baseline_mb'] is None:
+            # Nothing of ours is live: dom0's size is whatever it is now.
+            state['baseline_mb'] = dom0.target_mb
+
+    def _target(self, state):
+        taken = sum(e['from_dom0_mb'] for e in state['entries'].values())
+        return max(self.dom0_min_mb, state['baseline_mb'] - taken)
+
+    @staticmethod
+    def _pending(state, exclude=None):
+        return sum(e['need_mb'] for key, e in state['entries'].items()
+                   if e['state'] == RESERVED and key != exclude)
+
+    def _figures(self, state, host, dom0):
+        target = self._target(state) if state['entries'] else max(
+            self.dom0_min_mb, dom0.target_mb)
+        pending = self._pending(state)
+        # Memory on its way out of dom0 counts as free; memory dom0 is
+        # growing back into does not.
+        unpromised = host.usable_mb + (dom0.current_mb - target) - pending
+        balloonable = max(0, target - self.dom0_min_mb)
+        return Figures(
+            total_mb=host.total_mb, free_mb=host.usable_mb,
+            dom0_current_mb=dom0.current_mb, dom0_target_mb=dom0.target_mb,
+            dom0_min_mb=self.dom0_min_mb, balloonable_mb=balloonable,
+            reserved_mb=pending,
+            available_mb=max(0, unpromised + balloonable))
+
+    # -- operations ------------------------------------------------------
+
+    def figures(self, backend):
+        with self.storage.locked() as state:
+            host, dom0 = backend.host_memory(), backend.dom0_memory()
+            self._sync_baseline(state, dom0)
+            return self._figures(state, host, dom0)
+
+    def reserve(self, backend, name, need_mb):
+        """Reserve ``need_mb`` for ``name`` or raise NotEnoughMemory."""
+        with self.storage.locked() as state:
+            if any(e['name'] == name for e in state['entries'].values()):
+                raise exception.DomainExists(name=name)
+            host, dom0 = backend.host_memory(), backend.dom0_memory()
+            self._sync_baseline(state, dom0)
+            fig = self._figures(state, host, dom0)
+            if need_mb > fig.available_mb:
+                raise exception.NotEnoughMemory(
+                    name=name, need_mb=need_mb,
+                    available_mb=fig.available_mb, free_mb=fig.free_mb,
+                    balloonable_mb=fig.balloonable_mb,
+                    dom0_min_mb=self.dom0_min_mb,
+                    reserved_mb=fig.reserved_mb)
+            unpromised = fig.available_mb - fig.balloonable_mb
+            from_free = max(0, min(need_mb, unpromised))
+            entry = {'name': name, 'need_mb': need_mb,
+                     'from_free_mb': from_free,
+                     'from_dom0_mb': need_mb - from_free,
+                     'state': RESERVED}
+            res_id = uuid.uuid4().hex
+            state['entries'][res_id] = entry
+            return Reservation(id=res_id, name=name, need_mb=need_mb,
+                               from_free_mb=from_free,
+                               from_dom0_mb=need_mb - from_free,
+                               dom0_target_mb=self._target(state))
+
+    def target(self):
+        """dom0's target as the ledger derives it (None: nothing live)."""
+        with self.storage.locked() as state:
+            if not state['entries']:
+                return None
+            return self._target(state)
+
+    def baseline(self):
+        with self.storage.locked() as state:
+            return state['baseline_mb']
+
+    def return_dom0(self, res_id):
+        """Take back what a reservation asked of dom0 (idempotent)."""
+        with self.storage.locked() as state:
+            entry = state['entries'].get(res_id)
+            if entry is not None and entry['state'] == RESERVED:
+                entry['from_free_mb'] = entry['need_mb']
+                entry['from_dom0_mb'] = 0
+
+    def free_for(self, res_id, usable_mb):
+        """Free memory not promised to any other pending reservation."""
+        with self.storage.locked() as state:
+            return usable_mb - self._pending(state, exclude=res_id)
+
+    def release(self, res_id):
+        """Drop a reservation; return dom0's new target (idempotent)."""
+        with self.storage.locked() as state:
+            state['entries'].pop(res_id, None)
+            return self._target(state) if state['baseline_mb'] else None
+
+    def commit(self, res_id):
+        """A finished build: the reservation becomes the domain's."""
+        with self.storage.locked() as state:
+            entry = state['entries'].get(res_id)
+            if entry is not None:
+                entry['state'] = DOMAIN
+
+    def forget_domain(self, name, reinflate):
+        """A destroyed domain: drop its entry; return dom0's new target.
+
+        Without ``reinflate`` dom0 keeps its present size: the baseline
+        comes down by what the domain had taken from dom0.
+        """
+        with self.storage.locked() as state:
+            for key, entry in list(state['entries'].items()):
+                if entry['name'] == name:
+                    del state['entries'][key]
+                    if not reinflate:
+                        state['baseline_mb'] -= entry['from_dom0_mb']
+            if state['baseline_mb'] is None:
+                return None
+            return self._target(state)
+
+    def entries(self):
+        with self.storage.locked() as state:
+            return copy.deepcopy(state['entries'])

@@ -1,0 +1,103 @@
+"""Watching dom0's balloon: progress, release rate, ETA, stalls.
+
+Pure arithmetic over samples; the caller takes the samples and sleeps.
+Progress is "MiB released": the larger of how far dom0's allocation has
+come down and how far free memory has come up since the wait began, each
+measured from its best value so far. Either moving counts, and a passing
+dip in free memory (Xen loses pages splitting IOMMU large pages while dom0
+balloons) does not undo progress already seen.
+"""
+
+import bisect
+import dataclasses
+import math
+
+# How far back the release rate is measured.
+RATE_WINDOW_S = 1.0
+# Smallest movement, in MiB, that counts as progress at all.
+MIN_STEP_MB = 1.0
+# Poll at this fraction of the ETA, so that a rate up to 1/POLL_FRACTION
+# times the estimate still does not overshoot the finish by a whole gap.
+POLL_FRACTION = 0.25
+# dom0 this many MiB above its lowest point has grown back.
+GROW_BACK_MB = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    elapsed_s: float
+    released_mb: float
+    missing_mb: int
+    rate_mb_s: float
+    eta_s: float
+    next_poll_s: float
+    done: bool
+    stalled: bool
+    timed_out: bool
+    grew_back: bool
+
+    @property
+    def fraction(self):
+        total = self.released_mb + self.missing_mb
+        return 1.0 if total <= 0 else min(1.0, self.released_mb / total)
+
+
+class ProgressWatcher:
+    def __init__(self, need_mb, stall_timeout, min_rate_mb_s, poll_interval,
+                 min_poll_interval, max_wait=0.0):
+        self.need_mb = need_mb
+        self.stall_timeout = stall_timeout
+        self.stall_threshold_mb = max(min_rate_mb_s * stall_timeout,
+                                      MIN_STEP_MB)
+        self.poll_interval = poll_interval
+        self.min_poll_interval = min_poll_interval
+        self.max_wait = max_wait
+        self._times = []
+        self._released = []
+        self._start = None
+
+    def observe(self, t, dom0_mb, free_mb):
+        """Take one sample: dom0's allocation, and free memory ours to use."""
+        if self._start is None:
+            self._start = (t, dom0_mb, free_mb)
+            self._lowest_dom0 = dom0_mb
+            self._highest_free = free_mb
+        t0, dom0_0, free_0 = self._start
+        self._lowest_dom0 = min(self._lowest_dom0, dom0_mb)
+        self._highest_free = max(self._highest_free, free_mb)
+        released = max(dom0_0 - self._lowest_dom0,
+                       self._highest_free - free_0, 0)
+        self._times.append(t)
+        self._released.append(released)
+
+        elapsed = t - t0
+        missing = max(0, self.need_mb - free_mb)
+        done = missing == 0
+        rate = self._rate_since(t - RATE_WINDOW_S, t, released)
+        eta = missing / rate if rate > 0 else math.inf
+        stalled = (not done and elapsed >= self.stall_timeout and
+                   released - self._released_at(t - self.stall_timeout) <
+                   self.stall_threshold_mb)
+        timed_out = bool(not done and self.max_wait and
+                         elapsed >= self.max_wait)
+        next_poll = min(self.poll_interval,
+                        max(self.min_poll_interval, eta * POLL_FRACTION))
+        return Progress(elapsed_s=elapsed, released_mb=released,
+                        missing_mb=missing, rate_mb_s=rate, eta_s=eta,
+                        next_poll_s=next_poll, done=done, stalled=stalled,
+                        timed_out=timed_out,
+                        grew_back=dom0_mb > self._lowest_dom0 + GROW_BACK_MB)
+
+    def _index_at(self, when):
+        """Index of the last sample taken at or before ``when``."""
+        return max(0, bisect.bisect_right(self._times, when) - 1)
+
+    def _released_at(self, when):
+        return self._released[self._index_at(when)]
+
+    def _rate_since(self, when, t, released):
+        i = self._index_at(when)
+        dt = t - self._times[i]
+        if dt <= 0:
+            return 0.0
+        return (released - self._released[i]) / dt

@@ -1,0 +1,113 @@
+"""Time sources for waits.
+
+Waits never call time.sleep() directly: they ask the backend's clock. Real
+toolstacks use RealClock; the simulator uses a VirtualClock in tests and
+benchmarks (a 2.5-minute balloon takes milliseconds) and a ScaledClock in
+the CLI (simulated seconds run time_scale times faster than real ones).
+"""
+
+import heapq
+import itertools
+import threading
+import time
+
+
+class RealClock:
+    def now(self):
+        return time.monotonic()
+
+    def sleep(self, seconds):
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+class ScaledClock:
+    """Simulated time that runs ``scale`` times faster than wall time.
+
+    ``now()`` is derived from the wall clock, so separate processes that
+    share an ``epoch`` agree on the simulated time.
+    """
+
+    def __init__(self, scale=1.0, epoch=None):
+        self.scale = scale
+        self.epoch = time.time() if epoch is None else epoch
+
+    def now(self):
+        return (time.time() - self.epoch) * self.scale
+
+    def sleep(self, seconds):
+        if seconds > 0:
+            time.sleep(seconds / self.scale)
+
+
+class VirtualClock:
+    """A clock that only moves when someone sleeps.
+
+    Alone, ``sleep(dt)`` just adds dt. Under ``run()`` several jobs run in
+    threads but only one at a time: a job that sleeps hands over to the job
+    whose wake-up time comes first, and the clock jumps to that time. The
+    order is fixed by (wake time, arrival), so runs are deterministic.
+    """
+
+    def __init__(self, start=0.0):
+        self._now = float(start)
+        self._cond = threading.Lock()
+        self._sleepers = []
+        self._seq = itertools.count()
+        self._jobs = 0
+
+    def now(self):
+        return self._now
+
+    def sleep(self, seconds):
+        seconds = max(0.0, float(seconds))
+        if not self._jobs:
+            self._now += seconds
+            return
+        wake = threading.Event()
+        with self._cond:
+            heapq.heappush(self._sleepers,
+                           (self._now + seconds, next(self._seq), wake))
+            self._hand_over()
+        wake.wait()
+
+    def _hand_over(self):
+        if self._sleepers:
+            when, _, wake = heapq.heappop(self._sleepers)
+            self._now = max(self._now, when)
+            wake.set()
+
+    def run(self, jobs):
+        """Run ``(start_time, callable)`` jobs on this clock, one at a time.
+
+        Returns a list of ``(result, exception)`` in the order given.
+        """
+        results = [(None, None)] * len(jobs)
+        threads = []
+
+        def body(index, fn, start_event):
+            start_event.wait()
+            try:
+                results[index] = (fn(), None)
+            except Exception as err:  # reported to the caller
+                results[index] = (None, err)
+            finally:
+                with self._cond:
+                    self._jobs -= 1
+                    self._hand_over()
+
+        with self._cond:
+            self._jobs = len(jobs)
+            for index, (start, fn) in enumerate(jobs):
+                start_event = threading.Event()
+                heapq.heappush(self._sleepers,
+                               (float(start), next(self._seq), start_event))
+                thread = threading.Thread(target=body,
+                                          args=(index, fn, start_event),
+                                          daemon=True)
+                threads.append(thread)
+                thread.start()
+            self._hand_over()
+        for thread in threads:
+            thread.join()
+        return results

@@ -1,0 +1,44 @@
+"""Configuration: one module per option group, registered on CONF."""
+
+from oslo_config import cfg
+
+from xenballoon_driver.conf import hypervisor
+from xenballoon_driver.conf import simulator
+from xenballoon_driver.conf import xenballoon
+
+CONF = cfg.CONF
+
+MODULES = (hypervisor, xenballoon, simulator)
+
+
+def register_opts(conf):
+    for module in MODULES:
+        module.register_opts(conf)
+
+
+register_opts(CONF)
+
+
+def validate(conf):
+    """Read every option once, so that a bad value fails at start-up.
+
+    oslo.config parses lazily: a mistyped or out-of-range value in a file
+    would otherwise surface in the middle of a spawn.
+    """
+    from xenballoon_driver import exception
+
+    for module in MODULES:
+        for group, group_opts in module.list_opts().items():
+            for opt in group_opts:
+                try:
+                    getattr(conf[group.name], opt.dest)
+                except (cfg.ConfigFileValueError, ValueError) as err:
+                    raise exception.InvalidConfig(
+                        option='[%s] %s' % (group.name, opt.name),
+                        reason=str(err).splitlines()[0])
+    xb = conf.xenballoon
+    if xb.min_poll_interval > xb.poll_interval:
+        raise exception.InvalidConfig(
+            option='[xenballoon] min_poll_interval',
+            reason='%s is above poll_interval %s' % (
+                xb.min_poll_interval, xb.poll_interval))

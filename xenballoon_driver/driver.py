@@ -1,0 +1,85 @@
+"""The compute driver: validates, builds a flow, runs it.
+
+Shaped like a Nova virt driver (init_host, spawn, destroy, list_instances),
+loaded with stevedore from ``xenballoon_driver.compute_drivers``.
+"""
+
+import dataclasses
+import logging
+import os
+
+from xenballoon_driver.balloon import footprint
+from xenballoon_driver.balloon import ledger as ledger_mod
+from xenballoon_driver import conf as conf_mod
+from xenballoon_driver import exception
+from xenballoon_driver.flows import destroy as destroy_flow
+from xenballoon_driver.flows import engine
+from xenballoon_driver.flows import spawn as spawn_flow
+from xenballoon_driver.hypervisor import base
+from xenballoon_driver import hypervisor
+from xenballoon_driver import validation
+
+LOG = logging.getLogger(__name__)
+
+
+class XenBalloonDriver:
+    def __init__(self, conf=None, backend=None, ledger=None):
+        self.conf = conf or conf_mod.CONF
+        self.backend = backend
+        self.ledger = ledger
+
+    def init_host(self, host=None):
+        """Check the configuration and connect to the backend."""
+        conf_mod.validate(self.conf)
+        if self.backend is None:
+            self.backend = hypervisor.load(self.conf)
+        if self.ledger is None:
+            storage = ledger_mod.FileStorage(
+                os.path.expanduser(self.conf.xenballoon.state_dir))
+            self.ledger = ledger_mod.Ledger(
+                storage, self.conf.xenballoon.dom0_min_memory_mb)
+        return self
+
+    def spawn(self, name, memory_mb, vcpus=1, guest_type='pv',
+              progress=None, fail_at_fraction=None):
+        """Create a domain, ballooning dom0 as far as it needs.
+
+        Returns the domain's DomainInfo. Every failure leaves the host as
+        it was: no domain, dom0 re-inflated, no reservation held.
+        """
+        spec = base.DomainSpec(
+            name=validation.domain_name(name),
+            memory_mb=validation.memory_mb(memory_mb),
+            vcpus=validation.vcpus(vcpus),
+            guest_type=self._guest_type(guest_type),
+            fail_at_fraction=fail_at_fraction)
+        flow = spawn_flow.get_flow(self.backend, self.ledger,
+                                   self.conf.xenballoon)
+        results = engine.run(flow, {'spec': spec}, progress=progress)
+        return base.DomainInfo(**results['domain'])
+
+    def destroy(self, name):
+        validation.domain_name(name)
+        flow = destroy_flow.get_flow(
+            self.backend, self.ledger,
+            self.conf.xenballoon.reinflate_on_destroy)
+        results = engine.run(flow, {'name': name})
+        return results['dom0_target_after']
+
+    def list_instances(self):
+        return [info.name for info in self.backend.list_domains()]
+
+    def list_domains(self):
+        return self.backend.list_domains()
+
+    def host_status(self):
+        """The host's memory as the driver sees it, in MiB."""
+        return dataclasses.asdict(self.ledger.figures(self.backend))
+
+    @staticmethod
+    def _guest_type(guest_type):
+        if guest_type not in footprint.GUEST_TYPES:
+            raise exception.InvalidInput(
+                what='guest type', reason='%r: use one of %s' % (
+                    guest_type, ', '.join(footprint.GUEST_TYPES)))
+        return guest_type

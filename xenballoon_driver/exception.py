@@ -1,0 +1,102 @@
+"""The project's exceptions, in nova's style.
+
+Each class has a message template; the values that fill it are kept as
+attributes, so an operator reads the numbers and a caller can use them
+(``err.missing_mb``). ``exit_code`` is what the CLI exits with.
+"""
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_BAD_INPUT = 2
+EXIT_NO_MEMORY = 3
+EXIT_STALLED = 4
+EXIT_BUILD_FAILED = 5
+EXIT_NOT_FOUND = 6
+EXIT_TOOLSTACK = 7
+
+
+class XenBalloonException(Exception):
+    msg_fmt = 'An unknown error occurred.'
+    exit_code = EXIT_ERROR
+
+    def __init__(self, message=None, **kwargs):
+        self.kwargs = kwargs
+        for key, value in kwargs.items():
+            setattr(self, key, value)
+        if message is None:
+            message = self.msg_fmt % kwargs
+        self.message = message
+        super().__init__(message)
+
+
+class InvalidInput(XenBalloonException):
+    msg_fmt = 'Invalid %(what)s: %(reason)s'
+    exit_code = EXIT_BAD_INPUT
+
+
+class InvalidConfig(InvalidInput):
+    msg_fmt = 'Invalid configuration %(option)s: %(reason)s'
+
+
+class InvalidScenario(InvalidInput):
+    msg_fmt = 'Invalid scenario %(path)s: %(reason)s'
+
+
+class BackendNotFound(InvalidInput):
+    msg_fmt = ('Unknown hypervisor backend %(name)r; installed: '
+               '%(available)s')
+
+
+class StrategyNotFound(InvalidInput):
+    msg_fmt = 'Unknown strategy %(name)r; known: %(available)s'
+
+
+class NotEnoughMemory(XenBalloonException):
+    msg_fmt = ('Cannot place %(name)s: it needs %(need_mb)d MiB but only '
+               '%(available_mb)d MiB can be had (free %(free_mb)d MiB, dom0 '
+               'can give %(balloonable_mb)d MiB down to its floor of '
+               '%(dom0_min_mb)d MiB, %(reserved_mb)d MiB promised to other '
+               'spawns)')
+    exit_code = EXIT_NO_MEMORY
+
+
+class BalloonStalled(XenBalloonException):
+    msg_fmt = ('Balloon stalled: dom0 is at %(current_mb)d MiB, target '
+               '%(target_mb)d MiB, %(missing_mb)d MiB still missing after '
+               '%(stalled_s).1f s with less than %(min_rate).1f MiB/s of '
+               'progress')
+    exit_code = EXIT_STALLED
+
+
+class BalloonTimeout(BalloonStalled):
+    msg_fmt = ('Balloon wait exceeded max_wait of %(max_wait).1f s: dom0 '
+               'is at %(current_mb)d MiB, target %(target_mb)d MiB, '
+               '%(missing_mb)d MiB still missing')
+
+
+class OutOfMemory(XenBalloonException):
+    """The toolstack refused for lack of memory (libxl's ERROR_NOMEM)."""
+
+    msg_fmt = ('Out of memory for %(name)s: needs %(need_mb)d MiB, '
+               '%(free_mb)d MiB free')
+    exit_code = EXIT_NO_MEMORY
+
+
+class BuildFailed(XenBalloonException):
+    msg_fmt = 'Building domain %(name)s failed: %(reason)s'
+    exit_code = EXIT_BUILD_FAILED
+
+
+class DomainNotFound(XenBalloonException):
+    msg_fmt = 'No domain named %(name)s'
+    exit_code = EXIT_NOT_FOUND
+
+
+class DomainExists(XenBalloonException):
+    msg_fmt = 'A domain named %(name)s already exists'
+    exit_code = EXIT_BAD_INPUT
+
+
+class ToolstackError(XenBalloonException):
+    msg_fmt = 'Toolstack call %(call)s failed: %(reason)s'
+    exit_code = EXIT_TOOLSTACK

@@ -1,0 +1,18 @@
+"""The destroy flow: destroy the domain, then give dom0 its memory back."""
+
+from taskflow.patterns import linear_flow
+
+from xenballoon_driver.tasks import domain
+
+FLOW_NAME = 'xenballoon-destroy'
+DESTROY = FLOW_NAME + '-destroy-domain'
+RELEASE = FLOW_NAME + '-release-memory'
+
+
+def get_flow(backend, ledger, reinflate):
+    """Build the destroy flow; requires ``name``."""
+    flow = linear_flow.Flow(FLOW_NAME)
+    flow.add(domain.DestroyDomain(backend, ledger, name=DESTROY),
+             domain.ReleaseDomainMemory(backend, ledger, reinflate,
+                                        name=RELEASE))
+    return flow

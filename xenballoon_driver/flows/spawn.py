@@ -1,0 +1,28 @@
+"""The spawn flow: reserve -> balloon dom0 -> wait -> build.
+
+Reverts run in reverse order: destroy the partial domain, re-inflate dom0,
+release the reservation. Task names are stable: persisted logbooks find
+tasks by name.
+"""
+
+from taskflow.patterns import linear_flow
+
+from xenballoon_driver.tasks import dom0
+from xenballoon_driver.tasks import domain
+from xenballoon_driver.tasks import memory
+
+FLOW_NAME = 'xenballoon-spawn'
+RESERVE = FLOW_NAME + '-reserve-memory'
+BALLOON = FLOW_NAME + '-balloon-dom0'
+WAIT = FLOW_NAME + '-wait-for-balloon'
+BUILD = FLOW_NAME + '-build-domain'
+
+
+def get_flow(backend, ledger, options):
+    """Build the spawn flow; requires ``spec`` (a DomainSpec)."""
+    flow = linear_flow.Flow(FLOW_NAME)
+    flow.add(memory.ReserveMemory(backend, ledger, name=RESERVE),
+             dom0.BalloonDom0(backend, ledger, name=BALLOON),
+             dom0.WaitForBalloon(backend, ledger, options, name=WAIT),
+             domain.BuildDomain(backend, ledger, name=BUILD))
+    return flow

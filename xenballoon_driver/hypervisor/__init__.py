@@ -1,0 +1,32 @@
+"""Hypervisor backends, loaded by name with stevedore."""
+
+from stevedore import driver as stevedore_driver
+from stevedore import exception as stevedore_exception
+from stevedore import extension
+
+from xenballoon_driver import exception
+
+NAMESPACE = 'xenballoon_driver.hypervisors'
+
+
+def available():
+    return sorted(extension.ExtensionManager(NAMESPACE).names())
+
+
+def _reraise(manager, entrypoint, err):
+    # stevedore would log a plugin's start-up error and then report "no
+    # such driver"; the plugin's own error (a bad scenario, say) is clearer.
+    raise err
+
+
+def load(conf, name=None, **kwargs):
+    name = name or conf.hypervisor.driver
+    try:
+        manager = stevedore_driver.DriverManager(
+            NAMESPACE, name, invoke_on_load=True,
+            invoke_args=(conf,), invoke_kwds=kwargs,
+            on_load_failure_callback=_reraise)
+    except stevedore_exception.NoMatches:
+        raise exception.BackendNotFound(
+            name=name, available=', '.join(available()) or '(none)')
+    return manager.driver

@@ -1,0 +1,102 @@
+"""The "simulated" backend: the embedded default and our test bed.
+
+It drives a HostModel through the same contract as a real toolstack. Given
+a store it shares that host (tests, ``simulate``); otherwise it keeps the
+host in [simulator] state_file and runs it in scaled real time.
+"""
+
+import math
+import os
+
+from xenballoon_driver import exception
+from xenballoon_driver.hypervisor import base
+from xenballoon_driver.simulator import scenario as scenario_mod
+from xenballoon_driver.simulator import store as store_mod
+
+# Longest sleep while waiting for a build, so a destroy racing it is seen.
+BUILD_POLL_MAX_S = 1.0
+
+
+def _floor_mb(value):
+    return int(math.floor(value + 1e-6))
+
+
+def _ceil_mb(value):
+    return int(math.ceil(value - 1e-6))
+
+
+class SimulatedHypervisor(base.Hypervisor):
+    hypervisor_type = 'xen (simulated)'
+
+    def __init__(self, conf, store=None):
+        if store is None:
+            scenario = scenario_mod.load(conf.simulator.scenario_file)
+            path = conf.simulator.state_file or os.path.join(
+                conf.xenballoon.state_dir, 'simulated-host.json')
+            store = store_mod.FileStore(path, scenario,
+                                        conf.simulator.time_scale)
+        self.store = store
+        self.clock = store.clock
+
+    def host_memory(self):
+        with self.store.session() as model:
+            return base.HostMemory(total_mb=_floor_mb(model.total_mb),
+                                   free_mb=_floor_mb(model.free_mb()))
+
+    def dom0_memory(self):
+        with self.store.session() as model:
+            return base.Dom0Memory(current_mb=_ceil_mb(model.dom0_mb),
+                                   target_mb=_ceil_mb(model.dom0_target_mb))
+
+    def set_dom0_target(self, target_mb):
+        if target_mb < 128:
+            # The smallest target xl accepts for dom0.
+            raise exception.ToolstackError(
+                call='mem-set 0 %dm' % target_mb,
+                reason='target below the 128 MiB minimum')
+        with self.store.session() as model:
+            model.set_dom0_target(target_mb)
+
+    def create_domain(self, spec):
+        with self.store.session() as model:
+            if spec.name in model.domains:
+                raise exception.DomainExists(name=spec.name)
+            model.start_build(spec.name, spec.footprint_mb, spec.vcpus,
+                              spec.fail_at_fraction)
+        rate = None
+        while True:
+            with self.store.session() as model:
+                dom = model.domains.get(spec.name)
+                if dom is None:
+                    raise exception.BuildFailed(
+                        name=spec.name, reason='destroyed while building')
+                if dom['state'] == 'running':
+                    return self._info(spec.name, dom)
+                if dom['state'] == 'crashed':
+                    if dom['reason'].startswith('out of memory'):
+                        raise exception.OutOfMemory(
+                            name=spec.name, need_mb=spec.footprint_mb,
+                            free_mb=_floor_mb(model.free_mb()))
+                    raise exception.BuildFailed(name=spec.name,
+                                                reason=dom['reason'])
+                rate = model.build.populate_rate_mb_s
+                remaining = model._remaining(dom)
+            self.clock.sleep(min(BUILD_POLL_MAX_S,
+                                 max(remaining / rate, 1e-3)))
+
+    def destroy_domain(self, name):
+        with self.store.session() as model:
+            if name not in model.domains:
+                raise exception.DomainNotFound(name=name)
+            model.destroy(name)
+
+    def list_domains(self):
+        with self.store.session() as model:
+            return [self._info(name, dom)
+                    for name, dom in sorted(model.domains.items())]
+
+    @staticmethod
+    def _info(name, dom):
+        return base.DomainInfo(name=name, domid=dom['domid'],
+                               memory_mb=_ceil_mb(dom['populated_mb']),
+                               vcpus=dom['vcpus'], state=dom['state'])

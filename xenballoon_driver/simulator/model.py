@@ -1,0 +1,253 @@
+"""A deterministic model of a Xen host's memory, with time as an input.
+
+Nothing here reads a clock: ``advance(t)`` integrates the host up to
+simulated time t. Memory is float MiB inside the model (a balloon releases
+fractions of a MiB per step); the backend converts to whole MiB.
+
+Within one step every rate is constant: steps end at each whole simulated
+second (where the balloon's jitter changes), at scheduled events, and every
+CONTENTION_STEP_S while a build fights a running balloon.
+"""
+
+import copy
+import math
+import random
+
+EPS = 1e-6
+CONTENTION_STEP_S = 0.05
+SOFT_LOCKUP_EVERY_S = 20.0
+
+
+class HostModel:
+    def __init__(self, scenario):
+        host = scenario.host
+        self.balloon = scenario.balloon
+        self.build = scenario.build
+        self.now = 0.0
+        self.total_mb = float(host.total_mb)
+        self.xen_mb = float(host.xen_mb)
+        self.dom0_low_mb = float(host.dom0_low_mb)
+        self.dom0_mb = float(host.dom0_mb)
+        self.dom0_target_mb = float(host.dom0_mb)
+        self.released_mb = 0.0
+        self.release_start = 0.0
+        self.first_request_at = None
+        self.grown_back = False
+        self.target_reached_at = None
+        self.contention_s = 0.0
+        self.domains = {}
+        self.next_domid = 1
+        self._jitter = {}
+
+    # -- what the toolstack can see --------------------------------------
+
+    def dip_mb(self, t=None):
+        t = self.now if t is None else t
+        b = self.balloon
+        if b.dip_at_s is None or not b.dip_at_s <= t < (b.dip_at_s +
+                                                        b.dip_duration_s):
+            return 0.0
+        return b.dip_mb
+
+    def used_by_domains_mb(self):
+        return sum(d['populated_mb'] for d in self.domains.values())
+
+    def free_mb(self):
+        free = (self.total_mb - self.xen_mb - self.dom0_mb -
+                self.used_by_domains_mb())
+        return max(0.0, free - self.dip_mb())
+
+    @property
+    def soft_lockups(self):
+        return int(self.contention_s // SOFT_LOCKUP_EVERY_S)
+
+    def balloon_can_release(self):
+        """True while dom0 is above its target and can still shrink."""
+        if self.dom0_mb <= self.dom0_target_mb + EPS:
+            return False
+        if self.dom0_mb <= self.dom0_low_mb + EPS:
+            return False
+        return self._stall_room() > EPS
+
+    # -- what the toolstack can do ---------------------------------------
+
+    def set_dom0_target(self, target_mb):
+        lowering = target_mb < self.dom0_mb - EPS
+        if lowering and self.dom0_target_mb >= self.dom0_mb - EPS:
+            # dom0's balloon thread wakes up and starts releasing.
+            self.release_start = self.now + self.balloon.start_delay_s
+        if lowering and self.first_request_at is None:
+            self.first_request_at = self.now
+        self.dom0_target_mb = float(target_mb)
+        self.target_reached_at = None
+
+    def start_build(self, name, footprint_mb, vcpus, fail_at_fraction=None):
+        if fail_at_fraction is None:
+            fail_at_fraction = self.build.fail_at_fraction
+        self.domains[name] = {
+            'domid': self.next_domid, 'footprint_mb': float(footprint_mb),
+            'vcpus': vcpus, 'populated_mb': 0.0, 'state': 'building',
+            'fail_at_fraction': fail_at_fraction, 'reason': None,
+            'contention_s': 0.0}
+        self.next_domid += 1
+
+    def destroy(self, name):
+        del self.domains[name]
+
+    # -- time ------------------------------------------------------------
+
+    def advance(self, t):
+        while self.now < t - 1e-9:
+            self._step(min(t, self._next_boundary()) - self.now)
+
+    def _next_boundary(self):
+        now = self.now
+        marks = [math.floor(now + 1e-9) + 1.0]
+        b = self.balloon
+        if self.release_start > now:
+            marks.append(self.release_start)
+        if (b.grow_back_after_s is not None and not self.grown_back and
+                self.first_request_at is not None):
+            marks.append(self.first_request_at + b.grow_back_after_s)
+        if b.dip_at_s is not None:
+            marks.extend(m for m in (b.dip_at_s, b.dip_at_s +
+                                     b.dip_duration_s) if m > now)
+        building = self._building()
+        if building:
+            if self.free_mb() >= sum(self._remaining(d) for d in building):
+                rate = self.build.populate_rate_mb_s
+                marks.extend(now + self._remaining(d) / rate
+                             for d in building)
+            else:
+                marks.append(now + CONTENTION_STEP_S)
+        return max(min(marks), now + 1e-6)
+
+    def _building(self):
+        return [d for d in self.domains.values() if d['state'] == 'building']
+
+    @staticmethod
+    def _remaining(dom):
+        goal = dom['footprint_mb']
+        if dom['fail_at_fraction'] is not None:
+            goal = min(goal, dom['footprint_mb'] * dom['fail_at_fraction'])
+        return max(0.0, goal - dom['populated_mb'])
+
+    def _stall_room(self):
+        if self.balloon.stall_after_mb is None:
+            return math.inf
+        return self.balloon.stall_after_mb - self.released_mb
+
+    def jitter_factor(self, second):
+        if not self.balloon.jitter:
+            return 1.0
+        factor = self._jitter.get(second)
+        if factor is None:
+            rng = random.Random('%d:%d' % (self.balloon.seed, second))
+            factor = 1.0 + self.balloon.jitter * (2.0 * rng.random() - 1.0)
+            self._jitter[second] = factor
+        return factor
+
+    def _step(self, dt):
+        b = self.balloon
+        building = self._building()
+        free_before = self.free_mb()
+        releasing = self.balloon_can_release()
+        contending = releasing and any(
+            free_before + EPS < self._remaining(d) for d in building)
+
+        if (b.grow_back_after_s is not None and not self.grown_back and
+                self.first_request_at is not None and
+                self.now >= self.first_request_at + b.grow_back_after_s -
+                1e-9):
+            self.grown_back = True
+            self.dom0_target_mb += b.grow_back_mb
+            self.target_reached_at = None
+
+        if self.dom0_mb > self.dom0_target_mb + EPS:
+            if releasing and self.now >= self.release_start - 1e-9:
+                rate = (b.release_rate_mb_s *
+                        self.jitter_factor(int(math.floor(self.now + 1e-9))))
+                if contending:
+                    rate *= self.build.contention_slowdown
+                room = min(self.dom0_mb - max(self.dom0_target_mb,
+                                              self.dom0_low_mb),
+                           self._stall_room())
+                move = min(rate * dt, room)
+                self.dom0_mb -= move
+                self.released_mb += move
+                if move >= room - EPS and (self.dom0_mb <=
+                                           self.dom0_target_mb + EPS):
+                    self.target_reached_at = self.now + room / rate
+        elif self.dom0_mb < self.dom0_target_mb - EPS:
+            move = min(b.reinflate_rate_mb_s * dt,
+                       self.dom0_target_mb - self.dom0_mb, self.free_mb())
+            self.dom0_mb += move
+
+        if building:
+            self._populate(building, dt, releasing)
+        if contending:
+            self.contention_s += dt
+            for d in building:
+                d['contention_s'] += dt
+        self.now += dt
+
+    def _populate(self, building, dt, releasing):
+        free = self.free_mb()
+        wants = [min(self.build.populate_rate_mb_s * dt, self._remaining(d))
+                 for d in building]
+        total = sum(wants)
+        share = 1.0 if total <= free + EPS else free / total
+        for dom, want in zip(building, wants):
+            dom['populated_mb'] += want * share
+            remaining = self._remaining(dom)
+            frac = dom['fail_at_fraction']
+            if remaining <= EPS and frac is not None:
+                dom['state'] = 'crashed'
+                dom['reason'] = ('simulated build failure at %d%% of its '
+                                 'memory' % round(frac * 100))
+            elif remaining <= EPS:
+                dom['state'] = 'running'
+            elif share < 1.0 and not releasing:
+                # Nothing more is coming: populate_physmap fails.
+                dom['state'] = 'crashed'
+                dom['reason'] = 'out of memory while populating'
+
+    # -- the physical limit ----------------------------------------------
+
+    def release_time(self, mb):
+        """Seconds from now for dom0 to free ``mb`` MiB if asked now.
+
+        Used to report the physical limit of a request; None when dom0
+        cannot free that much (floor or stall).
+        """
+        if mb <= EPS:
+            return 0.0
+        oracle = copy.deepcopy(self)
+        oracle.domains = {}
+        oracle.balloon = copy.copy(self.balloon)
+        oracle.balloon.grow_back_after_s = None
+        oracle.balloon.dip_at_s = None
+        oracle.set_dom0_target(oracle.dom0_mb - mb)
+        goal = oracle.dom0_target_mb
+        if goal < max(oracle.dom0_low_mb, oracle.dom0_mb - oracle._stall_room()
+                      ) - EPS:
+            return None
+        start = oracle.now
+        while oracle.dom0_mb > goal + EPS:
+            oracle._step(oracle._next_boundary() - oracle.now)
+        return oracle.target_reached_at - start
+
+    # -- persistence -----------------------------------------------------
+
+    STATE_KEYS = ('now', 'total_mb', 'xen_mb', 'dom0_low_mb', 'dom0_mb',
+                  'dom0_target_mb', 'released_mb', 'release_start',
+                  'first_request_at', 'grown_back', 'contention_s',
+                  'domains', 'next_domid')
+
+    def to_dict(self):
+        return {key: copy.deepcopy(getattr(self, key))
+                for key in self.STATE_KEYS}
+
+    def load_dict(self, state):
+        for key in self.STATE_KEYS:
+            setattr(self, key, copy.deepcopy(state[key]))

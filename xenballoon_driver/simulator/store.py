@@ -1,0 +1,103 @@
+"""Where a simulated host lives between two looks at it.
+
+MemoryStore keeps the model in this process on a given clock (tests,
+benchmarks, ``simulate``). FileStore keeps it in a JSON file behind an
+inter-process lock, on a ScaledClock, so that separate CLI commands see one
+host whose dom0 goes on ballooning between them.
+"""
+
+import contextlib
+import json
+import os
+import tempfile
+
+from oslo_concurrency import lockutils
+
+from xenballoon_driver import clock as clock_mod
+from xenballoon_driver import exception
+from xenballoon_driver.simulator import model as model_mod
+from xenballoon_driver.simulator import scenario as scenario_mod
+
+STATE_VERSION = 1
+
+
+class MemoryStore:
+    def __init__(self, model, clock):
+        self.model = model
+        self.clock = clock
+
+    @contextlib.contextmanager
+    def session(self):
+        self.model.advance(self.clock.now())
+        yield self.model
+
+
+class FileStore:
+    def __init__(self, path, scenario, time_scale=1.0):
+        self.path = path
+        self.lock_path = os.path.dirname(os.path.abspath(path))
+        self.lock_name = os.path.basename(path) + '.lock'
+        with self._locked():
+            state = self._read()
+            if state is None:
+                state = {'version': STATE_VERSION,
+                         'scenario': scenario.to_dict(),
+                         'epoch': None, 'time_scale': time_scale,
+                         'model': model_mod.HostModel(scenario).to_dict()}
+                self.clock = clock_mod.ScaledClock(time_scale)
+                state['epoch'] = self.clock.epoch
+                self._write(state)
+            else:
+                self.clock = clock_mod.ScaledClock(state['time_scale'],
+                                                   state['epoch'])
+                if state['time_scale'] != time_scale:
+                    # Keep simulated time continuous across a new scale.
+                    now = self.clock.now()
+                    self.clock = clock_mod.ScaledClock(time_scale)
+                    self.clock.epoch -= now / time_scale
+                    state['time_scale'] = time_scale
+                    state['epoch'] = self.clock.epoch
+                    self._write(state)
+        self.scenario = scenario_mod.from_dict(state['scenario'], path)
+
+    def _locked(self):
+        return lockutils.lock(self.lock_name, external=True,
+                              lock_path=self.lock_path)
+
+    def _read(self):
+        try:
+            with open(self.path, encoding='utf-8') as f:
+                state = json.load(f)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as err:
+            raise exception.InvalidInput(
+                what='simulator state file %s' % self.path,
+                reason='%s; remove it to start a fresh host' % err)
+        if not isinstance(state, dict) or state.get(
+                'version') != STATE_VERSION:
+            raise exception.InvalidInput(
+                what='simulator state file %s' % self.path,
+                reason='unknown format; remove it to start a fresh host')
+        return state
+
+    def _write(self, state):
+        directory = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix='.simulated-')
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:
+            json.dump(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+
+    @contextlib.contextmanager
+    def session(self):
+        with self._locked():
+            state = self._read()
+            model = model_mod.HostModel(self.scenario)
+            model.load_dict(state['model'])
+            model.advance(self.clock.now())
+            yield model
+            state['model'] = model.to_dict()
+            self._write(state)

@@ -1,0 +1,35 @@
+"""Helpers shared by tasks."""
+
+import logging
+
+LOG = logging.getLogger(__name__)
+
+
+def apply_ledger_target(backend, ledger):
+    """Set dom0's target to what the ledger derives, if it differs.
+
+    Called after every ledger change, so dom0's target is never a number
+    remembered by one flow (which would take back memory promised to
+    another). Returns the target applied, or None when nothing is live.
+    """
+    target = ledger.target()
+    if target is None:
+        target = ledger.baseline()
+    if target is None:
+        return None
+    if backend.dom0_memory().target_mb != target:
+        backend.set_dom0_target(target)
+    return target
+
+
+def safely(what, fn, *args, **kwargs):
+    """Run a step of a revert; log its error instead of masking the first.
+
+    We are already reverting because of an earlier failure: raising here
+    would hide it, and a resumed flow may run the revert again anyway.
+    """
+    try:
+        return fn(*args, **kwargs)
+    except Exception:
+        LOG.exception('While reverting, %s failed; carrying on', what)
+        return None

@@ -1,0 +1,107 @@
+"""Tasks that touch dom0's balloon."""
+
+import logging
+
+from taskflow import task
+
+from xenballoon_driver.balloon import progress as progress_mod
+from xenballoon_driver import exception
+from xenballoon_driver.tasks import common
+
+LOG = logging.getLogger(__name__)
+
+
+class BalloonDom0(task.Task):
+    """Ask dom0 for the target the ledger derives; returns at once."""
+
+    default_provides = 'dom0_target_before'
+
+    def __init__(self, backend, ledger, **kwargs):
+        super().__init__(requires=('reservation',), **kwargs)
+        self.backend = backend
+        self.ledger = ledger
+
+    def execute(self, reservation):
+        before = self.backend.dom0_memory().target_mb
+        target = common.apply_ledger_target(self.backend, self.ledger)
+        if target is not None and target != before:
+            LOG.info('Ballooning dom0 from %d MiB to %d MiB for %s', before,
+                     target, reservation['name'])
+        return before
+
+    def revert(self, reservation, result, **kwargs):
+        # Re-inflate: give back what this spawn took from dom0, then let the
+        # ledger say what dom0's target is now.
+        common.safely('returning dom0 memory', self.ledger.return_dom0,
+                      reservation['id'])
+        target = common.safely('re-inflating dom0',
+                               common.apply_ledger_target, self.backend,
+                               self.ledger)
+        LOG.info('Re-inflating dom0 to %s MiB after %s failed', target,
+                 reservation['name'])
+
+
+class WaitForBalloon(task.Task):
+    """Wait while ballooning makes progress; fail fast when it stalls.
+
+    Ends when free memory not promised to any other spawn covers this one
+    (no early build), never because of time alone unless max_wait is set
+    (no false NOMEM), and with BalloonStalled when less than
+    min_progress_mb_s was released over stall_timeout.
+    """
+
+    default_provides = 'balloon_report'
+
+    def __init__(self, backend, ledger, options, **kwargs):
+        super().__init__(requires=('reservation',), **kwargs)
+        self.backend = backend
+        self.ledger = ledger
+        self.options = options
+
+    def execute(self, reservation):
+        opts = self.options
+        clock = self.backend.clock
+        watcher = progress_mod.ProgressWatcher(
+            reservation['need_mb'], opts.stall_timeout,
+            opts.min_progress_mb_s, opts.poll_interval,
+            opts.min_poll_interval, opts.max_wait)
+        reasserts = 0
+        reported = -1.0
+        while True:
+            host = self.backend.host_memory()
+            dom0 = self.backend.dom0_memory()
+            mine = self.ledger.free_for(reservation['id'], host.usable_mb)
+            prog = watcher.observe(clock.now(), dom0.current_mb, mine)
+            if prog.done or prog.fraction - reported >= 0.01:
+                reported = prog.fraction
+                self._report(prog, dom0)
+            if prog.done:
+                return {'waited_s': prog.elapsed_s,
+                        'released_mb': prog.released_mb,
+                        'rate_mb_s': prog.rate_mb_s, 'reasserts': reasserts}
+            target = self.ledger.target()
+            if prog.stalled or prog.timed_out:
+                error = (exception.BalloonTimeout if not prog.stalled
+                         else exception.BalloonStalled)
+                raise error(current_mb=dom0.current_mb, target_mb=target,
+                            missing_mb=prog.missing_mb,
+                            stalled_s=opts.stall_timeout,
+                            min_rate=opts.min_progress_mb_s,
+                            max_wait=opts.max_wait)
+            if target is not None and (dom0.target_mb > target or
+                                       prog.grew_back):
+                LOG.warning('dom0 target is %d MiB (at %d MiB), expected '
+                            '%d MiB: asserting it again', dom0.target_mb,
+                            dom0.current_mb, target)
+                self.backend.set_dom0_target(target)
+                reasserts += 1
+            clock.sleep(prog.next_poll_s)
+
+    def _report(self, prog, dom0):
+        # update_progress() with details: the engine stores them with the
+        # progress, and a listener (the CLI's progress bar) sees them.
+        self.notifier.notify(task.EVENT_UPDATE_PROGRESS, {
+            'progress': prog.fraction, 'fraction': prog.fraction,
+            'released_mb': prog.released_mb, 'missing_mb': prog.missing_mb,
+            'rate_mb_s': prog.rate_mb_s, 'eta_s': prog.eta_s,
+            'dom0_mb': dom0.current_mb, 'elapsed_s': prog.elapsed_s})

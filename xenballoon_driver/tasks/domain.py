@@ -1,0 +1,72 @@
+"""Tasks that touch guest domains."""
+
+import dataclasses
+import logging
+
+from taskflow import task
+
+from xenballoon_driver import exception
+from xenballoon_driver.tasks import common
+
+LOG = logging.getLogger(__name__)
+
+
+class BuildDomain(task.Task):
+    """Build the domain; turn its reservation into the domain's."""
+
+    default_provides = 'domain'
+
+    def __init__(self, backend, ledger, **kwargs):
+        super().__init__(requires=('spec', 'reservation'), **kwargs)
+        self.backend = backend
+        self.ledger = ledger
+
+    def execute(self, spec, reservation):
+        info = self.backend.create_domain(spec)
+        self.ledger.commit(reservation['id'])
+        LOG.info('Domain %s (domid %d) running with %d MiB', info.name,
+                 info.domid, spec.memory_mb)
+        return dataclasses.asdict(info)
+
+    def revert(self, spec, result, **kwargs):
+        # Whatever the toolstack left of the domain goes; none is fine.
+        def destroy():
+            try:
+                self.backend.destroy_domain(spec.name)
+                LOG.info('Destroyed partly built domain %s', spec.name)
+            except exception.DomainNotFound:
+                pass
+        common.safely('destroying %s' % spec.name, destroy)
+
+
+class DestroyDomain(task.Task):
+    def __init__(self, backend, ledger, **kwargs):
+        super().__init__(requires=('name',), **kwargs)
+        self.backend = backend
+        self.ledger = ledger
+
+    def execute(self, name):
+        try:
+            self.backend.destroy_domain(name)
+        except exception.DomainNotFound:
+            if not any(e['name'] == name
+                       for e in self.ledger.entries().values()):
+                raise
+            LOG.warning('Domain %s was already gone; dropping its ledger '
+                        'entry', name)
+
+
+class ReleaseDomainMemory(task.Task):
+    """Drop the domain's ledger entry; re-inflate dom0 if configured."""
+
+    default_provides = 'dom0_target_after'
+
+    def __init__(self, backend, ledger, reinflate, **kwargs):
+        super().__init__(requires=('name',), **kwargs)
+        self.backend = backend
+        self.ledger = ledger
+        self.reinflate = reinflate
+
+    def execute(self, name):
+        self.ledger.forget_domain(name, self.reinflate)
+        return common.apply_ledger_target(self.backend, self.ledger)

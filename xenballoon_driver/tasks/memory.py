@@ -1,0 +1,36 @@
+"""Tasks that touch the reservation ledger."""
+
+import dataclasses
+import logging
+
+from taskflow import task
+
+from xenballoon_driver.tasks import common
+
+LOG = logging.getLogger(__name__)
+
+
+class ReserveMemory(task.Task):
+    """Reserve the domain's memory; refuse before dom0 is touched."""
+
+    default_provides = 'reservation'
+
+    def __init__(self, backend, ledger, **kwargs):
+        super().__init__(requires=('spec',), **kwargs)
+        self.backend = backend
+        self.ledger = ledger
+
+    def execute(self, spec):
+        res = self.ledger.reserve(self.backend, spec.name, spec.footprint_mb)
+        LOG.info('Reserved %d MiB for %s: %d MiB from free memory, %d MiB '
+                 'from dom0 (target %d MiB)', res.need_mb, spec.name,
+                 res.from_free_mb, res.from_dom0_mb, res.dom0_target_mb)
+        return dataclasses.asdict(res)
+
+    def revert(self, result, **kwargs):
+        if not isinstance(result, dict):
+            return  # reserve itself failed: nothing was written
+        common.safely('releasing reservation %s' % result['id'],
+                      self.ledger.release, result['id'])
+        common.safely('restoring dom0 target',
+                      common.apply_ledger_target, self.backend, self.ledger)

@@ -1,0 +1,73 @@
+"""Checks on what users hand us: domain names, sizes, vCPU counts.
+
+Everything a user gives is checked here before it reaches a flow, a
+toolstack command or a file, so that bad input changes nothing.
+"""
+
+import re
+
+from xenballoon_driver import exception
+
+# xl accepts any name (spaces, quotes, all digits; a numeric name is later
+# read as a domid), so we allow a conservative set: a letter first, then
+# letters, digits, '_', '.' and '-'.
+NAME_RE = re.compile(r'^[A-Za-z][A-Za-z0-9_.-]*$')
+MAX_NAME_LEN = 64
+# Xen on x86 supports hosts of up to 16 TiB without special builds; no
+# guest of ours can be larger than that.
+MAX_MEMORY_MB = 16 * 1024 * 1024
+MAX_VCPUS = 512
+
+
+def domain_name(name):
+    if not isinstance(name, str) or not name:
+        raise exception.InvalidInput(what='domain name',
+                                     reason='it must not be empty')
+    if len(name) > MAX_NAME_LEN:
+        raise exception.InvalidInput(
+            what='domain name',
+            reason='%d characters, at most %d allowed' % (len(name),
+                                                          MAX_NAME_LEN))
+    if not NAME_RE.match(name):
+        raise exception.InvalidInput(
+            what='domain name',
+            reason='%r: use a letter first, then letters, digits, "_", "." '
+                   'or "-" (no spaces, quotes, slashes or shell characters)'
+                   % name)
+    return name
+
+
+def _positive_int(value, what, maximum, unit=''):
+    if isinstance(value, bool):
+        raise exception.InvalidInput(what=what,
+                                     reason='%r is not a number' % value)
+    if isinstance(value, str):
+        text = value.strip()
+        if not re.fullmatch(r'[+-]?\d+', text):
+            raise exception.InvalidInput(
+                what=what, reason='%r is not a whole number%s' % (value, unit))
+        value = int(text)
+    elif isinstance(value, float):
+        if not value.is_integer():
+            raise exception.InvalidInput(
+                what=what, reason='%r is not a whole number%s' % (value, unit))
+        value = int(value)
+    elif not isinstance(value, int):
+        raise exception.InvalidInput(what=what,
+                                     reason='%r is not a number' % (value,))
+    if value <= 0:
+        raise exception.InvalidInput(
+            what=what, reason='%d must be above zero' % value)
+    if value > maximum:
+        raise exception.InvalidInput(
+            what=what, reason='%d is above the limit of %d%s' % (
+                value, maximum, unit))
+    return value
+
+
+def memory_mb(value, what='memory size'):
+    return _positive_int(value, what, MAX_MEMORY_MB, ' MiB')
+
+
+def vcpus(value):
+    return _positive_int(value, 'vCPU count', MAX_VCPUS)
