@@ -1,8 +1,12 @@
 """One helper runs every flow, with the same listeners attached."""
 
+import logging
+
 from taskflow import engines
 from taskflow import exceptions as tf_exceptions
 from taskflow.listeners import logging as logging_listener
+
+LOG = logging.getLogger(__name__)
 
 
 def run(flow, store, progress=None):
@@ -21,7 +25,9 @@ def run(flow, store, progress=None):
                     task.notifier.ANY,
                     lambda event, details, name=task.name: progress(
                         name, dict(details)))
-    with logging_listener.DynamicLoggingListener(engine):
+    # Failures reach the caller as exceptions; their tracebacks are for -v.
+    with logging_listener.DynamicLoggingListener(
+            engine, log=LOG, failure_level=logging.DEBUG):
         try:
             engine.run()
         except tf_exceptions.WrappedFailure as wrapped:

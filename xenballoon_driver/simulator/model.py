@@ -35,6 +35,10 @@ class HostModel:
         self.grown_back = False
         self.target_reached_at = None
         self.contention_s = 0.0
+        # Contention seconds per domain name, kept after a destroy.
+        self.contention_by_name = {}
+        # When dom0 last got stuck above its target (stall or low mark).
+        self.stall_began_at = None
         self.domains = {}
         self.next_domid = 1
         self._jitter = {}
@@ -80,6 +84,7 @@ class HostModel:
             self.first_request_at = self.now
         self.dom0_target_mb = float(target_mb)
         self.target_reached_at = None
+        self.stall_began_at = None
 
     def start_build(self, name, footprint_mb, vcpus, fail_at_fraction=None):
         if fail_at_fraction is None:
@@ -164,6 +169,8 @@ class HostModel:
             self.target_reached_at = None
 
         if self.dom0_mb > self.dom0_target_mb + EPS:
+            if not releasing and self.stall_began_at is None:
+                self.stall_began_at = self.now
             if releasing and self.now >= self.release_start - 1e-9:
                 rate = (b.release_rate_mb_s *
                         self.jitter_factor(int(math.floor(self.now + 1e-9))))
@@ -175,6 +182,11 @@ class HostModel:
                 move = min(rate * dt, room)
                 self.dom0_mb -= move
                 self.released_mb += move
+                if room - move <= EPS and self.dom0_mb > (
+                        self.dom0_target_mb + EPS):
+                    if self.stall_began_at is None:
+                        self.stall_began_at = self.now + (
+                            room / rate if rate > 0 else 0.0)
                 if move >= room - EPS and (self.dom0_mb <=
                                            self.dom0_target_mb + EPS):
                     self.target_reached_at = self.now + room / rate
@@ -187,8 +199,10 @@ class HostModel:
             self._populate(building, dt, releasing)
         if contending:
             self.contention_s += dt
-            for d in building:
-                d['contention_s'] += dt
+            for name, d in self.domains.items():
+                if d['state'] == 'building':
+                    d['contention_s'] += dt
+                    self.contention_by_name[name] = d['contention_s']
         self.now += dt
 
     def _populate(self, building, dt, releasing):
@@ -242,7 +256,8 @@ class HostModel:
     STATE_KEYS = ('now', 'total_mb', 'xen_mb', 'dom0_low_mb', 'dom0_mb',
                   'dom0_target_mb', 'released_mb', 'release_start',
                   'first_request_at', 'grown_back', 'contention_s',
-                  'domains', 'next_domid')
+                  'contention_by_name', 'stall_began_at', 'domains',
+                  'next_domid')
 
     def to_dict(self):
         return {key: copy.deepcopy(getattr(self, key))

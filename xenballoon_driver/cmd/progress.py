@@ -1,0 +1,63 @@
+"""Showing a balloon wait: a live bar on a terminal, log lines otherwise."""
+
+import math
+import sys
+
+import tqdm
+
+# Without a terminal, one line per this many seconds of waiting at most.
+LINE_EVERY_S = 5.0
+
+
+def _eta(seconds):
+    return '?' if not math.isfinite(seconds) else '%.0fs' % seconds
+
+
+class BalloonProgress:
+    """Called with (task_name, details) by the flow's progress updates."""
+
+    def __init__(self, name, stream=None):
+        self.name = name
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, 'isatty') and self.stream.isatty()
+        self.bar = None
+        self.last_line_at = None
+
+    def __call__(self, task_name, details):
+        if 'released_mb' not in details:
+            return
+        released = int(details['released_mb'])
+        total = released + int(details['missing_mb'])
+        rate, eta = details['rate_mb_s'], details['eta_s']
+        if self.tty:
+            self._bar(released, total, rate, eta)
+        else:
+            self._line(released, total, rate, eta, details)
+
+    def _bar(self, released, total, rate, eta):
+        if self.bar is None:
+            self.bar = tqdm.tqdm(total=total, unit='MiB', file=self.stream,
+                                 desc='freeing for %s' % self.name,
+                                 dynamic_ncols=True)
+        self.bar.total = max(self.bar.total, total)
+        self.bar.n = released
+        self.bar.set_postfix_str('%.0f MiB/s, ETA %s' % (rate, _eta(eta)),
+                                 refresh=False)
+        self.bar.refresh()
+
+    def _line(self, released, total, rate, eta, details):
+        elapsed = details['elapsed_s']
+        done = details['missing_mb'] == 0
+        if (not done and self.last_line_at is not None and
+                elapsed - self.last_line_at < LINE_EVERY_S):
+            return
+        self.last_line_at = elapsed
+        self.stream.write(
+            'balloon: %d/%d MiB freed for %s, %.0f MiB/s, ETA %s, dom0 at '
+            '%d MiB\n' % (released, total, self.name, rate, _eta(eta),
+                          details['dom0_mb']))
+        self.stream.flush()
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,32 @@
+"""Balloon strategies, for comparing ours with the toolstacks' own.
+
+``progress`` is the driver itself. The others reproduce, for comparison
+only, how xl and libvirt waited for dom0 (see baselines.py); they never
+become the driver's default.
+"""
+
+from stevedore import driver as stevedore_driver
+from stevedore import exception as stevedore_exception
+from stevedore import extension
+
+from xenballoon_driver import exception
+
+NAMESPACE = 'xenballoon_driver.strategies'
+OURS = 'progress'
+
+
+def available():
+    names = sorted(extension.ExtensionManager(NAMESPACE).names())
+    # Ours first, the anchors after it.
+    return [OURS] + [n for n in names if n != OURS]
+
+
+def load(name, conf, backend, ledger):
+    try:
+        manager = stevedore_driver.DriverManager(
+            NAMESPACE, name, invoke_on_load=True,
+            invoke_args=(conf, backend, ledger))
+    except stevedore_exception.NoMatches:
+        raise exception.StrategyNotFound(name=name,
+                                         available=', '.join(available()))
+    return manager.driver
