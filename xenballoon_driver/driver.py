@@ -15,8 +15,8 @@ from xenballoon_driver import exception
 from xenballoon_driver.flows import destroy as destroy_flow
 from xenballoon_driver.flows import engine
 from xenballoon_driver.flows import spawn as spawn_flow
-from xenballoon_driver.hypervisor import base
 from xenballoon_driver import hypervisor
+from xenballoon_driver.hypervisor import base
 from xenballoon_driver import validation
 
 LOG = logging.getLogger(__name__)

@@ -10,6 +10,7 @@ def _default_state_dir():
         return '/var/lib/xenballoon'
     return os.path.expanduser('~/.local/state/xenballoon')
 
+
 xenballoon_group = cfg.OptGroup(
     'xenballoon', title='dom0 ballooning',
     help='How the driver balloons dom0 down for a new guest, how it decides '
