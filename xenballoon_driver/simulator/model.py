@@ -37,7 +37,9 @@ class HostModel:
         self.contention_s = 0.0
         # Contention seconds per domain name, kept after a destroy.
         self.contention_by_name = {}
-        # When dom0 last got stuck above its target (stall or low mark).
+        # Whether, and since when, dom0 is stuck above its target (a stall
+        # or the low mark); stall_began_at is kept after it moves again.
+        self.stuck = False
         self.stall_began_at = None
         self.domains = {}
         self.next_domid = 1
@@ -84,7 +86,6 @@ class HostModel:
             self.first_request_at = self.now
         self.dom0_target_mb = float(target_mb)
         self.target_reached_at = None
-        self.stall_began_at = None
 
     def start_build(self, name, footprint_mb, vcpus, fail_at_fraction=None):
         if fail_at_fraction is None:
@@ -154,6 +155,8 @@ class HostModel:
 
     def _step(self, dt):
         b = self.balloon
+        if self.stuck and self.balloon_can_release():
+            self.stuck = False
         building = self._building()
         free_before = self.free_mb()
         releasing = self.balloon_can_release()
@@ -169,7 +172,8 @@ class HostModel:
             self.target_reached_at = None
 
         if self.dom0_mb > self.dom0_target_mb + EPS:
-            if not releasing and self.stall_began_at is None:
+            if not releasing and not self.stuck:
+                self.stuck = True
                 self.stall_began_at = self.now
             if releasing and self.now >= self.release_start - 1e-9:
                 rate = (b.release_rate_mb_s *
@@ -183,10 +187,9 @@ class HostModel:
                 self.dom0_mb -= move
                 self.released_mb += move
                 if room - move <= EPS and self.dom0_mb > (
-                        self.dom0_target_mb + EPS):
-                    if self.stall_began_at is None:
-                        self.stall_began_at = self.now + (
-                            room / rate if rate > 0 else 0.0)
+                        self.dom0_target_mb + EPS) and not self.stuck:
+                    self.stuck = True
+                    self.stall_began_at = self.now + room / rate
                 if move >= room - EPS and (self.dom0_mb <=
                                            self.dom0_target_mb + EPS):
                     self.target_reached_at = self.now + room / rate
@@ -256,7 +259,7 @@ class HostModel:
     STATE_KEYS = ('now', 'total_mb', 'xen_mb', 'dom0_low_mb', 'dom0_mb',
                   'dom0_target_mb', 'released_mb', 'release_start',
                   'first_request_at', 'grown_back', 'contention_s',
-                  'contention_by_name', 'stall_began_at', 'domains',
+                  'contention_by_name', 'stuck', 'stall_began_at', 'domains',
                   'next_domid')
 
     def to_dict(self):

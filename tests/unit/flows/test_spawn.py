@@ -1,0 +1,376 @@
+"""The spawn flow against DESIGN.md's invariants, on the simulator.
+
+Every test runs the real taskflow engine on a simulated host whose clock
+is virtual: minutes of ballooning take milliseconds.
+"""
+
+import pytest
+from taskflow import exceptions as tf_exceptions
+
+from tests import conftest
+from xenballoon_driver import exception
+from xenballoon_driver.flows import spawn as spawn_flow
+
+GiB = conftest.GiB
+
+
+class Spy:
+    """Wraps a backend method, recording calls and a snapshot at each."""
+
+    def __init__(self, host, method, snapshot=None):
+        self.calls = []
+        real = getattr(host.backend, method)
+
+        def wrapper(*args, **kwargs):
+            host.model.advance(host.clock.now())
+            self.calls.append((args, snapshot() if snapshot else None))
+            return real(*args, **kwargs)
+        setattr(host.backend, method, wrapper)
+
+
+def assert_clean(host, dom0_target):
+    """No domain, no reservation, dom0 asked back to ``dom0_target``."""
+    assert host.backend.list_domains() == []
+    assert host.ledger.entries() == {}
+    assert host.dom0().target_mb == dom0_target
+    host.settle()
+    assert host.dom0().current_mb == dom0_target
+
+
+def test_flow_wiring():
+    flow = spawn_flow.get_flow(None, None, None)
+    names = [node[0].name for node in flow.iter_nodes()]
+    assert names == [spawn_flow.RESERVE, spawn_flow.BALLOON,
+                     spawn_flow.WAIT, spawn_flow.BUILD]
+    assert {'reservation', 'dom0_target_before', 'balloon_report',
+            'domain'} <= set(flow.provides)
+    assert flow.requires == {'spec'}
+
+
+def test_spawn_balloons_exactly_what_is_missing(sim):
+    host = sim()
+    free = host.backend.host_memory().free_mb
+    info = host.driver.spawn('vm1', 20 * GiB)
+    assert info.state == 'running'
+    need = 20 * GiB + 2  # PV overhead
+    assert host.dom0().target_mb == 56 * GiB - (need - free)
+    assert host.backend.host_memory().free_mb == 0
+    entry, = host.ledger.entries().values()
+    assert entry['state'] == 'domain'
+    assert entry['from_free_mb'] + entry['from_dom0_mb'] == need
+
+
+def test_spawn_that_fits_does_not_touch_dom0(sim):
+    host = sim()
+    spy = Spy(host, 'set_dom0_target')
+    host.driver.spawn('small', 1 * GiB)
+    assert spy.calls == []
+    assert host.dom0().target_mb == 56 * GiB
+
+
+# Invariant 1: no early build.
+
+def test_build_starts_only_when_its_memory_is_free(sim):
+    host = sim(balloon={'jitter': 0.5, 'start_delay_s': 3})
+    spy = Spy(host, 'create_domain', snapshot=host.model.free_mb)
+    host.driver.spawn('vm1', 40 * GiB, vcpus=4, guest_type='hvm')
+    (args, free_at_build), = spy.calls
+    assert free_at_build >= args[0].footprint_mb
+    assert host.model.contention_s == 0
+
+
+def test_build_waits_for_memory_promised_to_another_spawn(sim):
+    host = sim(balloon={'release_rate_mb_s': 512})
+    spy = Spy(host, 'create_domain', snapshot=host.model.free_mb)
+    results = host.clock.run([
+        (0.0, lambda: host.driver.spawn('a', 12 * GiB)),
+        (1.0, lambda: host.driver.spawn('b', 12 * GiB)),
+    ])
+    assert [err for _, err in results] == [None, None]
+    assert [r.state for r, _ in results] == ['running', 'running']
+    assert host.model.contention_s == 0
+    # Whoever built first, its memory was free without the other's.
+    (first, free_first), (second, free_second) = spy.calls
+    assert free_first >= first[0].footprint_mb
+    assert free_second >= second[0].footprint_mb
+    used = host.model.used_by_domains_mb() + host.model.dom0_mb
+    assert used <= host.model.total_mb
+
+
+# Invariant 2: no false NOMEM.
+
+def test_long_balloon_succeeds_as_long_as_it_progresses(sim):
+    # 900 GiB at 300 MiB/s: over 50 minutes, far past xl's 33 s.
+    host = sim(host={'total_mb': 1024 * GiB, 'dom0_mb': 1000 * GiB},
+               balloon={'release_rate_mb_s': 300, 'jitter': 0.5})
+    info = host.driver.spawn('huge', 900 * GiB)
+    assert info.state == 'running'
+    assert host.clock.now() > 50 * 60
+    assert host.model.contention_s == 0
+
+
+def test_time_to_ready_is_close_to_the_physical_limit(sim):
+    host = sim(host={'total_mb': 1024 * GiB, 'dom0_mb': 960 * GiB},
+               balloon={'release_rate_mb_s': 680, 'jitter': 0.3,
+                        'start_delay_s': 2})
+    need = 160 * GiB + 2
+    limit = (host.model.release_time(need - host.model.free_mb()) +
+             need / host.model.build.populate_rate_mb_s)
+    host.driver.spawn('big', 160 * GiB)
+    assert host.clock.now() <= 1.02 * limit + 0.2
+
+
+def test_max_wait_caps_the_wait_when_set(sim, conf):
+    conf.flags('xenballoon', max_wait=30.0)
+    host = sim(balloon={'release_rate_mb_s': 100})
+    with pytest.raises(exception.BalloonTimeout) as err:
+        host.driver.spawn('vm1', 40 * GiB)
+    assert 30.0 <= host.clock.now() <= 32.0
+    assert err.value.missing_mb > 0
+    assert_clean(host, 56 * GiB)
+
+
+# Invariant 3: fast stall detection, and what is not a stall.
+
+def test_stall_is_reported_fast_and_reverted(sim, conf):
+    host = sim(balloon={'stall_after_mb': 10 * GiB})
+    with pytest.raises(exception.BalloonStalled) as err:
+        host.driver.spawn('vm1', 30 * GiB)
+    began = host.model.stall_began_at
+    assert began is not None
+    timeout = conf.xenballoon.stall_timeout
+    assert began + timeout <= host.clock.now() <= began + timeout + 3
+    stalled = err.value
+    assert stalled.current_mb == 46 * GiB
+    assert stalled.target_mb == 56 * GiB - (30 * GiB + 2 - 8 * GiB)
+    assert stalled.missing_mb == 30 * GiB + 2 - 18 * GiB
+    assert 'dom0 is at %d MiB' % stalled.current_mb in str(stalled)
+    assert '%d MiB still missing' % stalled.missing_mb in str(stalled)
+    assert_clean(host, 56 * GiB)
+
+
+def test_slow_crawl_below_min_progress_is_a_stall(sim, conf):
+    conf.flags('xenballoon', min_progress_mb_s=50.0)
+    host = sim(balloon={'release_rate_mb_s': 20})
+    with pytest.raises(exception.BalloonStalled):
+        host.driver.spawn('vm1', 20 * GiB)
+    assert host.clock.now() < 15
+    assert_clean(host, 56 * GiB)
+
+
+@pytest.mark.parametrize('seed', range(8))
+def test_heavy_jitter_is_not_a_stall(sim, seed):
+    host = sim(balloon={'release_rate_mb_s': 300, 'jitter': 0.5,
+                        'seed': seed})
+    assert host.driver.spawn('vm1', 40 * GiB).state == 'running'
+
+
+def test_start_delay_shorter_than_stall_timeout_is_not_a_stall(sim):
+    host = sim(balloon={'start_delay_s': 8})
+    assert host.driver.spawn('vm1', 20 * GiB).state == 'running'
+    assert host.clock.now() >= 8
+
+
+def test_free_memory_dip_is_not_a_stall(sim):
+    # Free memory falls by 2 GiB for 20 s while dom0 keeps ballooning.
+    host = sim(balloon={'release_rate_mb_s': 256, 'dip_at_s': 5,
+                        'dip_mb': 2 * GiB, 'dip_duration_s': 20})
+    assert host.driver.spawn('vm1', 20 * GiB).state == 'running'
+
+
+def test_dom0_growing_back_gets_its_target_again(sim):
+    host = sim(balloon={'grow_back_after_s': 5, 'grow_back_mb': 4 * GiB})
+    spy = Spy(host, 'set_dom0_target')
+    assert host.driver.spawn('vm1', 30 * GiB).state == 'running'
+    targets = [args[0] for args, _ in spy.calls]
+    assert len(targets) >= 2 and len(set(targets)) == 1
+    assert host.dom0().target_mb == targets[0]
+
+
+def test_adaptive_polling_stays_within_bounds(sim, conf):
+    host = sim(balloon={'release_rate_mb_s': 700, 'jitter': 0.2})
+    sleeps = []
+    real_sleep = host.clock.sleep
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        real_sleep(seconds)
+    host.clock.sleep = sleep
+    at_build = Spy(host, 'create_domain', snapshot=lambda: len(sleeps))
+    host.driver.spawn('vm1', 40 * GiB)
+    waits = sleeps[:at_build.calls[0][1]]
+    opts = conf.xenballoon
+    assert all(opts.min_poll_interval <= s <= opts.poll_interval
+               for s in waits)
+    # Seldom far from the end, often near it.
+    assert waits[0] == opts.poll_interval
+    assert min(waits[-3:]) < 0.5
+    assert len(waits) < 3 * host.clock.now() / opts.poll_interval + 20
+
+
+def test_progress_is_reported_with_rate_and_eta(sim):
+    host = sim()
+    seen = []
+    host.driver.spawn('vm1', 30 * GiB,
+                      progress=lambda task, details: seen.append(details))
+    # The engine's own 0.0 / 1.0 updates carry no balloon details.
+    seen = [d for d in seen if 'released_mb' in d]
+    fractions = [d['fraction'] for d in seen]
+    assert fractions == sorted(fractions)
+    assert fractions[-1] == 1.0 and seen[-1]['missing_mb'] == 0
+    middle = seen[len(seen) // 2]
+    assert 900 <= middle['rate_mb_s'] <= 1100
+    assert middle['eta_s'] == pytest.approx(
+        middle['missing_mb'] / middle['rate_mb_s'])
+
+
+# Invariant 4: refuse early.
+
+def test_request_beyond_the_floor_is_refused_before_dom0_is_touched(
+        sim, conf):
+    host = sim()
+    spy = Spy(host, 'set_dom0_target')
+    floor = conf.xenballoon.dom0_min_memory_mb
+    can_have = 64 * GiB - floor
+    with pytest.raises(exception.NotEnoughMemory) as err:
+        host.driver.spawn('vm1', can_have)  # + 2 MiB overhead: too much
+    assert err.value.available_mb == can_have
+    assert err.value.dom0_min_mb == floor
+    assert spy.calls == []
+    assert host.dom0().target_mb == 56 * GiB
+    assert host.ledger.entries() == {}
+
+
+def test_refusal_counts_memory_promised_to_others(sim):
+    host = sim(balloon={'release_rate_mb_s': 256})
+    outcomes = host.clock.run([
+        (0.0, lambda: host.driver.spawn('a', 40 * GiB)),
+        (1.0, lambda: host.driver.spawn('b', 40 * GiB)),
+    ])
+    (a, a_err), (b, b_err) = outcomes
+    assert a_err is None and a.state == 'running'
+    assert isinstance(b_err, exception.NotEnoughMemory)
+    assert b_err.reserved_mb == 40 * GiB + 2
+    assert host.clock.now() < 200  # b was refused at once, not after a wait
+
+
+# Invariant 7: dom0's floor.
+
+def test_dom0_is_never_asked_below_its_floor(sim, conf):
+    host = sim()
+    spy = Spy(host, 'set_dom0_target')
+    floor = conf.xenballoon.dom0_min_memory_mb
+    host.driver.spawn('all', 64 * GiB - floor - 2)
+    assert [args[0] for args, _ in spy.calls] == [floor]
+    assert host.dom0().current_mb == floor
+
+
+# Invariant 8: whole MiB everywhere.
+
+def test_memory_figures_are_whole_mib(sim):
+    host = sim(balloon={'jitter': 0.37})
+    host.clock.run([(0.0, lambda: host.driver.spawn('vm1', 30 * GiB))])
+    status = host.driver.host_status()
+    assert all(isinstance(v, int) for v in status.values())
+    for entry in host.ledger.entries().values():
+        assert isinstance(entry['from_dom0_mb'], int)
+
+
+# Reverts.
+
+def test_build_failure_leaves_nothing_behind(sim):
+    host = sim(build={'fail_at_fraction': 0.5})
+    with pytest.raises(exception.BuildFailed, match='50%'):
+        host.driver.spawn('vm1', 30 * GiB)
+    assert_clean(host, 56 * GiB)
+
+
+def test_out_of_memory_from_the_toolstack_is_reverted(sim):
+    host = sim()
+    # Someone outside the driver takes the memory dom0 just freed.
+    real_create = host.backend.create_domain
+
+    def create(spec):
+        host.model.xen_mb += host.model.free_mb()
+        return real_create(spec)
+    host.backend.create_domain = create
+    with pytest.raises(exception.OutOfMemory):
+        host.driver.spawn('vm1', 30 * GiB)
+    assert host.backend.list_domains() == []
+    assert host.ledger.entries() == {}
+    assert host.dom0().target_mb == 56 * GiB
+
+
+def test_revert_of_one_spawn_keeps_memory_promised_to_another(sim):
+    host = sim(balloon={'release_rate_mb_s': 512})
+    outcomes = host.clock.run([
+        (0.0, lambda: host.driver.spawn('good', 16 * GiB)),
+        (1.0, lambda: host.driver.spawn('bad', 16 * GiB,
+                                        fail_at_fraction=0.2)),
+    ])
+    (good, good_err), (_, bad_err) = outcomes
+    assert good_err is None and good.state == 'running'
+    assert isinstance(bad_err, exception.BuildFailed)
+    # dom0 gave back only what 'bad' had taken: 'good' keeps its memory.
+    assert host.dom0().target_mb == 56 * GiB - (16 * GiB + 2 - 8 * GiB)
+    assert [d.name for d in host.backend.list_domains()] == ['good']
+    host.settle()
+    assert host.model.free_mb() >= 0
+
+
+def test_reverts_are_idempotent(sim):
+    host = sim(balloon={'stall_after_mb': 1024})
+    flow = spawn_flow.get_flow(host.backend, host.ledger,
+                               host.driver.conf.xenballoon)
+    tasks = {node[0].name: node[0] for node in flow.iter_nodes()}
+    spec = conftest_spec('vm1', 20 * GiB)
+    reservation = tasks[spawn_flow.RESERVE].execute(spec)
+    tasks[spawn_flow.BALLOON].execute(reservation)
+    for _ in range(2):
+        tasks[spawn_flow.BUILD].revert(spec=spec, result=None)
+        tasks[spawn_flow.BALLOON].revert(reservation=reservation,
+                                         result=None)
+        tasks[spawn_flow.RESERVE].revert(result=reservation)
+    assert_clean(host, 56 * GiB)
+
+
+def conftest_spec(name, memory_mb):
+    from xenballoon_driver.hypervisor import base
+    return base.DomainSpec(name=name, memory_mb=memory_mb)
+
+
+def test_duplicate_name_is_refused_and_changes_nothing(sim):
+    host = sim()
+    host.driver.spawn('vm1', 20 * GiB)
+    before = host.driver.host_status()
+    with pytest.raises(exception.DomainExists):
+        host.driver.spawn('vm1', 1 * GiB)
+    assert host.driver.host_status() == before
+
+
+@pytest.mark.parametrize('name,memory', [
+    ('', 1024), ('x' * 65, 1024), ('a b', 1024), ("a'b", 1024),
+    ('a"b', 1024), ('a\nb', 1024), ('a/b', 1024), ('a;b', 1024),
+    ('$(id)', 1024), ('12345', 1024), ('vm', 0), ('vm', -5),
+    ('vm', 'abc'), ('vm', '1.5'), ('vm', 99999999999), ('vm', True),
+])
+def test_bad_input_changes_nothing(sim, name, memory):
+    host = sim()
+    before = host.driver.host_status()
+    with pytest.raises(exception.InvalidInput):
+        host.driver.spawn(name, memory)
+    assert host.driver.host_status() == before
+    assert host.ledger.entries() == {}
+
+
+def test_unknown_guest_type_is_refused(sim):
+    host = sim()
+    with pytest.raises(exception.InvalidInput, match='guest type'):
+        host.driver.spawn('vm', 1024, guest_type='kvm')
+
+
+def test_engine_errors_are_not_wrapped(sim):
+    host = sim(build={'fail_at_fraction': 0.1})
+    with pytest.raises(exception.BuildFailed) as err:
+        host.driver.spawn('vm1', 30 * GiB)
+    assert not isinstance(err.value, tf_exceptions.WrappedFailure)
