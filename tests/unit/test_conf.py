@@ -74,8 +74,8 @@ def test_sample_with_every_option_uncommented_loads(tmp_path):
     ('simulator', 'time_scale = 0', '[simulator] time_scale'),
     ('hypervisor', 'driver = "x y"', '[hypervisor] driver'),
 ])
-def test_bad_value_fails_at_start_up_naming_the_option(tmp_path, group,
-                                                      line, option):
+def test_bad_value_fails_at_start_up_naming_the_option(
+        tmp_path, group, line, option):
     path = tmp_path / 'bad.conf'
     path.write_text('[%s]\n%s\n' % (group, line))
     with pytest.raises(exception.InvalidConfig) as err:

@@ -1,0 +1,147 @@
+"""The reservation ledger and dom0's derived target."""
+
+import json
+import multiprocessing
+
+import pytest
+
+from xenballoon_driver.balloon import ledger as ledger_mod
+from xenballoon_driver import exception
+from xenballoon_driver.hypervisor import base
+
+
+class FakeHost:
+    def __init__(self, total=65536, free=8192, dom0=57344, target=None):
+        self.total, self.free, self.dom0 = total, free, dom0
+        self.target = dom0 if target is None else target
+
+    def host_memory(self):
+        return base.HostMemory(total_mb=self.total, free_mb=self.free)
+
+    def dom0_memory(self):
+        return base.Dom0Memory(current_mb=self.dom0, target_mb=self.target)
+
+
+def make(storage=None, floor=4096):
+    return ledger_mod.Ledger(storage or ledger_mod.MemoryStorage(), floor)
+
+
+def test_reserve_splits_between_free_and_dom0():
+    ledger = make()
+    res = ledger.reserve(FakeHost(), 'a', 10000)
+    assert (res.from_free_mb, res.from_dom0_mb) == (8192, 1808)
+    assert res.dom0_target_mb == 57344 - 1808
+    assert ledger.target() == 57344 - 1808
+
+
+def test_second_reservation_does_not_count_the_same_free_memory():
+    ledger = make()
+    host = FakeHost()
+    ledger.reserve(host, 'a', 6000)
+    res = ledger.reserve(host, 'b', 6000)
+    assert res.from_free_mb == 2192 and res.from_dom0_mb == 3808
+    fig = ledger.figures(host)
+    assert fig.reserved_mb == 12000
+
+
+def test_refusal_names_the_numbers_and_writes_nothing():
+    ledger = make()
+    with pytest.raises(exception.NotEnoughMemory) as err:
+        ledger.reserve(FakeHost(), 'big', 70000)
+    assert err.value.available_mb == 8192 + 57344 - 4096
+    assert err.value.need_mb == 70000
+    assert ledger.entries() == {}
+
+
+def test_target_never_below_floor():
+    ledger = make(floor=4096)
+    res = ledger.reserve(FakeHost(), 'all', 8192 + 57344 - 4096)
+    assert res.dom0_target_mb == 4096
+
+
+def test_release_gives_back_only_its_own_share():
+    ledger = make()
+    host = FakeHost()
+    a = ledger.reserve(host, 'a', 10000)
+    b = ledger.reserve(host, 'b', 5000)
+    both = ledger.target()
+    assert both == 57344 - 1808 - 5000
+    ledger.release(b.id)
+    assert ledger.target() == 57344 - a.from_dom0_mb
+    ledger.release(b.id)  # idempotent
+    assert ledger.target() == 57344 - a.from_dom0_mb
+
+
+def test_return_dom0_keeps_the_reservation_but_not_its_dom0_share():
+    ledger = make()
+    res = ledger.reserve(FakeHost(), 'a', 10000)
+    ledger.return_dom0(res.id)
+    ledger.return_dom0(res.id)
+    assert ledger.target() == 57344
+    assert ledger.entries()[res.id]['need_mb'] == 10000
+
+
+def test_destroy_with_and_without_reinflate():
+    host = FakeHost()
+    ledger = make()
+    res = ledger.reserve(host, 'a', 10000)
+    ledger.commit(res.id)
+    host.dom0 = host.target = res.dom0_target_mb
+    assert ledger.forget_domain('a', reinflate=True) == 57344
+
+    ledger = make()
+    host = FakeHost()
+    res = ledger.reserve(host, 'a', 10000)
+    ledger.commit(res.id)
+    host.dom0 = host.target = res.dom0_target_mb
+    assert ledger.forget_domain('a', reinflate=False) == res.dom0_target_mb
+
+
+def test_committed_domain_is_no_longer_pending():
+    ledger = make()
+    host = FakeHost()
+    res = ledger.reserve(host, 'a', 1000)
+    assert ledger.free_for('other', 8192) == 8192 - 1000
+    ledger.commit(res.id)
+    assert ledger.free_for('other', 8192) == 8192
+    assert ledger.figures(host).reserved_mb == 0
+
+
+def test_duplicate_name_is_refused():
+    ledger = make()
+    ledger.reserve(FakeHost(), 'a', 1000)
+    with pytest.raises(exception.DomainExists):
+        ledger.reserve(FakeHost(), 'a', 1000)
+
+
+def _reserve_in_child(directory, name, queue):
+    ledger = ledger_mod.Ledger(ledger_mod.FileStorage(directory), 4096)
+    try:
+        ledger.reserve(FakeHost(), name, 30000)
+        queue.put((name, 'ok'))
+    except exception.NotEnoughMemory:
+        queue.put((name, 'refused'))
+
+
+def test_file_ledger_is_shared_by_processes(tmp_path):
+    # Room for two 30000 MiB reservations (8192 + 57344 - 4096 = 61440),
+    # not three, whichever processes ask.
+    queue = multiprocessing.Queue()
+    procs = [multiprocessing.Process(target=_reserve_in_child,
+                                     args=(str(tmp_path), 'vm%d' % i, queue))
+             for i in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+    results = sorted(queue.get(timeout=5)[1] for _ in procs)
+    assert results == ['ok', 'ok', 'refused']
+    data = json.loads((tmp_path / 'ledger.json').read_text())
+    assert len(data['entries']) == 2
+
+
+def test_corrupt_ledger_file_is_a_clear_error(tmp_path):
+    (tmp_path / 'ledger.json').write_text('{not json')
+    ledger = make(ledger_mod.FileStorage(str(tmp_path)))
+    with pytest.raises(exception.InvalidInput, match='ledger'):
+        ledger.entries()
