@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Install tox in a private virtualenv and run every tox environment:
+# unit (py3), functional, pep8, genconfig check, release notes, coverage.
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV=${XENBALLOON_TOOLS_VENV:-.tox/.tools}
+if [ ! -x "$VENV/bin/tox" ]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --upgrade pip
+  "$VENV/bin/pip" install --quiet 'tox>=4'
+fi
+exec "$VENV/bin/tox" "$@"
