@@ -3,6 +3,8 @@
 # unit (py3), functional, pep8, genconfig check, release notes, coverage.
 set -euo pipefail
 cd "$(dirname "$0")"
+. tools/ensure-venv.sh
+ensure_venv
 VENV=${XENBALLOON_TOOLS_VENV:-.tox/.tools}
 if [ ! -x "$VENV/bin/tox" ]; then
   python3 -m venv "$VENV"
