@@ -1,0 +1,127 @@
+"""simulate: our strategy against faithful reproductions of the anchors."""
+
+import pytest
+
+from tests import conftest
+from xenballoon_driver import exception
+from xenballoon_driver import simulation
+from xenballoon_driver.simulator import scenario as scenario_mod
+from xenballoon_driver import strategies
+
+GiB = conftest.GiB
+
+
+def big_host(requests, **balloon):
+    return conftest.make_scenario(
+        host={'total_mb': 1024 * GiB, 'dom0_mb': 960 * GiB},
+        balloon=dict({'release_rate_mb_s': 680}, **balloon),
+        requests=requests)
+
+
+def one(scenario, strategy, conf):
+    result, = simulation.run(scenario, strategy, conf)
+    return result
+
+
+def test_strategies_are_plugins_with_ours_first():
+    names = strategies.available()
+    assert names[0] == 'progress'
+    assert set(names) == {'progress', 'xl-4.4', 'libvirt-2014', 'xl-4.17'}
+
+
+def test_unknown_strategy(conf):
+    with pytest.raises(exception.StrategyNotFound, match='xl-4.4'):
+        simulation.run(big_host([]), 'xl-9', conf)
+
+
+def test_default_scenario_outcomes(conf):
+    scenario = scenario_mod.load()
+    rows = {(r.strategy, r.request): r for r in simulation.run_all(
+        scenario, strategies.available(), conf)}
+    ours = rows['progress', 'big-160g']
+    assert ours.outcome == 'running' and ours.contention_s == 0
+    assert ours.time_to_ready_s <= 1.02 * ours.lower_bound_s + 0.2
+    assert 140 < ours.lower_bound_s < 175  # ~100 GiB at 680 MiB/s
+    assert rows['xl-4.4', 'big-160g'].outcome == 'nomem'
+    libvirt = rows['libvirt-2014', 'big-160g']
+    assert libvirt.outcome == 'running'
+    assert libvirt.contention_s > 20 and libvirt.soft_lockups >= 1
+    assert libvirt.time_to_ready_s > ours.time_to_ready_s
+
+
+def test_xl44_gives_up_after_33_seconds_and_leaves_dom0_down(conf):
+    scenario = big_host([{'name': 'g', 'memory_mb': 100 * GiB}])
+    result = one(scenario, 'xl-4.4', conf)
+    assert result.outcome == 'nomem'
+    assert 32 <= result.ended_at_s <= 34
+    # xl does not re-inflate: dom0 stays (and keeps going) down.
+    assert result.dom0_target_mb < 960 * GiB
+
+
+def test_xl44_succeeds_when_the_balloon_is_short(conf):
+    scenario = big_host([{'name': 'g', 'memory_mb': 70 * GiB}])
+    assert one(scenario, 'xl-4.4', conf).outcome == 'running'
+
+
+def test_libvirt_builds_early_and_contends(conf):
+    scenario = big_host([{'name': 'g', 'memory_mb': 100 * GiB}])
+    result = one(scenario, 'libvirt-2014', conf)
+    assert result.outcome == 'running'
+    assert result.contention_s > 0 and result.soft_lockups > 0
+    assert one(scenario, 'progress', conf).contention_s == 0
+
+
+def test_xl417_waits_while_progressing_but_fails_when_dom0_grows(conf):
+    scenario = big_host([{'name': 'g', 'memory_mb': 200 * GiB}])
+    assert one(scenario, 'xl-4.17', conf).outcome == 'running'
+    growing = big_host([{'name': 'g', 'memory_mb': 200 * GiB}],
+                       grow_back_after_s=20, grow_back_mb=4 * GiB)
+    assert one(growing, 'xl-4.17', conf).outcome == 'nomem'
+    assert one(growing, 'progress', conf).outcome == 'running'
+
+
+def test_stall_outcomes_and_our_revert(conf):
+    scenario = big_host([{'name': 'g', 'memory_mb': 200 * GiB}],
+                        stall_after_mb=50 * GiB)
+    ours = one(scenario, 'progress', conf)
+    assert ours.outcome == 'stalled' and 'Balloon stalled' in ours.error
+    delay = ours.ended_at_s - ours.stall_began_at_s
+    assert conf.xenballoon.stall_timeout <= delay <= (
+        conf.xenballoon.stall_timeout + 3)
+    assert ours.dom0_target_mb == 960 * GiB  # re-inflating
+    assert ours.lower_bound_s is None  # dom0 cannot free that much
+    assert one(scenario, 'xl-4.17', conf).outcome == 'nomem'
+
+
+def test_failed_build_outcome(conf):
+    scenario = big_host([{'name': 'g', 'memory_mb': 10 * GiB,
+                          'fail_at_fraction': 0.5}])
+    for name in strategies.available():
+        assert one(scenario, name, conf).outcome == 'failed', name
+
+
+def test_refusal_is_nomem_at_once(conf):
+    scenario = big_host([{'name': 'g', 'memory_mb': 1023 * GiB}])
+    result = one(scenario, 'progress', conf)
+    assert result.outcome == 'nomem' and result.ended_at_s == 0.0
+    assert result.dom0_target_mb == 960 * GiB
+
+
+def test_overlapping_requests_never_overcommit(conf):
+    requests = [{'name': 'g%d' % i, 'memory_mb': 150 * GiB,
+                 'at_s': 5.0 * i} for i in range(8)]
+    results = simulation.run(big_host(requests), 'progress', conf)
+    running = [r for r in results if r.outcome == 'running']
+    refused = [r for r in results if r.outcome == 'nomem']
+    assert len(running) == 6 and len(refused) == 2
+    assert all(r.contention_s == 0 for r in results)
+    assert all(r.ended_at_s == r.at_s for r in refused)
+
+
+def test_runs_are_deterministic(conf):
+    scenario = big_host([{'name': 'a', 'memory_mb': 120 * GiB},
+                         {'name': 'b', 'memory_mb': 60 * GiB, 'at_s': 3}],
+                        jitter=0.5)
+    first = simulation.run(scenario, 'progress', conf)
+    second = simulation.run(scenario, 'progress', conf)
+    assert first == second
