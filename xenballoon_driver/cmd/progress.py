@@ -1,12 +1,15 @@
 """Showing a balloon wait: a live bar on a terminal, log lines otherwise."""
 
 import math
+import os
 import sys
 
 import tqdm
 
 # Without a terminal, one line per this many seconds of waiting at most.
 LINE_EVERY_S = 5.0
+DEFAULT_SIZE = (100, 24)
+BAR_FORMAT = '{desc}: {percentage:3.0f}%|{bar}| {n}/{total} MiB, {postfix}'
 
 
 def _eta(seconds):
@@ -36,14 +39,26 @@ class BalloonProgress:
 
     def _bar(self, released, total, rate, eta):
         if self.bar is None:
-            self.bar = tqdm.tqdm(total=total, unit='MiB', file=self.stream,
+            # tqdm's own rate and times would be wall-clock; ours are the
+            # balloon's.
+            self.bar = tqdm.tqdm(total=total, file=self.stream,
                                  desc='freeing for %s' % self.name,
-                                 dynamic_ncols=True)
-        self.bar.total = max(self.bar.total, total)
+                                 bar_format=BAR_FORMAT,
+                                 **self._size())
+        self.bar.total = total
         self.bar.n = released
         self.bar.set_postfix_str('%.0f MiB/s, ETA %s' % (rate, _eta(eta)),
                                  refresh=False)
         self.bar.refresh()
+
+    def _size(self):
+        # A pseudo-terminal may report a 0 x 0 size: tqdm then draws nothing.
+        try:
+            size = os.get_terminal_size(self.stream.fileno())
+        except (AttributeError, OSError, ValueError):
+            size = os.terminal_size((0, 0))
+        return {'ncols': size.columns or DEFAULT_SIZE[0],
+                'nrows': size.lines or DEFAULT_SIZE[1]}
 
     def _line(self, released, total, rate, eta, details):
         elapsed = details['elapsed_s']
