@@ -9,7 +9,7 @@ import tqdm
 # Without a terminal, one line per this many seconds of waiting at most.
 LINE_EVERY_S = 5.0
 DEFAULT_SIZE = (100, 24)
-BAR_FORMAT = '{desc}: {percentage:3.0f}%|{bar}| {n}/{total} MiB, {postfix}'
+BAR_FORMAT = '{desc}: {percentage:3.0f}%|{bar}| {n}/{total} MiB{postfix}'
 
 
 def _eta(seconds):
