@@ -4,6 +4,7 @@ import dataclasses
 import logging
 
 from taskflow import task
+from taskflow.types import failure
 
 from xenballoon_driver import exception
 from xenballoon_driver.tasks import common
@@ -29,7 +30,11 @@ class BuildDomain(task.Task):
         return dataclasses.asdict(info)
 
     def revert(self, spec, result, **kwargs):
-        # Whatever the toolstack left of the domain goes; none is fine.
+        if isinstance(result, failure.Failure) and result.check(
+                exception.DomainExists):
+            return  # the domain is someone else's: leave it alone
+        # Whatever the toolstack left of our domain goes; none is fine.
+
         def destroy():
             try:
                 self.backend.destroy_domain(spec.name)

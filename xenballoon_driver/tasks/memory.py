@@ -5,6 +5,7 @@ import logging
 
 from taskflow import task
 
+from xenballoon_driver import exception
 from xenballoon_driver.tasks import common
 
 LOG = logging.getLogger(__name__)
@@ -21,6 +22,9 @@ class ReserveMemory(task.Task):
         self.ledger = ledger
 
     def execute(self, spec):
+        if spec.name in (d.name for d in self.backend.list_domains()):
+            # Not ours: refuse before anything, so no revert touches it.
+            raise exception.DomainExists(name=spec.name)
         res = self.ledger.reserve(self.backend, spec.name, spec.footprint_mb)
         LOG.info('Reserved %d MiB for %s: %d MiB from free memory, %d MiB '
                  'from dom0 (target %d MiB)', res.need_mb, spec.name,

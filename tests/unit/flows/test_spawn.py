@@ -10,6 +10,7 @@ from taskflow import exceptions as tf_exceptions
 from tests import conftest
 from xenballoon_driver import exception
 from xenballoon_driver.flows import spawn as spawn_flow
+from xenballoon_driver.hypervisor import base
 
 GiB = conftest.GiB
 
@@ -346,6 +347,33 @@ def test_duplicate_name_is_refused_and_changes_nothing(sim):
     with pytest.raises(exception.DomainExists):
         host.driver.spawn('vm1', 1 * GiB)
     assert host.driver.host_status() == before
+
+
+def test_a_domain_made_outside_the_driver_is_never_touched(sim):
+    host = sim()
+    host.backend.create_domain(base.DomainSpec(name='theirs',
+                                               memory_mb=1024))
+    before = host.driver.host_status()
+    with pytest.raises(exception.DomainExists):
+        host.driver.spawn('theirs', 20 * GiB)
+    assert [d.name for d in host.backend.list_domains()] == ['theirs']
+    assert host.driver.host_status() == before
+
+
+def test_a_name_taken_during_the_wait_is_not_destroyed_by_the_revert(sim):
+    host = sim()
+    real_create = host.backend.create_domain
+
+    def create(spec):
+        # Someone else creates the same name while we were ballooning.
+        real_create(base.DomainSpec(name=spec.name, memory_mb=512))
+        return real_create(spec)
+    host.backend.create_domain = create
+    with pytest.raises(exception.DomainExists):
+        host.driver.spawn('vm1', 20 * GiB)
+    assert [d.name for d in host.backend.list_domains()] == ['vm1']
+    assert host.ledger.entries() == {}
+    assert host.dom0().target_mb == 56 * GiB
 
 
 @pytest.mark.parametrize('name,memory', [
