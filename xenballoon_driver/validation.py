@@ -11,7 +11,7 @@ from xenballoon_driver import exception
 # xl accepts any name (spaces, quotes, all digits; a numeric name is later
 # read as a domid), so we allow a conservative set: a letter first, then
 # letters, digits, '_', '.' and '-'.
-NAME_RE = re.compile(r'^[A-Za-z][A-Za-z0-9_.-]*$')
+NAME_RE = re.compile(r'[A-Za-z][A-Za-z0-9_.-]*')
 MAX_NAME_LEN = 64
 # Xen on x86 supports hosts of up to 16 TiB without special builds; no
 # guest of ours can be larger than that.
@@ -20,7 +20,10 @@ MAX_VCPUS = 512
 
 
 def domain_name(name):
-    if not isinstance(name, str) or not name:
+    if not isinstance(name, str):
+        raise exception.InvalidInput(what='domain name',
+                                     reason='must be text, not %r' % (name,))
+    if not name:
         raise exception.InvalidInput(what='domain name',
                                      reason='it must not be empty')
     if len(name) > MAX_NAME_LEN:
@@ -28,7 +31,7 @@ def domain_name(name):
             what='domain name',
             reason='%d characters, at most %d allowed' % (len(name),
                                                           MAX_NAME_LEN))
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise exception.InvalidInput(
             what='domain name',
             reason='%r: use a letter first, then letters, digits, "_", "." '
@@ -46,6 +49,11 @@ def _positive_int(value, what, maximum, unit=''):
         if not re.fullmatch(r'[+-]?\d+', text):
             raise exception.InvalidInput(
                 what=what, reason='%r is not a whole number%s' % (value, unit))
+        if len(text.lstrip('+-0')) > len(str(maximum)):
+            # Also spares int() a number too long for it to read.
+            raise exception.InvalidInput(
+                what=what, reason='%s... is above the limit of %d%s' % (
+                    text[:12], maximum, unit))
         value = int(text)
     elif isinstance(value, float):
         if not value.is_integer():

@@ -24,6 +24,7 @@ from oslo_concurrency import lockutils
 from xenballoon_driver import exception
 
 RESERVED = 'reserved'
+BUILDING = 'building'
 DOMAIN = 'domain'
 
 
@@ -99,7 +100,7 @@ class FileStorage:
 
 
 def _empty():
-    return {'baseline_mb': None, 'entries': {}}
+    return {'baseline_mb': None, 'entries': {}, 'next_seq': 0}
 
 
 class Ledger:
@@ -120,14 +121,35 @@ class Ledger:
         return max(self.dom0_min_mb, state['baseline_mb'] - taken)
 
     @staticmethod
-    def _pending(state, exclude=None):
-        return sum(e['need_mb'] for key, e in state['entries'].items()
-                   if e['state'] == RESERVED and key != exclude)
+    def _allocated(state, backend):
+        """MiB each domain being built already holds (asked only then)."""
+        if not any(e['state'] == BUILDING for e in state['entries'].values()):
+            return {}
+        return {d.name: d.memory_mb for d in backend.list_domains()}
 
-    def _figures(self, state, host, dom0):
+    @staticmethod
+    def _promised(state, allocated, before=None):
+        """MiB promised to reservations and not yet taken from free memory.
+
+        A domain being built has already taken what it holds. With
+        ``before`` (a sequence number) only earlier reservations count:
+        first come, first served.
+        """
+        total = 0
+        for entry in state['entries'].values():
+            if before is not None and entry['seq'] >= before:
+                continue
+            if entry['state'] == RESERVED:
+                total += entry['need_mb']
+            elif entry['state'] == BUILDING:
+                total += max(0, entry['need_mb'] -
+                             allocated.get(entry['name'], 0))
+        return total
+
+    def _figures(self, state, host, dom0, backend):
         target = self._target(state) if state['entries'] else max(
             self.dom0_min_mb, dom0.target_mb)
-        pending = self._pending(state)
+        pending = self._promised(state, self._allocated(state, backend))
         # Memory on its way out of dom0 counts as free; memory dom0 is
         # growing back into does not.
         unpromised = host.usable_mb + (dom0.current_mb - target) - pending
@@ -145,7 +167,7 @@ class Ledger:
         with self.storage.locked() as state:
             host, dom0 = backend.host_memory(), backend.dom0_memory()
             self._sync_baseline(state, dom0)
-            return self._figures(state, host, dom0)
+            return self._figures(state, host, dom0, backend)
 
     def reserve(self, backend, name, need_mb):
         """Reserve ``need_mb`` for ``name`` or raise NotEnoughMemory."""
@@ -154,7 +176,7 @@ class Ledger:
                 raise exception.DomainExists(name=name)
             host, dom0 = backend.host_memory(), backend.dom0_memory()
             self._sync_baseline(state, dom0)
-            fig = self._figures(state, host, dom0)
+            fig = self._figures(state, host, dom0, backend)
             if need_mb > fig.available_mb:
                 raise exception.NotEnoughMemory(
                     name=name, need_mb=need_mb,
@@ -164,10 +186,12 @@ class Ledger:
                     reserved_mb=fig.reserved_mb)
             unpromised = fig.available_mb - fig.balloonable_mb
             from_free = max(0, min(need_mb, unpromised))
+            seq = state.setdefault('next_seq', 0)
+            state['next_seq'] = seq + 1
             entry = {'name': name, 'need_mb': need_mb,
                      'from_free_mb': from_free,
                      'from_dom0_mb': need_mb - from_free,
-                     'state': RESERVED}
+                     'state': RESERVED, 'seq': seq}
             res_id = uuid.uuid4().hex
             state['entries'][res_id] = entry
             return Reservation(id=res_id, name=name, need_mb=need_mb,
@@ -190,14 +214,24 @@ class Ledger:
         """Take back what a reservation asked of dom0 (idempotent)."""
         with self.storage.locked() as state:
             entry = state['entries'].get(res_id)
-            if entry is not None and entry['state'] == RESERVED:
+            if entry is not None and entry['state'] != DOMAIN:
                 entry['from_free_mb'] = entry['need_mb']
                 entry['from_dom0_mb'] = 0
 
-    def free_for(self, res_id, usable_mb):
-        """Free memory not promised to any other pending reservation."""
+    def free_for(self, res_id, usable_mb, backend):
+        """Free memory not promised to reservations made before this one."""
         with self.storage.locked() as state:
-            return usable_mb - self._pending(state, exclude=res_id)
+            mine = state['entries'].get(res_id)
+            before = mine['seq'] if mine else None
+            return usable_mb - self._promised(
+                state, self._allocated(state, backend), before=before)
+
+    def mark_building(self, res_id):
+        """The build starts: from now on its domain holds part of it."""
+        with self.storage.locked() as state:
+            entry = state['entries'].get(res_id)
+            if entry is not None and entry['state'] == RESERVED:
+                entry['state'] = BUILDING
 
     def release(self, res_id):
         """Drop a reservation; return dom0's new target (idempotent)."""

@@ -202,8 +202,9 @@ class HostModel:
             self._populate(building, dt, releasing)
         if contending:
             self.contention_s += dt
+            # Those building at the start of the step, finished or not.
             for name, d in self.domains.items():
-                if d['state'] == 'building':
+                if any(d is b for b in building):
                     d['contention_s'] += dt
                     self.contention_by_name[name] = d['contention_s']
         self.now += dt

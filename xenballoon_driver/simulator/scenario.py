@@ -103,7 +103,7 @@ def _convert(cls, data, where, path):
         raise exception.InvalidScenario(
             path=path, reason='%s must be a mapping' % where)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
+    unknown = sorted(set(map(str, data)) - set(fields))
     if unknown:
         raise exception.InvalidScenario(
             path=path, reason='%s: unknown field(s) %s; known: %s' % (

@@ -19,6 +19,7 @@ from xenballoon_driver.simulator import model as model_mod
 from xenballoon_driver.simulator import scenario as scenario_mod
 
 STATE_VERSION = 1
+REQUIRED_KEYS = {'scenario', 'epoch', 'time_scale', 'model'}
 
 
 class MemoryStore:
@@ -75,7 +76,10 @@ class FileStore:
                 what='simulator state file %s' % self.path,
                 reason='%s; remove it to start a fresh host' % err)
         if not isinstance(state, dict) or state.get(
-                'version') != STATE_VERSION:
+                'version') != STATE_VERSION or not REQUIRED_KEYS <= set(
+                    state) or not isinstance(state['model'], dict) or not (
+                    set(model_mod.HostModel.STATE_KEYS) <= set(
+                        state['model'])):
             raise exception.InvalidInput(
                 what='simulator state file %s' % self.path,
                 reason='unknown format; remove it to start a fresh host')

@@ -70,7 +70,8 @@ class WaitForBalloon(task.Task):
         while True:
             host = self.backend.host_memory()
             dom0 = self.backend.dom0_memory()
-            mine = self.ledger.free_for(reservation['id'], host.usable_mb)
+            mine = self.ledger.free_for(reservation['id'], host.usable_mb,
+                                        self.backend)
             prog = watcher.observe(clock.now(), dom0.current_mb, mine)
             if prog.done or prog.fraction - reported >= 0.01:
                 reported = prog.fraction

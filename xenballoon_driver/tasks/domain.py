@@ -23,6 +23,7 @@ class BuildDomain(task.Task):
         self.ledger = ledger
 
     def execute(self, spec, reservation):
+        self.ledger.mark_building(reservation['id'])
         info = self.backend.create_domain(spec)
         self.ledger.commit(reservation['id'])
         LOG.info('Domain %s (domid %d) running with %d MiB', info.name,

@@ -21,6 +21,13 @@ class FakeHost:
     def dom0_memory(self):
         return base.Dom0Memory(current_mb=self.dom0, target_mb=self.target)
 
+    def list_domains(self):
+        return [base.DomainInfo(name=name, domid=i + 1, memory_mb=mb,
+                                vcpus=1, state='building')
+                for i, (name, mb) in enumerate(self.domains.items())]
+
+    domains = {}
+
 
 def make(storage=None, floor=4096):
     return ledger_mod.Ledger(storage or ledger_mod.MemoryStorage(), floor)
@@ -97,14 +104,31 @@ def test_destroy_with_and_without_reinflate():
     assert ledger.forget_domain('a', reinflate=False) == res.dom0_target_mb
 
 
-def test_committed_domain_is_no_longer_pending():
+def test_first_come_first_served():
     ledger = make()
     host = FakeHost()
-    res = ledger.reserve(host, 'a', 1000)
-    assert ledger.free_for('other', 8192) == 8192 - 1000
-    ledger.commit(res.id)
-    assert ledger.free_for('other', 8192) == 8192
-    assert ledger.figures(host).reserved_mb == 0
+    first = ledger.reserve(host, 'a', 1000)
+    second = ledger.reserve(host, 'b', 3000)
+    # The first waits only for its own memory, the second for both.
+    assert ledger.free_for(first.id, 8192, host) == 8192
+    assert ledger.free_for(second.id, 8192, host) == 8192 - 1000
+    assert ledger.figures(host).reserved_mb == 4000
+
+
+def test_a_build_in_progress_is_not_counted_twice():
+    ledger = make()
+    host = FakeHost()
+    first = ledger.reserve(host, 'a', 5000)
+    second = ledger.reserve(host, 'b', 3000)
+    ledger.mark_building(first.id)
+    host.domains = {'a': 2000}  # 2000 MiB already populated
+    host.free = 8192 - 2000
+    assert ledger.free_for(second.id, host.free, host) == host.free - 3000
+    assert ledger.figures(host).reserved_mb == 3000 + 3000
+    ledger.commit(first.id)
+    host.domains = {'a': 5000}
+    assert ledger.free_for(second.id, 8192 - 5000, host) == 8192 - 5000
+    assert ledger.figures(host).reserved_mb == 3000
 
 
 def test_duplicate_name_is_refused():

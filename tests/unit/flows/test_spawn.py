@@ -98,6 +98,41 @@ def test_build_waits_for_memory_promised_to_another_spawn(sim):
     assert used <= host.model.total_mb
 
 
+def test_overlapping_spawns_are_served_in_order_without_false_stalls(sim):
+    # Two guests that each need dom0 to balloon; the second arrives while
+    # the first waits, and its wait goes on through the first's build.
+    host = sim(host={'total_mb': 1024 * GiB, 'dom0_mb': 960 * GiB},
+               balloon={'release_rate_mb_s': 680},
+               build={'populate_rate_mb_s': 2048})
+    ready = {}
+
+    def spawn(name):
+        host.driver.spawn(name, 160 * GiB)
+        ready[name] = host.clock.now()
+    outcomes = host.clock.run([(0.0, lambda: spawn('a')),
+                               (5.0, lambda: spawn('b'))])
+    assert [err for _, err in outcomes] == [None, None]
+    need = 160 * GiB + 2
+    from_dom0_a = need - 64 * GiB
+    build = need / 2048
+    # The first is ready at its own limit, not after both balloons.
+    assert ready['a'] <= 1.02 * (from_dom0_a / 680 + build) + 0.2
+    assert ready['b'] <= 1.02 * ((from_dom0_a + need) / 680 + build) + 0.2
+    assert host.model.contention_s == 0
+
+
+def test_small_request_after_a_big_one_is_not_a_stall(sim):
+    host = sim(host={'total_mb': 1024 * GiB, 'dom0_mb': 960 * GiB},
+               balloon={'release_rate_mb_s': 680},
+               build={'populate_rate_mb_s': 1024})
+    outcomes = host.clock.run([
+        (0.0, lambda: host.driver.spawn('big', 400 * GiB)),
+        (12.0, lambda: host.driver.spawn('small', 16 * GiB)),
+    ])
+    assert [err for _, err in outcomes] == [None, None]
+    assert host.model.contention_s == 0
+
+
 # Invariant 2: no false NOMEM.
 
 def test_long_balloon_succeeds_as_long_as_it_progresses(sim):
