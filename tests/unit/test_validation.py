@@ -1,0 +1,139 @@
+"""Checks on user input: domain names, memory sizes, vCPU counts."""
+
+import pytest
+
+from xenballoon_driver import exception
+from xenballoon_driver import validation
+
+MAX_MB = validation.MAX_MEMORY_MB
+
+
+def rejected(check, value):
+    with pytest.raises(exception.InvalidInput) as err:
+        check(value)
+    assert err.value.exit_code == exception.EXIT_BAD_INPUT
+    return str(err.value)
+
+
+# -- domain names ---------------------------------------------------------
+
+
+@pytest.mark.parametrize('name', [
+    'a', 'web', 'web-01', 'A.b_c-d', 'vm1', 'Z' + '9' * 63])
+def test_good_names(name):
+    assert validation.domain_name(name) == name
+
+
+def test_empty_name():
+    assert rejected(validation.domain_name, '') == (
+        'Invalid domain name: it must not be empty')
+
+
+def test_none_name():
+    assert 'must be text, not None' in rejected(validation.domain_name, None)
+
+
+def test_too_long_name():
+    assert validation.domain_name('x' * 64) == 'x' * 64
+    assert rejected(validation.domain_name, 'x' * 65) == (
+        'Invalid domain name: 65 characters, at most 64 allowed')
+    assert '1000 characters' in rejected(validation.domain_name, 'x' * 1000)
+
+
+@pytest.mark.parametrize('name', [
+    "it's", 'say"hi"', 'a\nb', '\nweb', 'a/b', '../etc', 'a b', ' web',
+    'web ', 'a\tb', 'a;b', 'a|b', 'a&b', 'a>b', '$(id)', '`id`', 'a*',
+    'a$b', 'a\\b', '1234', '0', '1web', '-rf', '.hidden', '_x', 'caf\xe9',
+    'a\x00b'])
+def test_bad_names(name):
+    message = rejected(validation.domain_name, name)
+    assert message.startswith('Invalid domain name: %r: ' % name)
+    assert 'use a letter first' in message
+
+
+@pytest.mark.parametrize('name', ['web\n', 'a-b.c\n'])
+def test_name_with_a_trailing_newline(name):
+    rejected(validation.domain_name, name)
+
+
+def test_name_that_is_not_text():
+    message = rejected(validation.domain_name, 1234)
+    assert 'empty' not in message
+
+
+# -- memory sizes ---------------------------------------------------------
+
+
+@pytest.mark.parametrize('value,expected', [
+    (1, 1), (4096, 4096), ('4096', 4096), (' 4096 ', 4096), ('+512', 512),
+    (2048.0, 2048), (MAX_MB, MAX_MB), (str(MAX_MB), MAX_MB)])
+def test_good_memory(value, expected):
+    result = validation.memory_mb(value)
+    assert result == expected
+    assert type(result) is int
+
+
+@pytest.mark.parametrize('value,reason', [
+    (0, '0 must be above zero'),
+    (-1, '-1 must be above zero'),
+    ('-4096', '-4096 must be above zero'),
+    ('0', '0 must be above zero'),
+    (-2.0, '-2 must be above zero'),
+    ('abc', "'abc' is not a whole number MiB"),
+    ('', "'' is not a whole number MiB"),
+    ('4G', "'4G' is not a whole number MiB"),
+    ('1.5', "'1.5' is not a whole number MiB"),
+    ('1e3', "'1e3' is not a whole number MiB"),
+    ('12 34', "'12 34' is not a whole number MiB"),
+    ('4096; rm -rf /', "'4096; rm -rf /' is not a whole number MiB"),
+    (2.5, '2.5 is not a whole number MiB'),
+    (float('inf'), 'inf is not a whole number MiB'),
+    (float('nan'), 'nan is not a whole number MiB'),
+    (True, 'True is not a number'),
+    (False, 'False is not a number'),
+    (None, 'None is not a number'),
+    ([4096], '[4096] is not a number'),
+    (MAX_MB + 1, '%d is above the limit of %d MiB' % (MAX_MB + 1, MAX_MB)),
+    (10 ** 30, 'is above the limit of %d MiB' % MAX_MB),
+    ('9' * 40, 'is above the limit of %d MiB' % MAX_MB),
+])
+def test_bad_memory(value, reason):
+    message = rejected(validation.memory_mb, value)
+    assert message.startswith('Invalid memory size: ')
+    assert reason in message
+
+
+def test_memory_names_what_it_checks():
+    assert rejected(lambda v: validation.memory_mb(v, what='dom0 floor'),
+                    0) == 'Invalid dom0 floor: 0 must be above zero'
+
+
+def test_absurdly_long_memory_string():
+    assert 'above the limit' in rejected(validation.memory_mb, '9' * 5000)
+
+
+# -- vCPUs ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('value,expected', [
+    (1, 1), ('8', 8), (16.0, 16), (512, 512)])
+def test_good_vcpus(value, expected):
+    assert validation.vcpus(value) == expected
+
+
+@pytest.mark.parametrize('value,reason', [
+    (0, '0 must be above zero'),
+    (-4, '-4 must be above zero'),
+    (513, '513 is above the limit of 512'),
+    (10 ** 9, 'is above the limit of 512'),
+    (1.5, '1.5 is not a whole number'),
+    ('two', "'two' is not a whole number"),
+    ('', "'' is not a whole number"),
+    (True, 'True is not a number'),
+    (None, 'None is not a number'),
+])
+def test_bad_vcpus(value, reason):
+    message = rejected(validation.vcpus, value)
+    assert message.startswith('Invalid vCPU count: ')
+    assert reason in message
+    assert 'MiB' not in message
