@@ -1,0 +1,843 @@
+#!/usr/bin/env python3
+"""Benchmark: our balloon wait against the old toolstacks', on a big host.
+
+Runs a generated set of scenarios (1 TiB hosts whose dom0 holds most of
+the memory; guests from 16 GiB to 900 GiB; dom0 releasing 300-2000 MiB/s
+with jitter, stalls, start delays, a target raised behind our back, a dip
+in free memory, and overlapping requests) through
+``xenballoon_driver.simulation.run`` for every strategy, on a virtual
+clock. Prints a table per strategy, checks the targets below and exits 1
+if one of ours misses:
+
+- progress (ours) builds every guest dom0 can free the memory for, within
+  1.02 x the physical limit + 0.2 s, with no contention;
+- it reports a stalled balloon within stall_timeout + 3 s of the stall;
+- +/-50 % jitter in dom0's release rate causes no false stall;
+- xl-4.4 fails every request whose balloon takes longer than its ~33 s;
+- libvirt-2014 builds those early and contends with the balloon.
+
+Also writes the table as markdown, a timeline plot of one representative
+request per strategy, and a plot of time-to-ready against the limit.
+
+    python tools/benchmark.py [--json FILE] [--plot-dir DIR]
+                              [--markdown FILE]
+"""
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import statistics
+import sys
+import time
+
+from oslo_config import cfg
+
+from xenballoon_driver.balloon import ledger as ledger_mod
+from xenballoon_driver import clock as clock_mod
+from xenballoon_driver import conf as conf_mod
+from xenballoon_driver import exception
+from xenballoon_driver.hypervisor import base
+from xenballoon_driver.hypervisor import simulated
+from xenballoon_driver import simulation
+from xenballoon_driver.simulator import model as model_mod
+from xenballoon_driver.simulator import scenario as scenario_mod
+from xenballoon_driver.simulator import store as store_mod
+from xenballoon_driver import strategies
+
+GiB = 1024
+OURS = strategies.OURS
+
+# Ours must be ready within SLACK_FACTOR x the physical limit + SLACK_S.
+SLACK_FACTOR = 1.02
+SLACK_S = 0.2
+# ... and must report a stall within stall_timeout + STALL_GRACE_S.
+STALL_GRACE_S = 3.0
+# xl 4.4 and libvirt (2014) wait about 33 s: a balloon longer than this
+# is past their window (a little margin for "about").
+ANCHOR_WINDOW_S = 35.0
+
+HOST = {'total_mb': 1024 * GiB, 'dom0_mb': 960 * GiB, 'dom0_low_mb': 2048,
+        'xen_mb': 2048}
+BALLOON = {'release_rate_mb_s': 680, 'reinflate_rate_mb_s': 1400,
+           'jitter': 0.1, 'seed': 2014}
+BUILD = {'populate_rate_mb_s': 8192}
+
+DEFAULT_DOC_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'doc')
+TIMELINE_PNG = 'benchmark-timeline.png'
+RATIO_PNG = 'benchmark-ratio.png'
+
+
+# -- scenarios -------------------------------------------------------------
+
+@dataclasses.dataclass
+class Case:
+    kind: str
+    scenario: object
+    note: str = ''
+
+
+def guest(gib, at_s=0.0, name=None, vcpus=None):
+    return {'name': name or 'g%dg' % gib, 'memory_mb': int(gib * GiB),
+            'vcpus': vcpus or max(2, min(32, gib // 16)), 'at_s': at_s}
+
+
+def case(kind, name, requests, note='', **balloon):
+    data = {'name': name, 'host': dict(HOST),
+            'balloon': dict(BALLOON, **balloon), 'build': dict(BUILD),
+            'requests': requests}
+    return Case(kind, scenario_mod.from_dict(data, path=name), note)
+
+
+def scenarios():
+    """The generated set; every scenario is deterministic (seeded)."""
+    cases = [Case('default', scenario_mod.load(),
+                  'the shipped default.yaml')]
+    for gib in (16, 32, 64, 100, 160, 256, 400, 600, 900):
+        cases.append(case('size', 'size-%dg' % gib, [guest(gib)]))
+    for rate in (300, 500, 1000, 1500, 2000):
+        for gib in (100, 400):
+            cases.append(case('rate', 'rate-%d-%dg' % (rate, gib),
+                              [guest(gib)], release_rate_mb_s=rate))
+    for jitter, seed, gib, rate in ((0.25, 1, 160, 680), (0.5, 1, 160, 680),
+                                    (0.5, 2, 400, 680), (0.5, 3, 100, 300),
+                                    (0.5, 4, 256, 2000),
+                                    (0.5, 5, 900, 1000)):
+        cases.append(case('jitter', 'jitter-%d%%-s%d-%d-%dg' % (
+            jitter * 100, seed, rate, gib), [guest(gib)], jitter=jitter,
+            seed=seed, release_rate_mb_s=rate))
+    for stall_gib, gib, rate, jitter in ((0, 160, 680, 0.1),
+                                         (8, 160, 680, 0.1),
+                                         (20, 256, 300, 0.1),
+                                         (40, 400, 2000, 0.1),
+                                         (150, 400, 680, 0.5),
+                                         (200, 160, 680, 0.1)):
+        note = ('stalls after the guest is covered'
+                if stall_gib * GiB > gib * GiB - 62 * GiB else '')
+        name = 'stall-%dg-%d-%dg' % (stall_gib, rate, gib)
+        cases.append(case('stall', name, [guest(gib)], note,
+                          stall_after_mb=stall_gib * GiB,
+                          release_rate_mb_s=rate, jitter=jitter))
+    cases.append(case('stall', 'stall-0g-delay5-160g', [guest(160)],
+                      'stuck from the start, with a start delay',
+                      stall_after_mb=0, start_delay_s=5))
+    for delay, gib, rate in ((1, 160, 680), (3, 160, 680), (5, 160, 680),
+                             (8, 160, 680), (5, 400, 2000)):
+        cases.append(case('delay', 'delay-%ds-%d-%dg' % (delay, rate, gib),
+                          [guest(gib)], start_delay_s=delay,
+                          release_rate_mb_s=rate))
+    cases.append(case('late-start', 'delay-15s-680-160g', [guest(160)],
+                      'start delay above stall_timeout: a stall by '
+                      'definition', start_delay_s=15))
+    for after, grow_gib, gib, rate in ((20, 4, 160, 680),
+                                       (60, 16, 400, 680),
+                                       (5, 1, 100, 2000)):
+        cases.append(case('grow-back', 'grow-%dg-at%ds-%dg' % (
+            grow_gib, after, gib), [guest(gib)], grow_back_after_s=after,
+            grow_back_mb=grow_gib * GiB, release_rate_mb_s=rate))
+    for at, dip_gib, duration, gib in ((10, 8, 5, 160), (30, 32, 20, 400)):
+        cases.append(case('dip', 'dip-%dg-at%ds-for%ds-%dg' % (
+            dip_gib, at, duration, gib), [guest(gib)], dip_at_s=at,
+            dip_mb=dip_gib * GiB, dip_duration_s=duration))
+    cases.append(case('multi', 'multi-overlap-3', [
+        guest(100, 0, 'a100g'), guest(160, 10, 'b160g'),
+        guest(64, 20, 'c64g')], 'three overlapping requests'))
+    cases.append(case('multi', 'multi-small-after-big', [
+        guest(400, 0, 'big400g'), guest(16, 5, 'small16g')],
+        'a small guest arrives while a big one balloons'))
+    cases.append(case('multi', 'multi-small-12s-after-big', [
+        guest(400, 0, 'big400g'), guest(16, 12.1, 'small16g')],
+        'the same, the small guest 12.1 s later'))
+    cases.append(case('multi', 'multi-pair-2x160g', [
+        guest(160, 0, 'first'), guest(160, 3.3, 'second')],
+        'two 160 GiB guests 3.3 s apart'))
+    cases.append(case('multi', 'multi-burst-4x100g', [
+        guest(100, t, 'burst%d' % t) for t in range(4)],
+        'four requests in four seconds', release_rate_mb_s=1000))
+    cases.append(case('multi', 'multi-sequential', [
+        guest(160, 0, 'first'), guest(160, 400, 'second')],
+        'two requests that do not overlap'))
+    return cases
+
+
+# -- running ---------------------------------------------------------------
+
+def make_conf():
+    conf = cfg.ConfigOpts()
+    conf_mod.register_opts(conf)
+    conf([], default_config_files=[])
+    return conf
+
+
+def fifo_limits(scenario):
+    """Each request's physical limit when requests are served in order.
+
+    simulation.lower_bound_s looks at one request alone, on the host as
+    that strategy left it: for a request that overlaps earlier ones it
+    ignores the memory they are owed, and no strategy can give every
+    overlapping request its own limit. Here request k cannot be ready
+    before dom0 has released what requests 1..k need beyond the memory
+    free at the start, and k is built. Alone, this is lower_bound_s.
+    """
+    model = model_mod.HostModel(scenario)
+    # As the oracle in release_time: nobody raises the target, no dip.
+    model.balloon = dataclasses.replace(scenario.balloon,
+                                        grow_back_after_s=None,
+                                        dip_at_s=None)
+    start_dom0, start_free = model.dom0_mb, model.free_mb()
+    need = 0.0
+    limits = {}
+    for req in scenario.requests:
+        model.advance(req.at_s)
+        need += req.footprint_mb
+        owed = max(0.0, need - start_free)
+        wait = model.release_time(max(0.0, owed - (start_dom0 -
+                                                   model.dom0_mb)))
+        limits[req.name] = (None if wait is None else wait + (
+            req.footprint_mb / scenario.build.populate_rate_mb_s))
+        if owed > 0 and start_dom0 - owed < model.dom0_target_mb:
+            model.set_dom0_target(start_dom0 - owed)
+    return limits
+
+
+def row_of(case_, result, fifo):
+    scen = case_.scenario
+    req = {r.name: r for r in scen.requests}[result.request]
+    row = dataclasses.asdict(result)
+    row.update(scenario=scen.name, kind=case_.kind,
+               footprint_mb=req.footprint_mb, ratio=result.ratio,
+               balloon_s=None, excess_s=None, stall_delay_s=None,
+               overlapping=len(scen.requests) > 1,
+               fifo_limit_s=fifo[req.name], fifo_excess_s=None)
+    if fifo[req.name] is not None and result.time_to_ready_s is not None:
+        row['fifo_excess_s'] = result.time_to_ready_s - (
+            SLACK_FACTOR * fifo[req.name] + SLACK_S)
+    lower = result.lower_bound_s
+    if lower is not None:
+        row['balloon_s'] = lower - (req.footprint_mb /
+                                    scen.build.populate_rate_mb_s)
+        if result.time_to_ready_s is not None:
+            row['excess_s'] = result.time_to_ready_s - (SLACK_FACTOR * lower +
+                                                        SLACK_S)
+    if result.stall_began_at_s is not None and result.outcome != 'running':
+        row['stall_delay_s'] = result.ended_at_s - result.stall_began_at_s
+    if case_.kind == 'late-start':
+        row['category'] = 'late-start'
+    elif lower is not None:
+        row['category'] = 'free'
+    elif scen.balloon.stall_after_mb is not None:
+        row['category'] = 'stall'
+    else:
+        row['category'] = 'refused'
+    row['dom0_restored'] = result.dom0_target_mb >= scen.host.dom0_mb
+    row['jitter'] = scen.balloon.jitter
+    return row
+
+
+def run_all(cases, names, conf):
+    rows = []
+    for case_ in cases:
+        fifo = fifo_limits(case_.scenario)
+        for name in names:
+            for result in simulation.run(case_.scenario, name, conf):
+                rows.append(row_of(case_, result, fifo))
+    return rows
+
+
+# -- figures ---------------------------------------------------------------
+
+def fmt(value, digits=2):
+    if value is None:
+        return '-'
+    if isinstance(value, float):
+        return '%.*f' % (digits, value)
+    return str(value)
+
+
+def share(rows, pred):
+    hit = sum(1 for r in rows if pred(r))
+    if not rows:
+        return '-'
+    return '%d/%d (%.0f%%)' % (hit, len(rows), 100.0 * hit / len(rows))
+
+
+def summarise(rows, name):
+    mine = [r for r in rows if r['strategy'] == name]
+    free = [r for r in mine if r['category'] == 'free']
+    stall = [r for r in mine if r['category'] == 'stall']
+    ratios = [r['ratio'] for r in free if r['ratio'] is not None]
+    excess = [r['excess_s'] for r in free if r['excess_s'] is not None]
+    detect = [r['stall_delay_s'] for r in stall
+              if r['outcome'] == simulation.STALLED]
+    fail_after = [r['stall_delay_s'] for r in stall
+                  if r['stall_delay_s'] is not None]
+    return {
+        'strategy': name,
+        'ok_free': share(free, lambda r: r['outcome'] == 'running'),
+        'ok_stall': share(stall, lambda r: r['outcome'] == 'running'),
+        'ratio_median': statistics.median(ratios) if ratios else None,
+        'ratio_worst': max(ratios) if ratios else None,
+        'excess_worst_s': max(excess) if excess else None,
+        'contention_s': sum(r['contention_s'] for r in mine),
+        'soft_lockups': sum(r['soft_lockups'] for r in mine),
+        'stalls_reported': '%d/%d' % (len(detect), len(stall)),
+        'stall_detect_median_s': (statistics.median(detect) if detect
+                                  else None),
+        'stall_detect_worst_s': max(detect) if detect else None,
+        'stall_fail_worst_s': max(fail_after) if fail_after else None,
+        'stall_dom0_restored': share(stall, lambda r: r['dom0_restored']),
+    }
+
+
+COLUMNS = (
+    ('strategy', 'strategy', None),
+    ('ok_free', 'ready (dom0 can free)', None),
+    ('ok_stall', 'ready (stall)', None),
+    ('ratio_median', 'ratio med', 3),
+    ('ratio_worst', 'ratio worst', 3),
+    ('excess_worst_s', 'worst excess s', 2),
+    ('contention_s', 'contention s', 1),
+    ('soft_lockups', 'soft lockups', None),
+    ('stalls_reported', 'stalls reported', None),
+    ('stall_detect_median_s', 'detect med s', 2),
+    ('stall_detect_worst_s', 'detect worst s', 2),
+    ('stall_fail_worst_s', 'stall: failed after s (worst)', 1),
+    ('stall_dom0_restored', 'stall: dom0 target restored', None),
+)
+
+
+def table_cells(summaries):
+    head = [title for _, title, _ in COLUMNS]
+    body = [[fmt(s[key], digits) if digits else fmt(s[key])
+             for key, _, digits in COLUMNS] for s in summaries]
+    return head, body
+
+
+def text_table(head, body):
+    widths = [max(len(c) for c in col) for col in zip(head, *body)]
+    lines = ['  '.join(c.ljust(w) for c, w in zip(head, widths)),
+             '  '.join('-' * w for w in widths)]
+    lines += ['  '.join(c.ljust(w) for c, w in zip(line, widths))
+              for line in body]
+    return '\n'.join(lines)
+
+
+def md_table(head, body):
+    lines = ['| ' + ' | '.join(head) + ' |',
+             '|' + '|'.join('---' for _ in head) + '|']
+    lines += ['| ' + ' | '.join(line) + ' |' for line in body]
+    return '\n'.join(lines)
+
+
+# -- targets ---------------------------------------------------------------
+
+@dataclasses.dataclass
+class Check:
+    ours: bool
+    ok: bool
+    text: str
+    misses: list
+
+    def line(self):
+        return '%s  %s' % ('PASS' if self.ok else 'FAIL', self.text)
+
+
+def _label(r):
+    return '%s/%s' % (r['scenario'], r['request'])
+
+
+def _outcomes(rows):
+    counts = {}
+    for r in rows:
+        counts[r['outcome']] = counts.get(r['outcome'], 0) + 1
+    return ', '.join('%s %d' % item for item in sorted(counts.items()))
+
+
+def check_targets(rows, stall_timeout):
+    by = {}
+    for r in rows:
+        by.setdefault(r['strategy'], []).append(r)
+    ours = by.get(OURS, [])
+    free = [r for r in ours if r['category'] == 'free']
+    checks = []
+
+    bad = [r for r in free if r['outcome'] != 'running']
+    checks.append(Check(True, not bad, '%s builds every guest dom0 can free '
+                        'the memory for: %d/%d' % (OURS, len(free) - len(bad),
+                                                   len(free)),
+                        ['%s: %s (%s)' % (_label(r), r['outcome'],
+                                          r['error']) for r in bad]))
+
+    # A request that overlaps others cannot also meet its own limit alone:
+    # served in arrival order, it is held to the limit in that order.
+    alone = [r for r in free if not r['overlapping']]
+    late = [r for r in alone if r['excess_s'] is not None and
+            r['excess_s'] > 1e-9]
+    worst = max((r['excess_s'] for r in alone if r['excess_s'] is not None),
+                default=None)
+    checks.append(Check(
+        True, not late, '%s time-to-ready <= %.2f x limit + %.1f s, '
+        'single requests: %d/%d miss(es), worst excess %s s' % (
+            OURS, SLACK_FACTOR, SLACK_S, len(late), len(alone),
+            fmt(worst, 3)),
+        ['%s: ready after %.2f s, limit %.2f s, allowed %.2f s '
+         '(+%.2f s)' % (_label(r), r['time_to_ready_s'], r['lower_bound_s'],
+                        SLACK_FACTOR * r['lower_bound_s'] + SLACK_S,
+                        r['excess_s']) for r in late]))
+
+    shared = [r for r in free if r['overlapping']]
+    late = [r for r in shared if r['fifo_excess_s'] is not None and
+            r['fifo_excess_s'] > 1e-9]
+    worst = max((r['fifo_excess_s'] for r in shared
+                 if r['fifo_excess_s'] is not None), default=None)
+    checks.append(Check(
+        True, not late, '%s time-to-ready <= %.2f x first-come-first-served '
+        'limit + %.1f s, multi-request scenarios: %d/%d miss(es), worst '
+        'excess %s s' % (OURS, SLACK_FACTOR, SLACK_S, len(late),
+                         len(shared), fmt(worst, 3)),
+        ['%s: ready after %.2f s, limit in arrival order %.2f s '
+         '(+%.2f s)' % (_label(r), r['time_to_ready_s'], r['fifo_limit_s'],
+                        r['fifo_excess_s']) for r in late]))
+
+    hot = [r for r in free if r['contention_s'] > 0]
+    checks.append(Check(True, not hot, '%s contention where dom0 can free '
+                        'the memory: %.1f s in %d request(s)' % (
+                            OURS, sum(r['contention_s'] for r in hot),
+                            len(hot)),
+                        ['%s: %.1f s' % (_label(r), r['contention_s'])
+                         for r in hot]))
+
+    stall = [r for r in ours if r['category'] == 'stall']
+    limit = stall_timeout + STALL_GRACE_S
+    slow = [r for r in stall if r['outcome'] != simulation.STALLED or
+            r['stall_delay_s'] is None or r['stall_delay_s'] > limit]
+    worst = max((r['stall_delay_s'] for r in stall
+                 if r['stall_delay_s'] is not None), default=None)
+    checks.append(Check(
+        True, bool(stall) and not slow,
+        '%s reports a stall within stall_timeout %.0f s + %.0f s: %d/%d, '
+        'worst %s s' % (OURS, stall_timeout, STALL_GRACE_S,
+                        len(stall) - len(slow), len(stall), fmt(worst)),
+        ['%s: %s after %s s' % (_label(r), r['outcome'],
+                                fmt(r['stall_delay_s'])) for r in slow]))
+
+    jittery = [r for r in ours if r['jitter'] >= 0.5 and
+               r['category'] == 'free']
+    false = [r for r in jittery if r['outcome'] == simulation.STALLED]
+    checks.append(Check(True, bool(jittery) and not false,
+                        '%s: no false stall under +/-50 %% jitter: %d '
+                        'request(s), %d false stall(s)' % (
+                            OURS, len(jittery), len(false)),
+                        [_label(r) for r in false]))
+
+    long_xl = [r for r in by.get('xl-4.4', []) if r['category'] == 'free'
+               and r['balloon_s'] > ANCHOR_WINDOW_S]
+    built = [r for r in long_xl if r['outcome'] == 'running']
+    checks.append(Check(False, bool(long_xl) and not built,
+                        'xl-4.4 fails every request whose balloon takes over '
+                        '%.0f s: %d/%d (%s)' % (
+                            ANCHOR_WINDOW_S, len(long_xl) - len(built),
+                            len(long_xl), _outcomes(long_xl)),
+                        ['%s: built (balloon %.1f s)' % (_label(r),
+                                                         r['balloon_s'])
+                         for r in built]))
+
+    # libxl's relative targets compound over its three rounds: for the
+    # biggest guests it asks dom0 for less than 128 MiB and fails before
+    # building. Contention is looked for where it went on to build.
+    long_lv = [r for r in by.get('libvirt-2014', [])
+               if r['category'] == 'free' and
+               r['balloon_s'] > ANCHOR_WINDOW_S and
+               'below the 128 MiB minimum' not in r['error']]
+    calm = [r for r in long_lv if r['contention_s'] <= 0]
+    checks.append(Check(False, bool(long_lv) and not calm,
+                        'libvirt-2014 contends on every request it builds '
+                        'whose balloon takes over %.0f s: %d/%d, %.0f s, %d '
+                        'soft '
+                        'lockup(s)' % (ANCHOR_WINDOW_S,
+                                       len(long_lv) - len(calm),
+                                       len(long_lv),
+                                       sum(r['contention_s']
+                                           for r in long_lv),
+                                       sum(r['soft_lockups']
+                                           for r in long_lv)),
+                        ['%s: no contention (balloon %.1f s): %s after '
+                         '%.0f s%s' % (_label(r), r['balloon_s'],
+                                       r['outcome'],
+                                       r['ended_at_s'] - r['at_s'],
+                                       ', ' + r['error'] if r['error']
+                                       else '') for r in calm]))
+    return checks
+
+
+# -- a recorded run, for the timeline plot ---------------------------------
+
+class RecordingStore(store_mod.MemoryStore):
+    """A MemoryStore that samples the host after every look at it."""
+
+    def __init__(self, model, clock):
+        super().__init__(model, clock)
+        self.samples = []
+        self.events = []
+        self._states = {}
+
+    @contextlib.contextmanager
+    def session(self):
+        with super().session() as model:
+            yield model
+        self.record()
+
+    def record(self):
+        m = self.model
+        now = self.clock.now()
+        self.samples.append((now, m.dom0_mb, m.dom0_target_mb, m.free_mb(),
+                             m.used_by_domains_mb(), m.contention_s))
+        for name, dom in m.domains.items():
+            if self._states.get(name) != dom['state']:
+                self._states[name] = dom['state']
+                self.events.append((now, name, dom['state']))
+
+
+def _outcome(err):
+    if isinstance(err, (exception.NotEnoughMemory, exception.OutOfMemory)):
+        return simulation.NOMEM
+    if isinstance(err, exception.BalloonStalled):
+        return simulation.STALLED
+    return simulation.FAILED
+
+
+def run_recorded(scenario, strategy_name, conf, horizon_s):
+    """simulation.run's set-up, with a store that keeps a time series."""
+    model = model_mod.HostModel(scenario)
+    clock = clock_mod.VirtualClock()
+    store = RecordingStore(model, clock)
+    backend = simulated.SimulatedHypervisor(conf, store=store)
+    ledger = ledger_mod.Ledger(ledger_mod.MemoryStorage(),
+                               conf.xenballoon.dom0_min_memory_mb)
+    strategy = strategies.load(strategy_name, conf, backend, ledger)
+    with store.session():
+        pass
+
+    def job(req):
+        spec = base.DomainSpec(name=req.name, memory_mb=req.memory_mb,
+                               vcpus=req.vcpus, guest_type=req.guest_type,
+                               fail_at_fraction=req.fail_at_fraction)
+
+        def attempt():
+            try:
+                strategy.spawn(spec)
+            except exception.XenBalloonException as err:
+                return req.name, clock.now(), _outcome(err)
+            return req.name, clock.now(), simulation.RUNNING
+        return req.at_s, attempt
+
+    outcomes = clock.run([job(req) for req in scenario.requests])
+    ends = []
+    for result, err in outcomes:
+        if err is not None:
+            raise err
+        ends.append(result)
+    while clock.now() < horizon_s:
+        clock.sleep(min(1.0, horizon_s - clock.now()))
+        with store.session():
+            pass
+    return store.samples, store.events, ends
+
+
+def plot_timeline(scenario, names, conf, path, horizon_s=300.0):
+    import matplotlib
+    matplotlib.use('Agg')
+    from matplotlib import lines
+    from matplotlib import patches
+    from matplotlib import pyplot
+
+    req = scenario.requests[0]
+    runs = [run_recorded(scenario, name, conf, horizon_s) for name in names]
+    # One scale for every strategy, so the panels compare at a glance.
+    every = [s for samples, _, _ in runs for s in samples]
+    dom0_lim = (min(min(s[1], s[2]) for s in every) / GiB - 10,
+                max(max(s[1], s[2]) for s in every) / GiB + 10)
+    free_lim = (0, max(max(s[3], s[4]) for s in every) / GiB * 1.1)
+    fig, axes = pyplot.subplots(len(names), 1, sharex=True,
+                                figsize=(11, 2.9 * len(names)))
+    for ax, name, (samples, events, ends) in zip(axes, names, runs):
+        t = [s[0] for s in samples]
+        ax.plot(t, [s[1] / GiB for s in samples], color='tab:blue', lw=2,
+                label='dom0 allocation')
+        ax.plot(t, [s[2] / GiB for s in samples], color='tab:blue', lw=1,
+                ls='--', label='dom0 target')
+        ax.set_ylabel('dom0 (GiB)', color='tab:blue')
+        ax.tick_params(axis='y', labelcolor='tab:blue')
+        ax.set_ylim(*dom0_lim)
+        right = ax.twinx()
+        right.plot(t, [s[3] / GiB for s in samples], color='tab:orange',
+                   lw=2, label='free memory')
+        right.plot(t, [s[4] / GiB for s in samples], color='tab:green',
+                   lw=1.5, label='guest populated')
+        right.axhline(req.footprint_mb / GiB, color='grey', lw=0.8,
+                      ls=':', label='guest needs')
+        if ax is axes[0]:
+            legend = ax.get_lines() + right.get_lines()
+        right.set_ylabel('free / guest (GiB)', color='tab:orange')
+        right.tick_params(axis='y', labelcolor='tab:orange')
+        right.set_ylim(*free_lim)
+        for (t0, c0), (t1, c1) in zip(((s[0], s[5]) for s in samples),
+                                      ((s[0], s[5]) for s in samples[1:])):
+            if c1 > c0:
+                ax.axvspan(t0, t1, color='red', alpha=0.12, lw=0)
+        marks = []
+        for when, dom, state in events:
+            if dom != req.name:
+                continue
+            if state == 'building':
+                ax.axvline(when, color='black', ls=':', lw=1.5)
+                marks.append('build starts %.0f s' % when)
+            elif state == 'running':
+                ax.axvline(when, color='black', lw=1.5)
+                marks.append('ready %.0f s' % when)
+        for dom, when, outcome in ends:
+            if dom == req.name and outcome != simulation.RUNNING:
+                ax.axvline(when, color='red', lw=1.5)
+                ax.plot([when], [dom0_lim[1]], 'x', color='red', ms=12,
+                        mew=3, clip_on=False)
+                marks.append('fails (%s) at %.0f s' % (outcome.upper(),
+                                                       when))
+        contention = samples[-1][5]
+        if contention:
+            marks.append('contention %.0f s (shaded)' % contention)
+        ax.set_title('%s: %s' % (name, ', '.join(marks)), fontsize=10,
+                     loc='left')
+        ax.grid(alpha=0.3)
+    handles = legend + [
+        lines.Line2D([], [], color='black', ls=':', label='build starts'),
+        lines.Line2D([], [], color='black', label='guest ready'),
+        lines.Line2D([], [], color='red', marker='x', mew=2,
+                     label='failure'),
+        patches.Patch(color='red', alpha=0.12, label='contention')]
+    fig.legend(handles=handles, loc='lower center', ncol=9, fontsize=8,
+               frameon=False)
+    axes[-1].set_xlabel('simulated seconds since the request')
+    axes[-1].set_xlim(0, horizon_s)
+    fig.suptitle('%s: %d GiB guest on a %d GiB host, dom0 %d GiB, '
+                 '%.0f MiB/s (+/-%.0f%%)' % (
+                     scenario.name, req.memory_mb // GiB,
+                     scenario.host.total_mb // GiB,
+                     scenario.host.dom0_mb // GiB,
+                     scenario.balloon.release_rate_mb_s,
+                     scenario.balloon.jitter * 100))
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.savefig(path, dpi=90)
+    pyplot.close(fig)
+
+
+def plot_ratios(rows, names, path):
+    import matplotlib
+    matplotlib.use('Agg')
+    from matplotlib import pyplot
+
+    fig, ax = pyplot.subplots(figsize=(10, 5.5))
+    markers = dict(zip(names, 'o^sD'))
+    free = [r for r in rows if r['category'] == 'free']
+    top = max([r['ratio'] for r in free if r['ratio']] + [2.0]) * 1.3
+    for index, name in enumerate(names):
+        mine = [r for r in free if r['strategy'] == name]
+        ok = [r for r in mine if r['ratio'] is not None]
+        failed = [r for r in mine if r['ratio'] is None]
+        points = ax.scatter([r['lower_bound_s'] for r in ok],
+                            [r['ratio'] for r in ok],
+                            marker=markers.get(name, 'o'), alpha=0.7,
+                            label='%s: ready' % name)
+        if failed:
+            ax.scatter([r['lower_bound_s'] for r in failed],
+                       [top * 1.25 ** index] * len(failed), marker='x',
+                       color=points.get_facecolor()[0], s=60,
+                       label='%s: failed' % name)
+    ax.axhline(SLACK_FACTOR, color='grey', ls=':', lw=1)
+    ax.axvline(ANCHOR_WINDOW_S, color='grey', ls='--', lw=1)
+    ax.text(ANCHOR_WINDOW_S * 1.05, top * 0.8, '~33 s window of xl/libvirt',
+            fontsize=8, color='grey')
+    ax.set_xscale('log')
+    ax.set_yscale('log')
+    ax.set_xlabel('physical limit (s): dom0 frees the memory, then build')
+    ax.set_ylabel('time-to-ready / physical limit (failed: top row)')
+    ax.set_title('Where dom0 can free the memory: how close each strategy '
+                 'gets to the limit')
+    ax.grid(alpha=0.3, which='both')
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    pyplot.close(fig)
+
+
+def representative():
+    """The shipped 1 TiB host with its 160 GiB request alone."""
+    scen = scenario_mod.load()
+    return dataclasses.replace(scen, requests=scen.requests[:1])
+
+
+# -- output ----------------------------------------------------------------
+
+def detail_md(rows, names):
+    keyed = {(r['scenario'], r['request'], r['strategy']): r for r in rows}
+    order = []
+    for r in rows:
+        key = (r['scenario'], r['request'])
+        if key not in order:
+            order.append(key)
+    head = ['scenario / request', 'kind', 'limit s',
+            'in-order limit s'] + list(names)
+    body = []
+    for scen, req in order:
+        first = keyed[scen, req, names[0]]
+        cells = ['%s / %s' % (scen, req), first['kind'],
+                 fmt(first['lower_bound_s'], 1),
+                 fmt(first['fifo_limit_s'], 1)]
+        for name in names:
+            r = keyed[scen, req, name]
+            if r['outcome'] == 'running':
+                cell = '%.1f' % r['time_to_ready_s']
+            else:
+                cell = '%s %.1f' % (r['outcome'], r['ended_at_s'] - r['at_s'])
+            if r['contention_s']:
+                cell += ' (c %.0f)' % r['contention_s']
+            cells.append(cell)
+        body.append(cells)
+    return md_table(head, body)
+
+
+def write_markdown(path, table, checks, rows, names, cases, conf, plots):
+    kinds = {}
+    for c in cases:
+        kinds.setdefault(c.kind, []).append(c.scenario.name)
+    n_req = sum(len(c.scenario.requests) for c in cases)
+    text = [
+        '# Balloon benchmark',
+        '',
+        'Generated by `python tools/benchmark.py`; do not edit by hand.',
+        '',
+        '%d scenarios, %d requests, run with each strategy on a fresh '
+        'simulated host (virtual clock). Hosts: %d GiB, dom0 holding %d GiB '
+        '(low mark %d MiB), Xen %d MiB; builds populate %d MiB/s. '
+        '`progress` is this driver; `xl-4.4`, `libvirt-2014` and `xl-4.17` '
+        'reproduce the old toolstacks. stall_timeout = %.0f s, dom0 floor '
+        '%d MiB.' % (len(cases), n_req, HOST['total_mb'] // GiB,
+                     HOST['dom0_mb'] // GiB, HOST['dom0_low_mb'],
+                     HOST['xen_mb'], BUILD['populate_rate_mb_s'],
+                     conf.xenballoon.stall_timeout,
+                     conf.xenballoon.dom0_min_memory_mb),
+        '',
+        '- *ready (dom0 can free)*: requests whose physical limit exists '
+        '(`lower_bound_s`: dom0 can release what is missing), built.',
+        '- *ready (stall)*: requests dom0 cannot free because its balloon '
+        'stalls; failing (fast) is right there.',
+        '- *ratio*: time-to-ready / physical limit; *worst excess*: '
+        'time-to-ready - (%.2f x limit + %.1f s), positive is a miss.'
+        % (SLACK_FACTOR, SLACK_S),
+        '- *detect*: from the stall to the "balloon stalled" error; '
+        '*failed after*: from the stall to any failure; *dom0 target '
+        'restored*: dom0 given back what was asked of it.',
+        '- *late-start* (dom0 starts releasing only after stall_timeout) '
+        'counts in neither column: no progress for stall_timeout is a '
+        'stall by definition, and ours reports it as one.',
+        '- The limit assumes the build starts once dom0 has freed the '
+        'memory; a build that overlaps the balloon (libvirt) can beat it, '
+        'at the cost of contention.',
+        '',
+        table,
+        '',
+        '## Targets',
+        '',
+    ]
+    for check in checks:
+        text.append('- `%s`%s' % (check.line(), '' if check.ours else
+                                  ' (anchor)'))
+        for miss in check.misses:
+            text.append('  - %s' % miss)
+    text += ['', '## Plots', '']
+    for title, png in plots:
+        text += ['%s:' % title, '', '![%s](%s)' % (title, png), '']
+    text += ['## Scenarios', '']
+    for kind, names_ in kinds.items():
+        text.append('- **%s** (%d): %s' % (kind, len(names_),
+                                           ', '.join(names_)))
+    text += ['', '## Every request', '',
+             'Seconds from the request to ready; otherwise the outcome and '
+             'when it came. (c N): N seconds of contention. *limit*: '
+             '`lower_bound_s` as %s saw the host; *in-order limit*: the '
+             'same when overlapping requests are served in arrival order.'
+             % names[0], '',
+             detail_md(rows, names), '']
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write('\n'.join(text))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--json', metavar='FILE',
+                        help='also write every row as JSON')
+    parser.add_argument('--plot-dir', metavar='DIR', default=DEFAULT_DOC_DIR,
+                        help='where to write the PNG plots (default: doc/); '
+                             'an empty value skips them')
+    parser.add_argument('--markdown', metavar='FILE',
+                        default=os.path.join(DEFAULT_DOC_DIR,
+                                             'benchmark.md'),
+                        help='write the table as markdown (default: '
+                             'doc/benchmark.md); an empty value skips it')
+    args = parser.parse_args(argv)
+    # Per-request flow logs would bury the table.
+    logging.basicConfig(level=logging.CRITICAL)
+
+    started = time.monotonic()
+    conf = make_conf()
+    names = strategies.available()
+    cases = scenarios()
+    rows = run_all(cases, names, conf)
+    stall_timeout = conf.xenballoon.stall_timeout
+    summaries = [summarise(rows, name) for name in names]
+    head, body = table_cells(summaries)
+    checks = check_targets(rows, stall_timeout)
+
+    n_req = sum(len(c.scenario.requests) for c in cases)
+    print('%d scenarios, %d requests x %d strategies; stall_timeout %.0f s'
+          % (len(cases), n_req, len(names), stall_timeout))
+    print()
+    print(text_table(head, body))
+    print()
+    for check in checks:
+        print(check.line() + ('' if check.ours else '  (anchor)'))
+        for miss in check.misses:
+            print('      ' + miss)
+
+    plots = []
+    if args.plot_dir:
+        os.makedirs(args.plot_dir, exist_ok=True)
+        timeline = os.path.join(args.plot_dir, TIMELINE_PNG)
+        plot_timeline(representative(), names, conf, timeline)
+        ratio = os.path.join(args.plot_dir, RATIO_PNG)
+        plot_ratios(rows, names, ratio)
+        plots = [('dom0 and free memory over time, 160 GiB guest on the '
+                  'default host', timeline),
+                 ('time-to-ready against the physical limit', ratio)]
+    if args.markdown:
+        where = os.path.dirname(os.path.abspath(args.markdown))
+        os.makedirs(where, exist_ok=True)
+        write_markdown(args.markdown, md_table(head, body), checks, rows,
+                       names, cases, conf,
+                       [(title, os.path.relpath(png, where))
+                        for title, png in plots])
+    if args.json:
+        with open(args.json, 'w', encoding='utf-8') as f:
+            json.dump({'stall_timeout': stall_timeout, 'rows': rows,
+                       'summary': summaries,
+                       'targets': [dataclasses.asdict(c) for c in checks]},
+                      f, indent=1)
+    print()
+    print('%.1f s wall clock' % (time.monotonic() - started))
+    return 1 if any(c.ours and not c.ok for c in checks) else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
