@@ -53,7 +53,10 @@ class ProgressWatcher:
         self.min_poll_interval = min_poll_interval
         self.max_wait = max_wait
         self._times = []
-        self._released = []
+        # Per sample, how far each signal has moved: dom0 down from its
+        # start, free memory up from its start (each its best so far).
+        self._dom0_moved = []
+        self._free_moved = []
         self._start = None
 
     def observe(self, t, dom0_mb, free_mb):
@@ -65,19 +68,24 @@ class ProgressWatcher:
         t0, dom0_0, free_0 = self._start
         self._lowest_dom0 = min(self._lowest_dom0, dom0_mb)
         self._highest_free = max(self._highest_free, free_mb)
-        released = max(dom0_0 - self._lowest_dom0,
-                       self._highest_free - free_0, 0)
         self._times.append(t)
-        self._released.append(released)
+        self._dom0_moved.append(dom0_0 - self._lowest_dom0)
+        self._free_moved.append(self._highest_free - free_0)
+        released = max(self._dom0_moved[-1], self._free_moved[-1], 0)
 
         elapsed = t - t0
         missing = max(0, self.need_mb - free_mb)
         done = missing == 0
-        rate = self._rate_since(t - RATE_WINDOW_S, t, released)
+        rate = max(self._rate(series, t - RATE_WINDOW_S, t)
+                   for series in (self._dom0_moved, self._free_moved))
         eta = missing / rate if rate > 0 else math.inf
-        stalled = (not done and elapsed >= self.stall_timeout and
-                   released - self._released_at(t - self.stall_timeout) <
-                   self.stall_threshold_mb)
+        # Either signal moving is progress; each is judged on its own, so
+        # that a jump in one (memory promised to an earlier spawn coming
+        # free) does not hide the other moving on.
+        stalled = (not done and elapsed >= self.stall_timeout and all(
+            series[-1] - series[self._index_at(t - self.stall_timeout)] <
+            self.stall_threshold_mb
+            for series in (self._dom0_moved, self._free_moved)))
         timed_out = bool(not done and self.max_wait and
                          elapsed >= self.max_wait)
         next_poll = min(self.poll_interval,
@@ -92,12 +100,9 @@ class ProgressWatcher:
         """Index of the last sample taken at or before ``when``."""
         return max(0, bisect.bisect_right(self._times, when) - 1)
 
-    def _released_at(self, when):
-        return self._released[self._index_at(when)]
-
-    def _rate_since(self, when, t, released):
+    def _rate(self, series, when, t):
         i = self._index_at(when)
         dt = t - self._times[i]
         if dt <= 0:
             return 0.0
-        return (released - self._released[i]) / dt
+        return (series[-1] - series[i]) / dt

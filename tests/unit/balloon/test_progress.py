@@ -96,3 +96,18 @@ def test_growing_back_is_noticed():
     w.observe(1.0, 4800, 200)
     assert not w.observe(2.0, 4801, 199).grew_back
     assert w.observe(3.0, 4900, 100).grew_back
+
+
+def test_a_jump_in_free_memory_does_not_hide_dom0_moving_on():
+    # Memory promised to an earlier spawn comes free all at once (its
+    # build finished); then only dom0 moves, slower than that jump.
+    w = watcher(need=100000, stall=10.0)
+    w.observe(0.0, 50000, -60000)
+    w.observe(1.0, 49000, -10000)  # free jumped by 50000
+    for t in range(2, 30):
+        p = w.observe(float(t), 50000 - 1000 * t, -10000)
+        assert not p.stalled, t
+    # When dom0 stops too, it is a stall again.
+    for t in range(30, 41):
+        p = w.observe(float(t), 21000, -10000)
+    assert p.stalled
