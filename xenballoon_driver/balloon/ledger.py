@@ -165,7 +165,7 @@ class Ledger:
 
     def figures(self, backend):
         with self.storage.locked() as state:
-            host, dom0 = backend.host_memory(), backend.dom0_memory()
+            host, dom0 = backend.memory()
             self._sync_baseline(state, dom0)
             return self._figures(state, host, dom0, backend)
 
@@ -174,7 +174,7 @@ class Ledger:
         with self.storage.locked() as state:
             if any(e['name'] == name for e in state['entries'].values()):
                 raise exception.DomainExists(name=name)
-            host, dom0 = backend.host_memory(), backend.dom0_memory()
+            host, dom0 = backend.memory()
             self._sync_baseline(state, dom0)
             fig = self._figures(state, host, dom0, backend)
             if need_mb > fig.available_mb:
@@ -205,6 +205,23 @@ class Ledger:
             if not state['entries']:
                 return None
             return self._target(state)
+
+    def apply_target(self, backend):
+        """Set dom0's target to what the ledger derives, if it differs.
+
+        Under the ledger's lock, so that two spawns cannot apply their
+        readings in the wrong order. Returns the target, or None when the
+        ledger has never seen the host.
+        """
+        with self.storage.locked() as state:
+            if state['entries']:
+                target = self._target(state)
+            else:
+                target = state['baseline_mb']
+            if target is not None and (backend.dom0_memory().target_mb !=
+                                       target):
+                backend.set_dom0_target(target)
+            return target
 
     def baseline(self):
         with self.storage.locked() as state:

@@ -68,6 +68,17 @@ class Hypervisor(abc.ABC):
     def dom0_memory(self):
         """Return Dom0Memory: dom0's actual allocation and its target."""
 
+    def memory(self):
+        """Return (HostMemory, Dom0Memory) as one look at the host.
+
+        Backends that can read both at one instant should. Otherwise free
+        memory is read first: while dom0 balloons down, memory moves from
+        dom0 to free, so a later dom0 reading can only make free + dom0
+        look smaller (never count the same MiB twice).
+        """
+        host = self.host_memory()
+        return host, self.dom0_memory()
+
     @abc.abstractmethod
     def set_dom0_target(self, target_mb):
         """Ask dom0's balloon driver for ``target_mb``; returns at once."""

@@ -38,15 +38,18 @@ class SimulatedHypervisor(base.Hypervisor):
         self.store = store
         self.clock = store.clock
 
-    def host_memory(self):
+    def memory(self):
         with self.store.session() as model:
-            return base.HostMemory(total_mb=_floor_mb(model.total_mb),
-                                   free_mb=_floor_mb(model.free_mb()))
+            return (base.HostMemory(total_mb=_floor_mb(model.total_mb),
+                                    free_mb=_floor_mb(model.free_mb())),
+                    base.Dom0Memory(current_mb=_ceil_mb(model.dom0_mb),
+                                    target_mb=_ceil_mb(model.dom0_target_mb)))
+
+    def host_memory(self):
+        return self.memory()[0]
 
     def dom0_memory(self):
-        with self.store.session() as model:
-            return base.Dom0Memory(current_mb=_ceil_mb(model.dom0_mb),
-                                   target_mb=_ceil_mb(model.dom0_target_mb))
+        return self.memory()[1]
 
     def set_dom0_target(self, target_mb):
         if target_mb < 128:

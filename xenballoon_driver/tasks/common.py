@@ -10,16 +10,9 @@ def apply_ledger_target(backend, ledger):
 
     Called after every ledger change, so dom0's target is never a number
     remembered by one flow (which would take back memory promised to
-    another). Returns the target applied, or None when nothing is live.
+    another). Returns the target applied, or None when nothing is known.
     """
-    target = ledger.target()
-    if target is None:
-        target = ledger.baseline()
-    if target is None:
-        return None
-    if backend.dom0_memory().target_mb != target:
-        backend.set_dom0_target(target)
-    return target
+    return ledger.apply_target(backend)
 
 
 def safely(what, fn, *args, **kwargs):

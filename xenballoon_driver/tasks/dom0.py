@@ -68,8 +68,7 @@ class WaitForBalloon(task.Task):
         reasserts = 0
         reported = -1.0
         while True:
-            host = self.backend.host_memory()
-            dom0 = self.backend.dom0_memory()
+            host, dom0 = self.backend.memory()
             mine = self.ledger.free_for(reservation['id'], host.usable_mb,
                                         self.backend)
             prog = watcher.observe(clock.now(), dom0.current_mb, mine)

@@ -21,6 +21,9 @@ class FakeHost:
     def dom0_memory(self):
         return base.Dom0Memory(current_mb=self.dom0, target_mb=self.target)
 
+    def memory(self):
+        return self.host_memory(), self.dom0_memory()
+
     def list_domains(self):
         return [base.DomainInfo(name=name, domid=i + 1, memory_mb=mb,
                                 vcpus=1, state='building')
