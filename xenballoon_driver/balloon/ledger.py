@@ -121,13 +121,6 @@ class Ledger:
         return max(self.dom0_min_mb, state['baseline_mb'] - taken)
 
     @staticmethod
-    def _allocated(state, backend):
-        """MiB each domain being built already holds (asked only then)."""
-        if not any(e['state'] == BUILDING for e in state['entries'].values()):
-            return {}
-        return {d.name: d.memory_mb for d in backend.list_domains()}
-
-    @staticmethod
     def _promised(state, allocated, before=None):
         """MiB promised to reservations and not yet taken from free memory.
 
@@ -146,10 +139,11 @@ class Ledger:
                              allocated.get(entry['name'], 0))
         return total
 
-    def _figures(self, state, host, dom0, backend):
+    def _figures(self, state, snap):
+        host, dom0 = snap.host, snap.dom0
         target = self._target(state) if state['entries'] else max(
             self.dom0_min_mb, dom0.target_mb)
-        pending = self._promised(state, self._allocated(state, backend))
+        pending = self._promised(state, snap.domains)
         # Memory on its way out of dom0 counts as free; memory dom0 is
         # growing back into does not.
         unpromised = host.usable_mb + (dom0.current_mb - target) - pending
@@ -165,18 +159,18 @@ class Ledger:
 
     def figures(self, backend):
         with self.storage.locked() as state:
-            host, dom0 = backend.memory()
-            self._sync_baseline(state, dom0)
-            return self._figures(state, host, dom0, backend)
+            snap = backend.snapshot()
+            self._sync_baseline(state, snap.dom0)
+            return self._figures(state, snap)
 
     def reserve(self, backend, name, need_mb):
         """Reserve ``need_mb`` for ``name`` or raise NotEnoughMemory."""
         with self.storage.locked() as state:
             if any(e['name'] == name for e in state['entries'].values()):
                 raise exception.DomainExists(name=name)
-            host, dom0 = backend.memory()
-            self._sync_baseline(state, dom0)
-            fig = self._figures(state, host, dom0, backend)
+            snap = backend.snapshot()
+            self._sync_baseline(state, snap.dom0)
+            fig = self._figures(state, snap)
             if need_mb > fig.available_mb:
                 raise exception.NotEnoughMemory(
                     name=name, need_mb=need_mb,
@@ -235,13 +229,17 @@ class Ledger:
                 entry['from_free_mb'] = entry['need_mb']
                 entry['from_dom0_mb'] = 0
 
-    def free_for(self, res_id, usable_mb, backend):
-        """Free memory not promised to reservations made before this one."""
+    def free_for(self, res_id, snap):
+        """Free memory not promised to reservations made before this one.
+
+        ``snap`` is one backend.snapshot(): free memory and what domains
+        being built hold must be read together.
+        """
         with self.storage.locked() as state:
             mine = state['entries'].get(res_id)
             before = mine['seq'] if mine else None
-            return usable_mb - self._promised(
-                state, self._allocated(state, backend), before=before)
+            return snap.host.usable_mb - self._promised(
+                state, snap.domains, before=before)
 
     def mark_building(self, res_id):
         """The build starts: from now on its domain holds part of it."""

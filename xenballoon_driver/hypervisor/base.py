@@ -30,6 +30,16 @@ class Dom0Memory:
 
 
 @dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """One look at the host's memory, for the ledger's arithmetic."""
+
+    host: HostMemory
+    dom0: Dom0Memory
+    # MiB each guest domain holds (being built or running), by name.
+    domains: dict
+
+
+@dataclasses.dataclass(frozen=True)
 class DomainSpec:
     name: str
     memory_mb: int
@@ -68,16 +78,18 @@ class Hypervisor(abc.ABC):
     def dom0_memory(self):
         """Return Dom0Memory: dom0's actual allocation and its target."""
 
-    def memory(self):
-        """Return (HostMemory, Dom0Memory) as one look at the host.
+    def snapshot(self):
+        """Return a Snapshot: free memory, dom0, and what domains hold.
 
-        Backends that can read both at one instant should. Otherwise free
-        memory is read first: while dom0 balloons down, memory moves from
-        dom0 to free, so a later dom0 reading can only make free + dom0
-        look smaller (never count the same MiB twice).
+        Backends that can read all at one instant should. Otherwise the
+        readings are ordered so that what moves between them can only make
+        the host look fuller, never count the same MiB twice: domains being
+        built only grow, so they are read first; dom0 only shrinks while
+        ballooning down, so it is read after free memory.
         """
+        domains = {d.name: d.memory_mb for d in self.list_domains()}
         host = self.host_memory()
-        return host, self.dom0_memory()
+        return Snapshot(host=host, dom0=self.dom0_memory(), domains=domains)
 
     @abc.abstractmethod
     def set_dom0_target(self, target_mb):

@@ -38,18 +38,22 @@ class SimulatedHypervisor(base.Hypervisor):
         self.store = store
         self.clock = store.clock
 
-    def memory(self):
+    def snapshot(self):
         with self.store.session() as model:
-            return (base.HostMemory(total_mb=_floor_mb(model.total_mb),
-                                    free_mb=_floor_mb(model.free_mb())),
-                    base.Dom0Memory(current_mb=_ceil_mb(model.dom0_mb),
-                                    target_mb=_ceil_mb(model.dom0_target_mb)))
+            return base.Snapshot(
+                host=base.HostMemory(total_mb=_floor_mb(model.total_mb),
+                                     free_mb=_floor_mb(model.free_mb())),
+                dom0=base.Dom0Memory(current_mb=_ceil_mb(model.dom0_mb),
+                                     target_mb=_ceil_mb(
+                                         model.dom0_target_mb)),
+                domains={name: _ceil_mb(dom['populated_mb'])
+                         for name, dom in model.domains.items()})
 
     def host_memory(self):
-        return self.memory()[0]
+        return self.snapshot().host
 
     def dom0_memory(self):
-        return self.memory()[1]
+        return self.snapshot().dom0
 
     def set_dom0_target(self, target_mb):
         if target_mb < 128:

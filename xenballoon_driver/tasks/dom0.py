@@ -68,9 +68,9 @@ class WaitForBalloon(task.Task):
         reasserts = 0
         reported = -1.0
         while True:
-            host, dom0 = self.backend.memory()
-            mine = self.ledger.free_for(reservation['id'], host.usable_mb,
-                                        self.backend)
+            snap = self.backend.snapshot()
+            dom0 = snap.dom0
+            mine = self.ledger.free_for(reservation['id'], snap)
             prog = watcher.observe(clock.now(), dom0.current_mb, mine)
             if prog.done or prog.fraction - reported >= 0.01:
                 reported = prog.fraction

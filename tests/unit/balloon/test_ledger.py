@@ -21,8 +21,9 @@ class FakeHost:
     def dom0_memory(self):
         return base.Dom0Memory(current_mb=self.dom0, target_mb=self.target)
 
-    def memory(self):
-        return self.host_memory(), self.dom0_memory()
+    def snapshot(self):
+        return base.Snapshot(host=self.host_memory(), dom0=self.dom0_memory(),
+                             domains=dict(self.domains))
 
     def list_domains(self):
         return [base.DomainInfo(name=name, domid=i + 1, memory_mb=mb,
@@ -113,8 +114,8 @@ def test_first_come_first_served():
     first = ledger.reserve(host, 'a', 1000)
     second = ledger.reserve(host, 'b', 3000)
     # The first waits only for its own memory, the second for both.
-    assert ledger.free_for(first.id, 8192, host) == 8192
-    assert ledger.free_for(second.id, 8192, host) == 8192 - 1000
+    assert ledger.free_for(first.id, host.snapshot()) == 8192
+    assert ledger.free_for(second.id, host.snapshot()) == 8192 - 1000
     assert ledger.figures(host).reserved_mb == 4000
 
 
@@ -126,11 +127,12 @@ def test_a_build_in_progress_is_not_counted_twice():
     ledger.mark_building(first.id)
     host.domains = {'a': 2000}  # 2000 MiB already populated
     host.free = 8192 - 2000
-    assert ledger.free_for(second.id, host.free, host) == host.free - 3000
+    assert ledger.free_for(second.id, host.snapshot()) == host.free - 3000
     assert ledger.figures(host).reserved_mb == 3000 + 3000
     ledger.commit(first.id)
     host.domains = {'a': 5000}
-    assert ledger.free_for(second.id, 8192 - 5000, host) == 8192 - 5000
+    host.free = 8192 - 5000
+    assert ledger.free_for(second.id, host.snapshot()) == 8192 - 5000
     assert ledger.figures(host).reserved_mb == 3000
 
 
