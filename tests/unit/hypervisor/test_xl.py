@@ -1,0 +1,534 @@
+"""The xl backend against the fake xl: figures, lifecycle, and trouble.
+
+Every kind of toolstack trouble must end as one of the project's
+exceptions carrying xl's message, with nothing left behind on the host.
+"""
+
+import logging
+import os
+
+from oslo_config import cfg
+from oslo_config import fixture as config_fixture
+import pytest
+
+from tests.fake_xl import fakexl
+from tests.fake_xl import harness
+from xenballoon_driver import clock as clock_mod
+from xenballoon_driver import exception
+from xenballoon_driver import hypervisor
+from xenballoon_driver.hypervisor import base
+from xenballoon_driver.hypervisor import xl
+from xenballoon_driver.hypervisor import xl_config
+from xenballoon_driver.hypervisor import xl_exec
+from xenballoon_driver import privsep
+
+# The captured host (tests/fake_xl/fixtures): 2047 MiB, dom0 1536 MiB.
+TOTAL, FREE, DOM0 = 2047, 488, 1536
+
+
+@pytest.fixture
+def fake(tmp_path):
+    return harness.FakeXl(tmp_path / 'fake')
+
+
+@pytest.fixture
+def backend(conf, fake):
+    fake.configure(conf)
+    return xl.XlHypervisor(conf)
+
+
+def spec(name='g1', memory_mb=64, vcpus=1, guest_type='pv'):
+    return base.DomainSpec(name=name, memory_mb=memory_mb, vcpus=vcpus,
+                           guest_type=guest_type)
+
+
+def assert_host_clean(fake, backend, dom0_target=DOM0):
+    """No domain left, memory all back, dom0 where it was."""
+    with fake.host() as model:
+        assert model.domains == {}
+        assert model.dom0_target_mb == dom0_target
+    assert backend.list_domains() == []
+    assert backend.host_memory().free_mb == TOTAL - 23 - dom0_target
+
+
+# -- loading and figures -------------------------------------------------
+
+
+def test_loaded_by_stevedore(conf, fake):
+    fake.configure(conf)
+    backend = hypervisor.load(conf)
+    assert isinstance(backend, xl.XlHypervisor)
+    assert isinstance(backend.clock, clock_mod.RealClock)
+    assert 'xl' in hypervisor.available()
+
+
+def test_memory_figures(backend, fake):
+    assert backend.host_memory() == base.HostMemory(
+        total_mb=TOTAL, free_mb=FREE, claimed_mb=0)
+    assert backend.dom0_memory() == base.Dom0Memory(current_mb=DOM0,
+                                                    target_mb=DOM0)
+    assert backend.list_domains() == []
+    assert fake.calls() == [['info'], ['list', '0'], ['list', '-l', '0'],
+                            ['list']]
+
+
+def test_set_dom0_target_balloons(backend, fake):
+    backend.set_dom0_target(1024)
+    assert fake.calls()[-1] == ['mem-set', '0', '1024m']
+    # At the fake's time scale 512 MiB take 2 ms: done by the next call.
+    assert backend.dom0_memory() == base.Dom0Memory(1024, 1024)
+    assert backend.host_memory().free_mb == FREE + 512
+    backend.set_dom0_target(DOM0)
+    assert backend.dom0_memory() == base.Dom0Memory(DOM0, DOM0)
+
+
+@pytest.mark.parametrize('target', [127, 0, -5, 1024.5, True, '1024'])
+def test_set_dom0_target_refused_before_xl(backend, fake, target):
+    with pytest.raises(exception.ToolstackError) as err:
+        backend.set_dom0_target(target)
+    assert 'mem-set 0' in err.value.message
+    assert fake.calls() == []
+
+
+def test_create_list_destroy(backend, fake):
+    info = backend.create_domain(spec('g1', 64))
+    assert info == base.DomainInfo(name='g1', domid=1, memory_mb=64, vcpus=1,
+                                   state='running')
+    assert backend.list_domains() == [info]
+    assert backend.domain_info('g1') == info
+    assert backend.host_memory().free_mb == FREE - 64
+    create = [argv for argv in fake.calls() if argv[0] == 'create']
+    assert len(create) == 1 and len(create[0]) == 2
+    path = create[0][1]
+    assert os.path.basename(path) == 'g1.cfg'
+    # The private directory went with the create.
+    assert not os.path.exists(os.path.dirname(path))
+    backend.destroy_domain('g1')
+    assert fake.calls()[-1] == ['destroy', 'g1']
+    assert_host_clean(fake, backend)
+
+
+def test_create_writes_what_the_fake_reads(backend, fake, conf, tmp_path):
+    ramdisk = tmp_path / 'initrd.img'
+    ramdisk.write_bytes(b'initrd')
+    conf.flags(group='xl', guest_ramdisk=str(ramdisk))
+    backend = xl.XlHypervisor(conf)
+    info = backend.create_domain(spec('web-01.a_b', 200, vcpus=2))
+    assert (info.name, info.memory_mb, info.vcpus) == ('web-01.a_b', 200, 2)
+    with fake.host() as model:
+        assert model.domains['web-01.a_b']['xl']['kernel'] == fake.kernel
+
+
+# -- the guest config ----------------------------------------------------
+
+
+def test_config_text():
+    text = xl_config.render(spec('g1', 1024, 4), '/boot/vmlinuz',
+                            '/boot/initrd.img')
+    assert text.splitlines()[1:] == [
+        'name = "g1"', 'type = "pv"', 'kernel = "/boot/vmlinuz"',
+        'ramdisk = "/boot/initrd.img"', 'memory = 1024', 'maxmem = 1024',
+        'vcpus = 4', 'on_poweroff = "destroy"', 'on_reboot = "restart"',
+        'on_crash = "destroy"']
+    assert 'ramdisk' not in xl_config.render(spec(), '/boot/vmlinuz')
+    assert 'type = "hvm"' in xl_config.render(spec(guest_type='hvm'),
+                                              '/boot/vmlinuz')
+
+
+@pytest.mark.parametrize('name', ['12345', 'bad name', 'bad"dq', "bad'q",
+                                  'a\nkernel="/evil"', '', 'Domain-0',
+                                  '-rf', 'x' * 65])
+def test_config_refuses_names(name):
+    with pytest.raises(exception.InvalidInput):
+        xl_config.render(spec(name=name), '/boot/vmlinuz')
+
+
+@pytest.mark.parametrize('field, value', [
+    ('memory_mb', 0), ('memory_mb', '64"\nmaxmem=1'), ('memory_mb', 1.5),
+    ('memory_mb', True), ('vcpus', -1), ('vcpus', 'two'),
+    ('guest_type', 'pv"; kernel="x'),
+])
+def test_config_refuses_values(field, value):
+    kwargs = {'name': 'g1', 'memory_mb': 64, 'vcpus': 1, 'guest_type': 'pv'}
+    kwargs[field] = value
+    with pytest.raises(exception.InvalidInput):
+        xl_config.render(base.DomainSpec(**kwargs), '/boot/vmlinuz')
+
+
+@pytest.mark.parametrize('path', ['vmlinuz', '/boot/../etc/shadow',
+                                  '/boot//vmlinuz', '/boot/vm linuz',
+                                  '/boot/vm"linuz', '/boot/vm\\linuz',
+                                  '/boot/vmlinuz\n', '/boot/./vmlinuz', ''])
+def test_config_refuses_paths(path):
+    with pytest.raises(exception.InvalidConfig) as err:
+        xl_config.render(spec(), path)
+    assert '[xl] guest_kernel' in err.value.message
+
+
+def test_config_file_is_private(tmp_path):
+    path = xl_config.write(str(tmp_path), spec(), '/boot/vmlinuz')
+    assert oct(os.stat(path).st_mode & 0o777) == '0o600'
+    with pytest.raises(FileExistsError):
+        xl_config.write(str(tmp_path), spec(), '/boot/vmlinuz')
+
+
+# -- toolstack trouble: each a clear exception ---------------------------
+
+
+@pytest.mark.parametrize('fault, call, reason', [
+    ('rc1-info', 'host_memory',
+     'exit status 1: Could not obtain handle on privileged command '
+     'interface'),
+    ('garbage-info', 'host_memory',
+     'cannot read its output: line 1 is not "key : value"'),
+    ('negative-free', 'host_memory',
+     'cannot read its output: free_memory is negative: -42'),
+    ('absurd-total', 'host_memory',
+     'cannot read its output: total_memory is absurd: 1099511627776'),
+    ('missing-field', 'host_memory',
+     'cannot read its output: free_memory is missing'),
+    ('garbage-list', 'dom0_memory',
+     "cannot read its output: unexpected header 'Name ID Mem'"),
+    ('truncated-json', 'dom0_memory',
+     'cannot read its output: not valid JSON'),
+    ('sxp-json', 'dom0_memory', 'output_format="sxp"'),
+    ('missing-field', 'dom0_memory',
+     'cannot read its output: dom0 b_info.target_memkb is missing'),
+    ('no-dom0', 'dom0_memory',
+     'cannot read its output: dom0 (domid 0) is missing from the list'),
+    ('no-dom0', 'list_domains',
+     'cannot read its output: dom0 (domid 0) is missing from the list'),
+    ('rc1-list', 'list_domains', 'cannot init xl context'),
+])
+def test_bad_answers(backend, monkeypatch, fault, call, reason):
+    monkeypatch.setenv('FAKE_XL_FAULT', fault)
+    with pytest.raises(exception.ToolstackError) as err:
+        getattr(backend, call)()
+    assert reason in err.value.message
+    assert err.value.message.startswith('Toolstack call xl ')
+
+
+def test_non_zero_exit_carries_xls_message(backend, fake, monkeypatch):
+    monkeypatch.setenv('FAKE_XL_FAULT', 'rc1-mem-set')
+    with pytest.raises(exception.ToolstackError) as err:
+        backend.set_dom0_target(1024)
+    assert err.value.message == (
+        'Toolstack call xl mem-set 0 1024m failed: exit status 1: Could not '
+        'obtain handle on privileged command interface: No such file or '
+        'directory; cannot open libxc handle: No such file or directory; '
+        'cannot init xl context')
+    assert err.value.code == 1
+    assert 'cannot init xl context' in err.value.stderr
+    with fake.host() as model:
+        assert model.dom0_target_mb == DOM0
+
+
+def test_xl_refusal_of_a_target(backend, fake):
+    # Above dom0's static maximum (1792 MiB on the captured host).
+    with pytest.raises(exception.ToolstackError) as err:
+        backend.set_dom0_target(4096)
+    assert ('exit status 1: memory_dynamic_max must be less than or equal '
+            'to memory_static_max; cannot set domid 0 dynamic max memory to '
+            ': 4096m') in err.value.message
+    with fake.host() as model:
+        assert model.dom0_target_mb == DOM0
+
+
+def test_timeout_kills_xl(backend, fake, conf, monkeypatch):
+    conf.flags(group='xl', command_timeout=1.0)
+    backend = xl.XlHypervisor(conf)
+    monkeypatch.setenv('FAKE_XL_FAULT', 'timeout-info')
+    with pytest.raises(exception.ToolstackError) as err:
+        backend.host_memory()
+    assert 'Toolstack call xl info failed: no answer within 1.0 s; xl was ' \
+           'killed' in err.value.message
+    assert err.value.timed_out is True
+    pid = fake.pids()[-1]
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)             # killed and reaped: no xl left behind
+
+
+def test_binary_missing(conf, fake, tmp_path):
+    missing = str(tmp_path / 'no' / 'xl')
+    fake.configure(conf, command=missing)
+    backend = xl.XlHypervisor(conf)
+    with pytest.raises(exception.ToolstackError) as err:
+        backend.host_memory()
+    assert err.value.message == (
+        'Toolstack call xl info failed: cannot run %s: No such file or '
+        'directory (set [xl] command to the xl binary)' % missing)
+
+
+def test_binary_not_executable(conf, fake, tmp_path):
+    plain = tmp_path / 'xl-not-executable'
+    plain.write_text('#!/bin/sh\n')
+    fake.configure(conf, command=str(plain))
+    with pytest.raises(exception.ToolstackError) as err:
+        xl.XlHypervisor(conf).dom0_memory()
+    assert 'Permission denied' in err.value.message
+
+
+def test_name_taken(backend, fake):
+    first = backend.create_domain(spec('g1', 64))
+    with pytest.raises(exception.DomainExists) as err:
+        backend.create_domain(spec('g1', 128))
+    assert err.value.name == 'g1'
+    assert 'already exists' in err.value.reason
+    # The domain that had the name is someone else's: left alone.
+    assert backend.list_domains() == [first]
+    assert 'destroy' not in fake.subcommands()
+
+
+def test_out_of_memory_on_create(backend, fake):
+    with pytest.raises(exception.OutOfMemory) as err:
+        backend.create_domain(spec('big', 4096))
+    assert err.value.message == (
+        "Out of memory for big: needs 4098 MiB, 488 MiB free (xl: "
+        "xc_dom_boot_mem_init: can't allocate low memory for domain: Out of "
+        'memory; xc_dom_boot_mem_init failed: Cannot allocate memory; '
+        'Domain 1:cannot (re-)build domain: -3)')
+    assert (err.value.need_mb, err.value.free_mb) == (4098, FREE)
+    assert err.value.exit_code == exception.EXIT_NO_MEMORY
+    assert_host_clean(fake, backend)
+
+
+def test_out_of_memory_injected(backend, fake, monkeypatch):
+    monkeypatch.setenv('FAKE_XL_FAULT', 'oom-create')
+    with pytest.raises(exception.OutOfMemory):
+        backend.create_domain(spec('g1', 64))
+    assert_host_clean(fake, backend)
+
+
+def test_unknown_domain_on_destroy(backend, fake):
+    with pytest.raises(exception.DomainNotFound) as err:
+        backend.destroy_domain('nosuch')
+    assert err.value.message == 'No domain named nosuch'
+    assert err.value.reason == (
+        'nosuch is an invalid domain identifier (rc=-6)')
+    assert err.value.exit_code == exception.EXIT_NOT_FOUND
+
+
+def test_destroy_failure_is_a_toolstack_error(backend, fake, monkeypatch):
+    backend.create_domain(spec('g1', 64))
+    monkeypatch.setenv('FAKE_XL_FAULT', 'rc1-destroy')
+    with pytest.raises(exception.ToolstackError) as err:
+        backend.destroy_domain('g1')
+    assert err.value.message.startswith(
+        'Toolstack call xl destroy g1 failed: exit status 1: ')
+    assert err.value.message.endswith('cannot init xl context')
+    monkeypatch.delenv('FAKE_XL_FAULT')
+    assert [d.name for d in backend.list_domains()] == ['g1']
+
+
+def test_create_refused_by_xl_is_a_build_failure(backend, fake, monkeypatch):
+    monkeypatch.setenv('FAKE_XL_FAULT', 'rc1-create')
+    with pytest.raises(exception.BuildFailed) as err:
+        backend.create_domain(spec('g1', 64))
+    assert err.value.message.startswith('Building domain g1 failed: xl '
+                                        'create ')
+    assert err.value.message.endswith(
+        'exited 1: Could not obtain handle on privileged command interface: '
+        'No such file or directory; cannot open libxc handle: No such file '
+        'or directory; cannot init xl context')
+    monkeypatch.delenv('FAKE_XL_FAULT')
+    assert_host_clean(fake, backend)
+
+
+@pytest.mark.parametrize('name', ['12345', 'Domain-0', 'bad name', '0'])
+def test_destroy_refuses_domids_and_dom0(backend, fake, name):
+    with pytest.raises(exception.InvalidInput):
+        backend.destroy_domain(name)
+    assert fake.calls() == []
+
+
+def test_create_timeout_leaves_nothing(conf, fake, monkeypatch):
+    fake.configure(conf, create_timeout=1.0)
+    backend = xl.XlHypervisor(conf)
+    monkeypatch.setenv('FAKE_XL_FAULT', 'timeout-create')
+    with pytest.raises(exception.ToolstackError) as err:
+        backend.create_domain(spec('g1', 64))
+    assert 'xl create' in err.value.message
+    assert 'no answer within 1.0 s' in err.value.message
+    # xl had started building: the backend destroyed what it left.
+    assert fake.subcommands()[-2:] == ['create', 'destroy']
+    monkeypatch.delenv('FAKE_XL_FAULT')
+    assert_host_clean(fake, backend)
+
+
+@pytest.mark.parametrize('leaves', [True, False])
+def test_build_failure_leaves_nothing(tmp_path, conf, monkeypatch, leaves):
+    scenario = {'host': {'total_mb': 4096, 'dom0_mb': 2048,
+                         'dom0_low_mb': 256, 'xen_mb': 23},
+                'build': {'fail_at_fraction': 0.5}}
+    fake = harness.FakeXl(tmp_path / 'fail', scenario=scenario)
+    fake.configure(conf)
+    backend = xl.XlHypervisor(conf)
+    if leaves:
+        monkeypatch.setenv('FAKE_XL_FAULT', 'create-leaves-domain')
+    with pytest.raises(exception.BuildFailed) as err:
+        backend.create_domain(spec('g1', 512))
+    assert err.value.message.startswith('Building domain g1 failed: xl '
+                                        'create ')
+    assert 'exited 3: Domain 1:cannot (re-)build domain: -3' in (
+        err.value.message)
+    assert fake.subcommands()[-2:] == ['create', 'destroy']
+    with fake.host() as model:
+        assert model.domains == {}
+        assert model.free_mb() == 4096 - 23 - 2048
+
+
+def test_missing_kernel_refused_before_xl(conf, fake, tmp_path):
+    fake.configure(conf, guest_kernel=str(tmp_path / 'no-such-vmlinuz'))
+    backend = xl.XlHypervisor(conf)
+    with pytest.raises(exception.InvalidConfig) as err:
+        backend.create_domain(spec())
+    assert '[xl] guest_kernel' in err.value.message
+    assert 'is not a file on this host' in err.value.message
+    conf.flags(group='xl', guest_kernel='')
+    with pytest.raises(exception.InvalidConfig) as err:
+        xl.XlHypervisor(conf).create_domain(spec())
+    assert 'it is not set' in err.value.message
+    assert fake.calls() == []
+
+
+def test_bad_kernel_path_refused_at_start(conf, fake):
+    fake.configure(conf, guest_kernel='/boot/"; rm -rf /')
+    with pytest.raises(exception.InvalidConfig):
+        xl.XlHypervisor(conf)
+
+
+def test_bad_names_refused_before_xl(backend, fake):
+    for name in ('12345', 'bad"dq', 'Domain-0'):
+        with pytest.raises(exception.InvalidInput):
+            backend.create_domain(spec(name=name))
+    assert fake.calls() == []
+
+
+# -- xl.conf -------------------------------------------------------------
+
+
+def _claim_warnings(caplog):
+    return [r for r in caplog.records if r.levelno == logging.WARNING and
+            'claim_mode is off' in r.getMessage()]
+
+
+def test_claims_off_warned_once(conf, tmp_path, caplog):
+    fake = harness.FakeXl(tmp_path / 'noclaims', claim_mode=0)
+    fake.configure(conf)
+    with caplog.at_level(logging.WARNING, logger='xenballoon_driver'):
+        backend = xl.XlHypervisor(conf)
+        backend.create_domain(spec('g1', 64))
+        backend.host_memory()
+    assert backend.claim_mode is False
+    warnings = _claim_warnings(caplog)
+    assert len(warnings) == 1
+    assert 'can race other memory users' in warnings[0].getMessage()
+    with fake.host() as model:
+        assert model.domains['g1']['state'] == 'running'
+
+
+@pytest.mark.parametrize('claim_mode', [None, 1])
+def test_claims_on_not_warned(conf, tmp_path, caplog, claim_mode):
+    fake = harness.FakeXl(tmp_path / 'claims', claim_mode=claim_mode)
+    fake.configure(conf)
+    with caplog.at_level(logging.WARNING, logger='xenballoon_driver'):
+        assert xl.XlHypervisor(conf).claim_mode is True
+    assert _claim_warnings(caplog) == []
+
+
+def test_missing_xl_conf_means_claims_on(conf, fake, tmp_path):
+    fake.configure(conf, xl_conf=str(tmp_path / 'absent.conf'))
+    assert xl.XlHypervisor(conf).claim_mode is True
+
+
+def test_claims_are_not_usable(conf, tmp_path):
+    # A create in progress holds a claim on the rest of its memory: that
+    # memory is free in Xen's eyes but not usable.
+    scenario = dict(fakexl.CAPTURED_SCENARIO,
+                    build={'populate_rate_mb_s': 0.001})  # 40 MiB: hours
+    fake = harness.FakeXl(tmp_path / 'slow', scenario=scenario,
+                          dom0_max_mb=1792, time_scale=1.0)
+    fake.configure(conf)
+    with fake.host() as model:
+        model.start_build('other', 100.0, 1)
+        model.domains['other']['populated_mb'] = 40.5
+    backend = xl.XlHypervisor(conf)
+    mem = backend.host_memory()
+    # Xen's figures are whole MiB rounded down: 447.5 and 59.5.
+    assert (mem.free_mb, mem.claimed_mb, mem.usable_mb) == (
+        FREE - 41, 59, FREE - 100)
+    # xl list's Mem counts the claim: the domain holds all it will have.
+    assert backend.domain_info('other').memory_mb == 100
+    assert backend.domain_info('other').state == 'paused'
+
+
+# -- privsep -------------------------------------------------------------
+
+
+@pytest.fixture
+def global_xl_conf(fake):
+    """[xl] command on cfg.CONF: what a privsep daemon would read."""
+    fixture = config_fixture.Config(cfg.CONF)
+    fixture.setUp()
+    fixture.config(group='xl', command=fake.command)
+    yield
+    fixture.cleanUp()
+
+
+@pytest.fixture
+def in_process_privsep():
+    privsep.xl_pctxt.set_client_mode(False)
+    yield
+    privsep.xl_pctxt.set_client_mode(True)
+
+
+def test_not_root_goes_through_privsep(conf, fake, monkeypatch,
+                                       global_xl_conf, in_process_privsep):
+    monkeypatch.setattr(xl.os, 'geteuid', lambda: 1000)
+    fake.configure(conf)
+    backend = xl.XlHypervisor(conf)
+    assert backend.privileged is True
+    backend.command = '/nonexistent/xl'     # not used on the privsep path
+    called = []
+    real_run = xl_exec.run
+
+    def spy(*args):
+        called.append(args)
+        return real_run(*args)
+    monkeypatch.setattr(xl_exec, 'run', spy)
+    assert backend.host_memory().total_mb == TOTAL
+    # The daemon ran its own [xl] command with the caller's arguments.
+    assert called == [(fake.command, ['info'], 60.0)]
+
+
+def test_privsep_runs_only_xls_subcommands(global_xl_conf,
+                                           in_process_privsep):
+    status = privsep.run_xl(['frobnicate'], 5)
+    assert status[0] == xl_exec.REFUSED
+    with pytest.raises(exception.ToolstackError) as err:
+        xl_exec.check(list(status), 'xl frobnicate', 'xl', 5)
+    assert 'only runs info, list, mem-set, create, destroy' in (
+        err.value.message)
+
+
+def test_privsep_daemon_failure(conf, fake, monkeypatch):
+    monkeypatch.setattr(xl.os, 'geteuid', lambda: 1000)
+    fake.configure(conf)
+    backend = xl.XlHypervisor(conf)
+
+    def broken(args, timeout):
+        raise OSError('sudo: privsep-helper: command not found')
+    monkeypatch.setattr(privsep, 'run_xl', broken)
+    with pytest.raises(exception.ToolstackError) as err:
+        backend.host_memory()
+    assert 'privsep daemon failed: OSError: sudo: privsep-helper' in (
+        err.value.message)
+
+
+def test_runner_answers_survive_serialisation():
+    # privsep sends tuples as lists.
+    result = xl_exec.check([xl_exec.EXITED, 3, 'out', 'err'], 'xl x', 'xl',
+                           5)
+    assert result == xl_exec.Result(3, 'out', 'err')
+    with pytest.raises(exception.ToolstackError):
+        xl_exec.check(['what'], 'xl x', 'xl', 5)

@@ -1,0 +1,288 @@
+"""The "xl" backend: the real Xen toolstack, through the xl command.
+
+Every call runs xl with an argument list (no shell) and a timeout, as root
+directly or through the privsep daemon (xenballoon_driver.privsep), and
+reads its output with xenballoon_driver.hypervisor.xl_parse:
+
+=====================  ==================================================
+host_memory            ``xl info``: total_memory, free_memory,
+                       outstanding_claims (MiB)
+dom0_memory            ``xl list 0`` (Mem: dom0's current size) and
+                       ``xl list -l 0`` (b_info.target_memkb, KiB)
+set_dom0_target        ``xl mem-set 0 <N>m``
+create_domain          ``xl create <file>``, a config this backend writes
+                       into a private temporary directory
+destroy_domain         ``xl destroy <name>``
+list_domains           ``xl list``
+memory                 the base class's: ``xl info`` first, then dom0
+                       (xl has no single look at both; reading free memory
+                       first never counts a MiB twice while dom0 balloons)
+=====================  ==================================================
+
+Not running as root, xl runs in the privsep daemon, which runs its own
+[xl] command (read from the service's config files when it starts) with
+the arguments this backend gives it.
+
+Every failure becomes one of the project's exceptions carrying xl's
+message: DomainExists, DomainNotFound, OutOfMemory, BuildFailed, and
+ToolstackError for the rest (xl missing, killed after a timeout, a
+non-zero exit, output that does not parse or makes no sense).
+
+Claims: with xl.conf's claim_mode on (xl's default), ``xl create`` claims
+the guest's whole memory from Xen before building it, so a create that
+does not fit fails at once with "Out of memory" instead of racing other
+memory users. With claim_mode=0 there is no claim: the build allocates
+page by page and can race anything else taking memory at the same time
+(another create, dom0 growing back), failing half-way. The driver only
+builds once the memory is free and reserved in its ledger, which covers
+its own spawns, not other users of xl; this backend logs a warning at
+start-up when claims are off.
+"""
+
+import logging
+import os
+import shlex
+import tempfile
+
+from xenballoon_driver import clock as clock_mod
+from xenballoon_driver import exception
+from xenballoon_driver.hypervisor import base
+from xenballoon_driver.hypervisor import xl_config
+from xenballoon_driver.hypervisor import xl_exec
+from xenballoon_driver.hypervisor import xl_parse
+from xenballoon_driver import privsep
+from xenballoon_driver import validation
+
+LOG = logging.getLogger(__name__)
+
+# The smallest target xl accepts for dom0 (libxl refuses below 128 MiB).
+MIN_DOM0_TARGET_MB = 128
+
+
+class XlHypervisor(base.Hypervisor):
+    """A Xen host driven through xl (see the module docstring).
+
+    With xl.conf's claim_mode off, a create can race other memory users:
+    xl then builds without claiming the guest's memory first, so memory
+    freed for it can be taken by someone else while it populates.
+    """
+
+    hypervisor_type = 'xen (xl)'
+
+    def __init__(self, conf):
+        self.options = conf.xl
+        self.clock = clock_mod.RealClock()
+        self.command = self.options.command
+        self.privileged = os.geteuid() != 0
+        self.claim_mode, self.autoballoon = self._read_xl_conf(
+            self.options.xl_conf)
+        if self.options.guest_kernel:
+            xl_config.check_path(self.options.guest_kernel,
+                                 '[xl] guest_kernel')
+        if self.options.guest_ramdisk:
+            xl_config.check_path(self.options.guest_ramdisk,
+                                 '[xl] guest_ramdisk')
+
+    # -- running xl ------------------------------------------------------
+
+    def _run(self, args, timeout=None):
+        """Run ``xl args...``; Result, or ToolstackError if xl did not run."""
+        timeout = timeout or self.options.command_timeout
+        call = ' '.join(['xl'] + [shlex.quote(str(a)) for a in args])
+        if self.privileged:
+            try:
+                status = privsep.run_xl(list(args), timeout)
+            except Exception as err:
+                # The daemon could not start, or died: privsep's own error.
+                raise exception.ToolstackError(
+                    call=call, reason='privsep daemon failed: %s: %s' % (
+                        type(err).__name__, err))
+            command = 'xl (privsep daemon\'s [xl] command)'
+        else:
+            status = xl_exec.run(self.command, args, timeout)
+            command = self.command
+        result = xl_exec.check(status, call, command, timeout)
+        if result.code != 0:
+            LOG.debug('%s exited %s; stderr: %r', call, result.code,
+                      result.stderr)
+        return call, result
+
+    def _checked(self, args, timeout=None):
+        """Run xl; ToolstackError with xl's message unless it exits 0."""
+        call, result = self._run(args, timeout)
+        if result.code != 0:
+            raise exception.ToolstackError(
+                call=call, reason=self._exit_reason(result),
+                code=result.code, stderr=result.stderr)
+        return call, result
+
+    @staticmethod
+    def _exit_reason(result):
+        text = xl_parse.message(result.stderr) or xl_parse.message(
+            result.stdout) or 'no message'
+        return 'exit status %s: %s' % (result.code, text)
+
+    @staticmethod
+    def _parsed(call, parse, text):
+        try:
+            return parse(text)
+        except xl_parse.ParseError as err:
+            raise exception.ToolstackError(
+                call=call, reason='cannot read its output: %s' % err)
+
+    # -- xl.conf ---------------------------------------------------------
+
+    @staticmethod
+    def _read_xl_conf(path):
+        try:
+            with open(path, encoding='utf-8', errors='replace') as f:
+                settings = xl_parse.parse_xl_conf(f.read())
+        except FileNotFoundError:
+            settings = {}
+        except OSError as err:
+            LOG.warning('Cannot read %s (%s): assuming xl\'s defaults '
+                        '(claim_mode on)', path, err)
+            settings = {}
+        claims = xl_parse.claim_mode(settings)
+        if claims is None:
+            LOG.warning('%s: claim_mode = %r is not a number: assuming xl\'s '
+                        'default (on)', path, settings.get('claim_mode'))
+            claims = True
+        if not claims:
+            LOG.warning(
+                'claim_mode is off in %s: "xl create" will not claim a '
+                'guest\'s memory before building it, so a create can race '
+                'other memory users (another toolstack, dom0 growing back) '
+                'and fail half-way; set claim_mode=1 to fail such creates '
+                'at once instead', path)
+        autoballoon = settings.get('autoballoon', 'auto')
+        if autoballoon.lower() in ('on', '1', 'true', 'yes'):
+            LOG.warning('autoballoon is on in %s: xl will balloon dom0 '
+                        'itself when a create finds too little free memory, '
+                        'behind the driver\'s ledger', path)
+        return claims, autoballoon
+
+    # -- the contract ----------------------------------------------------
+
+    def host_memory(self):
+        call, result = self._checked(['info'])
+        return self._parsed(call, xl_parse.host_memory, result.stdout)
+
+    def dom0_memory(self):
+        call, result = self._checked(['list', '0'])
+        row = self._parsed(
+            call, lambda text: xl_parse.dom0_row(xl_parse.parse_list(text)),
+            result.stdout)
+        call, result = self._checked(['list', '-l', '0'])
+        target = self._parsed(
+            call, lambda text: xl_parse.dom0_target_mb(
+                xl_parse.parse_list_long(text)), result.stdout)
+        return base.Dom0Memory(current_mb=row.mem_mb, target_mb=target)
+
+    def set_dom0_target(self, target_mb):
+        call = 'xl mem-set 0 %sm' % (target_mb,)
+        if isinstance(target_mb, bool) or not isinstance(target_mb, int):
+            raise exception.ToolstackError(
+                call=call, reason='the target must be whole MiB, not %r' % (
+                    target_mb,))
+        if target_mb < MIN_DOM0_TARGET_MB:
+            raise exception.ToolstackError(
+                call=call, reason='target below the %d MiB minimum' %
+                MIN_DOM0_TARGET_MB)
+        if target_mb > validation.MAX_MEMORY_MB:
+            raise exception.ToolstackError(
+                call=call, reason='target above %d MiB' %
+                validation.MAX_MEMORY_MB)
+        self._checked(['mem-set', '0', '%dm' % target_mb])
+
+    def create_domain(self, spec):
+        """``xl create``; on failure nothing of the domain is left.
+
+        DomainExists when xl finds the name taken (that domain is someone
+        else's and is left alone), OutOfMemory when xl runs short of
+        memory, BuildFailed for other refusals, ToolstackError when xl
+        cannot be run or is killed after [xl] create_timeout. Except for
+        DomainExists, whatever xl left is destroyed before raising.
+        """
+        kernel = xl_config.check_file(self.options.guest_kernel,
+                                      '[xl] guest_kernel')
+        ramdisk = self.options.guest_ramdisk or None
+        if ramdisk:
+            xl_config.check_file(ramdisk, '[xl] guest_ramdisk')
+        with tempfile.TemporaryDirectory(prefix='xenballoon-xl-') as tmp:
+            # Validates every value before anything runs.
+            path = xl_config.write(tmp, spec, kernel, ramdisk)
+            try:
+                return self._create(spec, path)
+            except exception.DomainExists:
+                raise
+            except Exception:
+                self._remove_leftover(spec.name)
+                raise
+
+    def _create(self, spec, path):
+        call, result = self._run(['create', path],
+                                 self.options.create_timeout)
+        if result.code != 0:
+            stderr = result.stderr
+            xl_message = xl_parse.message(stderr) or 'no message'
+            if xl_parse.says_exists(stderr):
+                raise exception.DomainExists(name=spec.name,
+                                             reason=xl_message)
+            if xl_parse.says_out_of_memory(stderr):
+                raise self._out_of_memory(spec, xl_message)
+            raise exception.BuildFailed(
+                name=spec.name, reason='%s exited %s: %s' % (
+                    call, result.code, xl_message), stderr=stderr)
+        for info in self.list_domains():
+            if info.name == spec.name:
+                return info
+        raise exception.BuildFailed(
+            name=spec.name, reason='%s succeeded but xl list does not show '
+                                   'the domain (it died at once?)' % call)
+
+    def _out_of_memory(self, spec, xl_message):
+        try:
+            free = self.host_memory().usable_mb
+            free_text = '%d MiB' % free
+        except exception.XenBalloonException:
+            free, free_text = None, 'unknown MiB'
+        text = ('Out of memory for %s: needs %d MiB, %s free (xl: %s)' % (
+            spec.name, spec.footprint_mb, free_text, xl_message))
+        return exception.OutOfMemory(text, name=spec.name,
+                                     need_mb=spec.footprint_mb, free_mb=free,
+                                     reason=xl_message)
+
+    def _remove_leftover(self, name):
+        try:
+            self.destroy_domain(name)
+            LOG.info('Destroyed what xl left of %s after a failed create',
+                     name)
+        except exception.DomainNotFound:
+            pass
+        except Exception:
+            LOG.exception('Could not destroy what xl left of %s', name)
+
+    def destroy_domain(self, name):
+        validation.domain_name(name)
+        if name == xl_config.DOM0_NAME:
+            raise exception.InvalidInput(what='domain name',
+                                         reason='dom0 is never destroyed')
+        call, result = self._run(['destroy', name],
+                                 self.options.destroy_timeout)
+        if result.code != 0:
+            if xl_parse.says_not_found(result.stderr):
+                raise exception.DomainNotFound(
+                    name=name, reason=xl_parse.message(result.stderr))
+            raise exception.ToolstackError(
+                call=call, reason=self._exit_reason(result),
+                code=result.code, stderr=result.stderr)
+
+    def list_domains(self):
+        call, result = self._checked(['list'])
+        rows = self._parsed(call, xl_parse.parse_list, result.stdout)
+        self._parsed(call, xl_parse.dom0_row, rows)
+        return [base.DomainInfo(name=row.name, domid=row.domid,
+                                memory_mb=row.mem_mb, vcpus=row.vcpus,
+                                state=row.state)
+                for row in rows if row.domid != 0]

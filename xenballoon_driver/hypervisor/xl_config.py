@@ -1,0 +1,111 @@
+"""Guest configuration files for ``xl create``, written safely.
+
+xl's config language has quoted strings with escapes, numbers and lists;
+a value written raw could end its string and add settings of its own. So
+nothing from a user is written raw: the name goes through
+validation.domain_name (letters, digits, "_", ".", "-", a letter first: no
+quote, backslash, space or newline can reach the file, and no all-digit
+name that xl would later read as a domid), numbers are checked ints
+written with %d, the guest type is one of a fixed set, and paths must be
+absolute, normalised and made of a conservative set of characters.
+"""
+
+import os
+import re
+
+from xenballoon_driver import exception
+from xenballoon_driver import validation
+
+# Characters allowed in a path written into a guest config.
+_PATH_RE = re.compile(r'/[A-Za-z0-9_.+/-]*')
+MAX_PATH_LEN = 1024
+XL_TYPES = {'pv': 'pv', 'pvh': 'pvh', 'hvm': 'hvm'}
+DOM0_NAME = 'Domain-0'
+
+
+def check_path(path, option):
+    """An absolute, normalised, plainly spelt path; InvalidConfig if not."""
+    if not isinstance(path, str) or not path:
+        raise exception.InvalidConfig(option=option, reason='it is not set')
+    if len(path) > MAX_PATH_LEN:
+        raise exception.InvalidConfig(
+            option=option, reason='the path is longer than %d characters'
+            % MAX_PATH_LEN)
+    if not _PATH_RE.fullmatch(path):
+        raise exception.InvalidConfig(
+            option=option, reason='%r must be an absolute path of letters, '
+                                  'digits and "_", ".", "+", "-", "/"' % path)
+    if os.path.normpath(path) != path or path.startswith('//'):
+        raise exception.InvalidConfig(
+            option=option, reason='%r is not a normalised path (no "..", '
+                                  '"." or repeated "/")' % path)
+    return path
+
+
+def check_file(path, option):
+    """check_path, and the file must exist and be a regular file."""
+    check_path(path, option)
+    if not os.path.isfile(path):
+        raise exception.InvalidConfig(
+            option=option, reason='%s is not a file on this host' % path)
+    return path
+
+
+def _quote(value):
+    # Every value reaching here matched a pattern without quotes or
+    # backslashes; refuse anything else rather than trying to escape it.
+    if not isinstance(value, str) or re.search(r'["\\\n\r\x00]', value):
+        raise exception.InvalidInput(what='config value',
+                                     reason='%r cannot be quoted' % (value,))
+    return '"%s"' % value
+
+
+def render(spec, kernel, ramdisk=None):
+    """DomainSpec + boot files -> the text of an xl guest config.
+
+    memory and maxmem are both the guest's memory (no populate-on-demand,
+    no balloon headroom), so what xl builds is what we reserved.
+    """
+    name = validation.domain_name(spec.name)
+    if name == DOM0_NAME:
+        raise exception.InvalidInput(what='domain name',
+                                     reason='%s is dom0\'s name' % name)
+    memory = validation.memory_mb(spec.memory_mb)
+    vcpus = validation.vcpus(spec.vcpus)
+    if spec.guest_type not in XL_TYPES:
+        raise exception.InvalidInput(
+            what='guest type', reason='%r: use one of %s' % (
+                spec.guest_type, ', '.join(sorted(XL_TYPES))))
+    lines = [
+        '# Written by xenballoon-driver for xl create; do not edit.',
+        'name = %s' % _quote(name),
+        'type = %s' % _quote(XL_TYPES[spec.guest_type]),
+        'kernel = %s' % _quote(check_path(kernel, '[xl] guest_kernel')),
+    ]
+    if ramdisk:
+        lines.append('ramdisk = %s' % _quote(
+            check_path(ramdisk, '[xl] guest_ramdisk')))
+    lines += [
+        'memory = %d' % memory,
+        'maxmem = %d' % memory,
+        'vcpus = %d' % vcpus,
+        'on_poweroff = "destroy"',
+        'on_reboot = "restart"',
+        'on_crash = "destroy"',
+    ]
+    return '\n'.join(lines) + '\n'
+
+
+def write(directory, spec, kernel, ramdisk=None):
+    """Write the config for ``spec`` into ``directory``; return its path.
+
+    The file is created exclusively (never follows or reuses an existing
+    file) and readable by its owner only.
+    """
+    text = render(spec, kernel, ramdisk)
+    path = os.path.join(directory, '%s.cfg' % spec.name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                 0o600)
+    with os.fdopen(fd, 'w', encoding='ascii') as f:
+        f.write(text)
+    return path
