@@ -13,6 +13,7 @@ EXIT_STALLED = 4
 EXIT_BUILD_FAILED = 5
 EXIT_NOT_FOUND = 6
 EXIT_TOOLSTACK = 7
+EXIT_BUSY = 8
 
 
 class XenBalloonException(Exception):
@@ -95,6 +96,12 @@ class DomainNotFound(XenBalloonException):
 class DomainExists(XenBalloonException):
     msg_fmt = 'A domain named %(name)s already exists'
     exit_code = EXIT_BAD_INPUT
+
+
+class DomainBusy(XenBalloonException):
+    msg_fmt = ('Domain %(name)s is still being spawned; destroy it once its '
+               'spawn has finished or failed')
+    exit_code = EXIT_BUSY
 
 
 class ToolstackError(XenBalloonException):

@@ -269,7 +269,7 @@ class Ledger:
         """
         with self.storage.locked() as state:
             for key, entry in list(state['entries'].items()):
-                if entry['name'] == name:
+                if entry['name'] == name and entry['state'] == DOMAIN:
                     del state['entries'][key]
                     if not reinflate:
                         state['baseline_mb'] -= entry['from_dom0_mb']

@@ -81,6 +81,8 @@ class WaitForBalloon(task.Task):
                         'rate_mb_s': prog.rate_mb_s, 'reasserts': reasserts}
             target = self.ledger.target()
             if prog.stalled or prog.timed_out:
+                if target is None:
+                    target = dom0.target_mb
                 error = (exception.BalloonTimeout if not prog.stalled
                          else exception.BalloonStalled)
                 raise error(current_mb=dom0.current_mb, target_mb=target,

@@ -6,6 +6,7 @@ import logging
 from taskflow import task
 from taskflow.types import failure
 
+from xenballoon_driver.balloon import ledger as ledger_mod
 from xenballoon_driver import exception
 from xenballoon_driver.tasks import common
 
@@ -52,11 +53,15 @@ class DestroyDomain(task.Task):
         self.ledger = ledger
 
     def execute(self, name):
+        states = {e['state'] for e in self.ledger.entries().values()
+                  if e['name'] == name}
+        if states - {ledger_mod.DOMAIN}:
+            # Its spawn is still running: let it finish or fail first.
+            raise exception.DomainBusy(name=name)
         try:
             self.backend.destroy_domain(name)
         except exception.DomainNotFound:
-            if not any(e['name'] == name
-                       for e in self.ledger.entries().values()):
+            if not states:
                 raise
             LOG.warning('Domain %s was already gone; dropping its ledger '
                         'entry', name)
