@@ -1,0 +1,407 @@
+"""The libvirt backend's contract, against libvirt's own test driver.
+
+Every test talks to a real libvirt (libvirt-python and libvirt's "test"
+hypervisor driver, test:///<node.xml>), not to a mock. Each connection to
+a node file has its own private state, so each test starts from the node
+in tests/fixtures/libvirt/node.xml: 64 GiB, dom0 holding 62 GiB.
+
+The tests skip when libvirt-python cannot be imported, unless
+XENBALLOON_REQUIRE_SERVICES=1, in which case they fail.
+
+What the test driver cannot show (see the functional tests too): it keeps
+no memory accounting, so node free memory is always 0 and never follows
+dom0, no create ever fails for lack of memory (the OutOfMemory mapping is
+only checked on libvirt's message text), and no create fails once its
+define succeeded (the clean-up after a failed virDomainCreate is not run
+here).
+"""
+
+import os
+import pathlib
+import subprocess
+import sys
+from xml.etree import ElementTree
+
+import pytest
+
+from xenballoon_driver import clock as clock_mod
+from xenballoon_driver import exception
+from xenballoon_driver import hypervisor
+from xenballoon_driver.hypervisor import base
+from xenballoon_driver.hypervisor import libvirt_backend
+
+NODE_XML = (pathlib.Path(__file__).resolve().parents[2] / 'fixtures' /
+            'libvirt' / 'node.xml')
+NODE_URI = 'test://' + str(NODE_XML)
+KiB = 1024
+DOM0_MB = 62 * 1024
+HOST_MB = 64 * 1024
+
+
+def require_libvirt():
+    """The libvirt module; skip (or fail if required) when it is missing."""
+    try:
+        import libvirt
+    except ImportError as err:
+        reason = ('libvirt-python is not importable (%s); install it with '
+                  'pip install "xenballoon-driver[libvirt]" after apt-get '
+                  'install libvirt-dev pkg-config' % err)
+        if os.environ.get('XENBALLOON_REQUIRE_SERVICES') == '1':
+            pytest.fail('XENBALLOON_REQUIRE_SERVICES=1 but ' + reason,
+                        pytrace=False)
+        pytest.skip(reason)
+    return libvirt
+
+
+@pytest.fixture
+def libvirt():
+    return require_libvirt()
+
+
+@pytest.fixture
+def make_backend(conf, libvirt):
+    """Factory: a backend on a fresh test-driver node, closed afterwards."""
+    made = []
+
+    def factory(**options):
+        conf.flags(group='libvirt', **dict({'uri': NODE_URI}, **options))
+        backend = libvirt_backend.LibvirtHypervisor(conf)
+        made.append(backend)
+        return backend
+    yield factory
+    for backend in made:
+        backend.close()
+
+
+@pytest.fixture
+def backend(make_backend):
+    return make_backend()
+
+
+def libvirt_dom0(backend):
+    """dom0 as libvirt itself reports it: (info memory KiB, XML)."""
+    dom = backend.connection.lookupByName('Domain-0')
+    return dom.info()[2], dom.XMLDesc(0)
+
+
+def libvirt_names(backend):
+    return sorted(d.name() for d in backend.connection.listAllDomains(0))
+
+
+# -- loading ------------------------------------------------------------------
+
+
+def test_loaded_by_name_with_stevedore(conf, libvirt):
+    conf.flags(group='hypervisor', driver='libvirt')
+    conf.flags(group='libvirt', uri=NODE_URI)
+    backend = hypervisor.load(conf)
+    try:
+        assert isinstance(backend, libvirt_backend.LibvirtHypervisor)
+        assert isinstance(backend.clock, clock_mod.RealClock)
+        assert 'libvirt' in hypervisor.available()
+        assert backend.host_memory().total_mb == HOST_MB
+    finally:
+        backend.close()
+
+
+def test_missing_libvirt_python_gives_an_install_hint(tmp_path):
+    # A fresh interpreter in which "import libvirt" fails, as it does
+    # where the extra is not installed. Runs with or without libvirt.
+    code = (
+        'import sys\n'
+        'sys.modules["libvirt"] = None\n'
+        'from oslo_config import cfg\n'
+        'from xenballoon_driver import conf, exception, hypervisor\n'
+        'opts = cfg.ConfigOpts()\n'
+        'conf.register_opts(opts)\n'
+        'opts([], default_config_files=[])\n'
+        'opts.set_override("driver", "libvirt", group="hypervisor")\n'
+        'try:\n'
+        '    hypervisor.load(opts)\n'
+        'except exception.ToolstackError as err:\n'
+        '    print(type(err).__name__, err)\n')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True, timeout=60, cwd=str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith('ToolstackError Toolstack call import '
+                                 'libvirt failed: libvirt-python is not '
+                                 'installed')
+    assert 'pip install "xenballoon-driver[libvirt]"' in out.stdout
+    assert 'libvirt-dev pkg-config' in out.stdout
+
+
+def test_unreadable_node_is_a_toolstack_error_with_libvirts_message(
+        make_backend, tmp_path):
+    missing = tmp_path / 'no-such-node.xml'
+    with pytest.raises(exception.ToolstackError) as err:
+        make_backend(uri='test://%s' % missing)
+    assert err.value.call == 'virConnectOpen(test://%s)' % missing
+    assert 'failed to parse xml document' in err.value.message
+    assert str(missing) in err.value.message
+
+
+def test_no_dom0_is_a_toolstack_error(make_backend):
+    with pytest.raises(exception.ToolstackError) as err:
+        make_backend(dom0_name='NoSuchDom0')
+    assert ("has no domain with ID 0 and none named 'NoSuchDom0'" in
+            err.value.message)
+    assert 'Domain not found' in err.value.message
+
+
+@pytest.mark.parametrize('option', ['guest_kernel', 'guest_ramdisk'])
+@pytest.mark.parametrize('path', ['boot/vmlinuz', '/boot/../vmlinuz',
+                                  '/boot//vmlinuz', '/boot/vm\nlinuz'])
+def test_bad_boot_paths_are_refused_at_start_up(make_backend, option, path):
+    with pytest.raises(exception.InvalidConfig) as err:
+        make_backend(**{option: path})
+    assert '[libvirt] %s' % option in err.value.message
+
+
+# -- memory figures -----------------------------------------------------------
+
+
+def test_host_memory_in_mib(backend):
+    assert backend.host_memory() == base.HostMemory(
+        total_mb=HOST_MB, free_mb=0, claimed_mb=0)
+
+
+def test_dom0_current_and_target(backend):
+    assert backend.dom0_memory() == base.Dom0Memory(
+        current_mb=DOM0_MB, target_mb=DOM0_MB)
+
+
+def test_dom0_is_found_by_name_when_no_domain_has_id_0(backend, libvirt):
+    # The test driver numbers domains from 1: our dom0 is ID 1 there.
+    assert backend.connection.lookupByName('Domain-0').ID() == 1
+    with pytest.raises(libvirt.libvirtError):
+        backend.connection.lookupByID(0)
+    assert backend.dom0_memory().current_mb == DOM0_MB
+    assert backend.list_domains() == []
+
+
+def test_set_dom0_target_through_libvirt(backend):
+    backend.set_dom0_target(DOM0_MB - 8192)
+    assert backend.dom0_memory() == base.Dom0Memory(
+        current_mb=DOM0_MB - 8192, target_mb=DOM0_MB - 8192)
+    memory_kib, xml_text = libvirt_dom0(backend)
+    assert memory_kib == (DOM0_MB - 8192) * KiB
+    assert ("<currentMemory unit='KiB'>%d</currentMemory>" %
+            ((DOM0_MB - 8192) * KiB)) in xml_text
+
+
+def test_test_driver_free_memory_does_not_follow_dom0(backend):
+    # The premise of the functional tests: the test driver has no memory
+    # accounting. If this starts failing, libvirt models free memory now
+    # and the functional tests can show a real balloon.
+    backend.set_dom0_target(4096)
+    assert backend.dom0_memory().current_mb == 4096
+    assert backend.host_memory().free_mb == 0
+
+
+def test_dom0_fractions_round_up_to_whole_mib(backend, libvirt):
+    dom = backend.connection.lookupByName('Domain-0')
+    dom.setMemoryFlags(4096 * KiB + 1, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+    assert backend.dom0_memory() == base.Dom0Memory(current_mb=4097,
+                                                    target_mb=4097)
+
+
+def test_set_dom0_target_above_its_maximum_is_libvirts_error(backend):
+    with pytest.raises(exception.ToolstackError) as err:
+        backend.set_dom0_target(DOM0_MB + 1)
+    assert 'cannot set memory higher than max memory' in err.value.message
+    assert 'virDomainSetMemoryFlags' in err.value.message
+    assert backend.dom0_memory().target_mb == DOM0_MB
+
+
+@pytest.mark.parametrize('target', [127, 0, -1, 4096.0, '4096', True,
+                                    16 * 1024 * 1024 + 1])
+def test_bad_dom0_targets_never_reach_libvirt(backend, target):
+    before = libvirt_dom0(backend)
+    with pytest.raises(exception.ToolstackError):
+        backend.set_dom0_target(target)
+    assert libvirt_dom0(backend) == before
+
+
+# -- domains ------------------------------------------------------------------
+
+
+def test_create_list_destroy(backend, libvirt):
+    info = backend.create_domain(base.DomainSpec('g1', 1024, vcpus=2))
+    assert info == base.DomainInfo(name='g1', domid=info.domid,
+                                   memory_mb=1024, vcpus=2, state='running')
+    assert info.domid >= 2
+    assert backend.list_domains() == [info]
+    assert backend.domain_info('g1') == info
+    dom = backend.connection.lookupByName('g1')
+    assert dom.isActive() == 1 and dom.isPersistent() == 1
+    assert dom.info()[1:4] == [1024 * KiB, 1024 * KiB, 2]
+
+    backend.destroy_domain('g1')
+    assert backend.list_domains() == []
+    assert libvirt_names(backend) == ['Domain-0']
+    with pytest.raises(exception.DomainNotFound):
+        backend.domain_info('g1')
+
+
+def libvirt_xml(backend, name):
+    return ElementTree.fromstring(
+        backend.connection.lookupByName(name).XMLDesc(0))
+
+
+# libvirt writes Xen PV's os type "xen" back as "linux", its old name
+# (domain_conf.c: "HACK: For xen driver we previously used bogus 'linux'").
+@pytest.mark.parametrize('guest_type,os_type', [('pv', 'linux'),
+                                                ('pvh', 'xenpvh'),
+                                                ('hvm', 'hvm')])
+def test_guest_types_become_libvirt_os_types(backend, guest_type, os_type):
+    backend.create_domain(base.DomainSpec('g1', 256, guest_type=guest_type))
+    root = libvirt_xml(backend, 'g1')
+    assert root.get('type') == 'xen'
+    assert root.find('os/type').text == os_type
+
+
+def test_boot_paths_reach_libvirt_escaped_and_unchanged(make_backend):
+    kernel = '/boot/vmlinuz&<x>"\'\u00fc</os>'
+    backend = make_backend(guest_kernel=kernel,
+                           guest_ramdisk='/boot/initrd.img')
+    backend.create_domain(base.DomainSpec('g1', 256))
+    root = libvirt_xml(backend, 'g1')
+    assert root.find('os/kernel').text == kernel
+    assert root.find('os/initrd').text == '/boot/initrd.img'
+    assert [e.tag for e in root.find('os')] == ['type', 'kernel', 'initrd']
+
+
+def test_duplicate_name_is_refused_and_the_first_domain_kept(backend):
+    first = backend.create_domain(base.DomainSpec('g1', 1024))
+    with pytest.raises(exception.DomainExists) as err:
+        backend.create_domain(base.DomainSpec('g1', 2048))
+    assert "domain 'g1' already exists" in err.value.message
+    assert backend.list_domains() == [first]
+    assert libvirt_names(backend) == ['Domain-0', 'g1']
+
+
+def test_dom0s_name_is_refused_and_dom0_untouched(backend):
+    before = libvirt_dom0(backend)
+    with pytest.raises(exception.DomainExists) as err:
+        backend.create_domain(base.DomainSpec('Domain-0', 1024))
+    assert "domain 'Domain-0' already exists" in err.value.message
+    assert libvirt_dom0(backend) == before
+    assert libvirt_names(backend) == ['Domain-0']
+
+
+@pytest.mark.parametrize('name', ['', '1abc', 'a b', "x'/><name>y",
+                                  '../etc', 'a"b', 'g;rm', 'x' * 65])
+def test_invalid_names_never_reach_libvirt(backend, name):
+    with pytest.raises(exception.InvalidInput):
+        backend.create_domain(base.DomainSpec(name, 256))
+    with pytest.raises(exception.InvalidInput):
+        backend.destroy_domain(name)
+    assert libvirt_names(backend) == ['Domain-0']
+
+
+def test_destroy_of_unknown_is_domain_not_found(backend):
+    with pytest.raises(exception.DomainNotFound) as err:
+        backend.destroy_domain('nosuch')
+    assert err.value.name == 'nosuch'
+    assert 'libvirt: Domain not found' in err.value.message
+
+
+def test_dom0_is_never_destroyed(backend):
+    with pytest.raises(exception.InvalidInput) as err:
+        backend.destroy_domain('Domain-0')
+    assert 'dom0' in err.value.message
+    assert backend.connection.lookupByName('Domain-0').isActive() == 1
+
+
+def test_defined_but_shut_off_domain_is_listed_and_removed(backend):
+    # Defined by another libvirt user, never started.
+    backend.connection.defineXML(
+        "<domain type='xen'><name>other</name><memory unit='MiB'>512"
+        "</memory><os><type>xen</type></os></domain>")
+    assert backend.list_domains() == [base.DomainInfo(
+        name='other', domid=-1, memory_mb=0, vcpus=1, state='shutoff')]
+    backend.destroy_domain('other')
+    assert libvirt_names(backend) == ['Domain-0']
+
+
+def test_transient_domain_is_destroyed(backend):
+    backend.connection.createXML(
+        "<domain type='xen'><name>temp</name><memory unit='MiB'>512"
+        "</memory><os><type>xen</type></os></domain>", 0)
+    assert [d.name for d in backend.list_domains()] == ['temp']
+    backend.destroy_domain('temp')
+    assert libvirt_names(backend) == ['Domain-0']
+
+
+def test_a_closed_connection_is_reopened(backend):
+    # A connection to a node file is private: reopening starts afresh.
+    backend.set_dom0_target(8192)
+    backend.connection.close()
+    assert backend.dom0_memory().current_mb == DOM0_MB
+
+
+# -- error mapping ------------------------------------------------------------
+
+
+@pytest.mark.parametrize('code,message,kind', [
+    ('VIR_ERR_NO_DOMAIN', 'Domain not found', 'not_found'),
+    ('VIR_ERR_OPERATION_FAILED', "operation failed: domain 'g1' already "
+     "exists with uuid 1bde1cfa-2fe7-45f1-9b32-8bfda804e3df", 'exists'),
+    ('VIR_ERR_OPERATION_INVALID', "Requested operation is not valid: "
+     "domain 'g1' is already active", 'exists'),
+    ('VIR_ERR_DOM_EXIST', 'this domain exists already', 'exists'),
+    # libvirt's libxl driver when its own autoballoon gives up.
+    ('VIR_ERR_OPERATION_FAILED', 'operation failed: Failed to balloon '
+     'domain0 memory', 'out_of_memory'),
+    ('VIR_ERR_NO_MEMORY', 'out of memory', 'out_of_memory'),
+    ('VIR_ERR_NO_CONNECT', 'no connection driver available',
+     'connection'),
+    ('VIR_ERR_SYSTEM_ERROR', "Failed to connect socket to "
+     "'/var/run/libvirt/libvirt-sock'", 'connection'),
+    ('VIR_ERR_INTERNAL_ERROR', "internal error: libxenlight failed to "
+     "create new domain 'g1'", 'other'),
+    ('VIR_ERR_INVALID_ARG', 'invalid argument: cannot set memory higher '
+     'than max memory', 'other'),
+])
+def test_libvirt_errors_are_sorted(libvirt, code, message, kind):
+    # Only the message text here: the test driver never runs short of
+    # memory and never loses its connection.
+    assert libvirt_backend.error_kind(getattr(libvirt, code),
+                                      message) == kind
+
+
+# -- pure helpers -------------------------------------------------------------
+
+
+def test_unit_conversions_are_exact():
+    assert libvirt_backend.floor_mb_from_bytes(3 * 1024 * 1024) == 3
+    assert libvirt_backend.floor_mb_from_bytes(3 * 1024 * 1024 - 1) == 2
+    assert libvirt_backend.ceil_mb_from_kib(2048) == 2
+    assert libvirt_backend.ceil_mb_from_kib(2049) == 3
+    assert libvirt_backend.ceil_mb_from_kib(16 * 2 ** 30) == 16 * 2 ** 20
+
+
+def test_domain_xml_is_built_from_checked_values():
+    xml_text = libvirt_backend.domain_xml(
+        base.DomainSpec('g1', 1024, vcpus=4, guest_type='hvm'))
+    assert xml_text == (
+        '<domain type="xen"><name>g1</name>'
+        '<memory unit="KiB">1048576</memory>'
+        '<currentMemory unit="KiB">1048576</currentMemory>'
+        '<vcpu>4</vcpu><os><type>hvm</type></os></domain>')
+    with pytest.raises(exception.InvalidInput):
+        libvirt_backend.domain_xml(base.DomainSpec('g1', 1024,
+                                                   guest_type='kvm'))
+    with pytest.raises(exception.InvalidInput):
+        libvirt_backend.domain_xml(base.DomainSpec('g1', 0))
+    with pytest.raises(exception.InvalidInput):
+        libvirt_backend.domain_xml(base.DomainSpec('g1', 1024, vcpus=513))
+
+
+@pytest.mark.parametrize('xml_text', [
+    '<domain>', '<domain/>', "<domain><currentMemory unit='MiB'>4"
+    "</currentMemory></domain>", '<domain><currentMemory>x</currentMemory>'
+    '</domain>'])
+def test_unreadable_dom0_xml_is_refused(xml_text):
+    with pytest.raises(ValueError):
+        libvirt_backend.current_memory_kib(xml_text)
