@@ -108,7 +108,11 @@ class HostModel:
 
     def _next_boundary(self):
         now = self.now
-        marks = [math.floor(now + 1e-9) + 1.0]
+        marks = []
+        if abs(self.dom0_mb - self.dom0_target_mb) > EPS:
+            # The balloon's rate (jitter) changes every whole second; an
+            # idle host needs no steps at all.
+            marks.append(math.floor(now + 1e-9) + 1.0)
         b = self.balloon
         if self.release_start > now:
             marks.append(self.release_start)
@@ -126,6 +130,8 @@ class HostModel:
                              for d in building)
             else:
                 marks.append(now + CONTENTION_STEP_S)
+        if not marks:
+            return math.inf
         return max(min(marks), now + 1e-6)
 
     def _building(self):
@@ -184,7 +190,14 @@ class HostModel:
                                               self.dom0_low_mb),
                            self._stall_room())
                 move = min(rate * dt, room)
-                self.dom0_mb -= move
+                if move >= room - EPS:
+                    # Land exactly on the bound: no float drift in MiB.
+                    move = room
+                    self.dom0_mb = self.dom0_mb - room
+                    if self.dom0_mb - self.dom0_target_mb <= EPS:
+                        self.dom0_mb = self.dom0_target_mb
+                else:
+                    self.dom0_mb -= move
                 self.released_mb += move
                 if room - move <= EPS and self.dom0_mb > (
                         self.dom0_target_mb + EPS) and not self.stuck:
@@ -194,9 +207,10 @@ class HostModel:
                                            self.dom0_target_mb + EPS):
                     self.target_reached_at = self.now + room / rate
         elif self.dom0_mb < self.dom0_target_mb - EPS:
-            move = min(b.reinflate_rate_mb_s * dt,
-                       self.dom0_target_mb - self.dom0_mb, self.free_mb())
-            self.dom0_mb += move
+            gap = self.dom0_target_mb - self.dom0_mb
+            move = min(b.reinflate_rate_mb_s * dt, gap, self.free_mb())
+            self.dom0_mb = (self.dom0_target_mb if move >= gap - EPS
+                            else self.dom0_mb + move)
 
         if building:
             self._populate(building, dt, releasing)
@@ -224,6 +238,7 @@ class HostModel:
                 dom['reason'] = ('simulated build failure at %d%% of its '
                                  'memory' % round(frac * 100))
             elif remaining <= EPS:
+                dom['populated_mb'] = dom['footprint_mb']
                 dom['state'] = 'running'
             elif share < 1.0 and not releasing:
                 # Nothing more is coming: populate_physmap fails.
