@@ -130,7 +130,7 @@ class Ledger:
         """
         total = 0
         for entry in state['entries'].values():
-            if before is not None and entry['seq'] >= before:
+            if before is not None and entry.get('seq', 0) >= before:
                 continue
             if entry['state'] == RESERVED:
                 total += entry['need_mb']
@@ -237,7 +237,7 @@ class Ledger:
         """
         with self.storage.locked() as state:
             mine = state['entries'].get(res_id)
-            before = mine['seq'] if mine else None
+            before = mine.get('seq', 0) if mine else None
             return snap.host.usable_mb - self._promised(
                 state, snap.domains, before=before)
 

@@ -31,6 +31,8 @@ class BalloonProgress:
             return
         released = int(details['released_mb'])
         total = released + int(details['missing_mb'])
+        if total == 0:
+            return  # the memory was free already: nothing to show
         rate, eta = details['rate_mb_s'], details['eta_s']
         if self.tty:
             self._bar(released, total, rate, eta)

@@ -9,6 +9,9 @@ from xenballoon_driver import exception
 
 
 class XenBalloonApp(app.App):
+    # Quiet by default: errors are one line; -v shows the flows' logs.
+    DEFAULT_VERBOSE_LEVEL = 0
+
     def __init__(self):
         super().__init__(
             description='Operate a balloon-aware Xen compute host: spawn and '

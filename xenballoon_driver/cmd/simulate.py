@@ -1,7 +1,5 @@
 """``xenballoon simulate``: compare balloon strategies on a scenario."""
 
-import logging
-
 from cliff import lister
 
 from xenballoon_driver.cmd import base
@@ -48,9 +46,6 @@ class Simulate(base.ErrorMapping, lister.Lister):
                     name=parsed_args.strategy,
                     available=', '.join(names) + ', all')
             names = [parsed_args.strategy]
-        if self.app.options.verbose_level < 2:
-            # Per-request flow logs would bury the table; -v shows them.
-            logging.getLogger('xenballoon_driver').setLevel(logging.WARNING)
         results = simulation.run_all(scenario, names, conf)
         rows = [tuple(_round(getattr(r, c)) for c in COLUMNS)
                 for r in results]

@@ -25,7 +25,8 @@ def load(conf, name=None, **kwargs):
         manager = stevedore_driver.DriverManager(
             NAMESPACE, name, invoke_on_load=True,
             invoke_args=(conf,), invoke_kwds=kwargs,
-            on_load_failure_callback=_reraise)
+            on_load_failure_callback=_reraise,
+            warn_on_missing_entrypoint=False)
     except stevedore_exception.NoMatches:
         raise exception.BackendNotFound(
             name=name, available=', '.join(available()) or '(none)')
