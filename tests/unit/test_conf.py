@@ -107,3 +107,13 @@ def test_validate_reads_registered_groups_only():
     conf([], default_config_files=[])
     conf_mod.validate(conf)  # defaults are valid
     assert conf.xenballoon.dom0_min_memory_mb == 4096
+
+
+def test_overrides_do_not_leak_between_option_sets():
+    one, two = cfg.ConfigOpts(), cfg.ConfigOpts()
+    for conf in (one, two):
+        conf_mod.register_opts(conf)
+        conf([], default_config_files=[])
+    one.set_override('stall_timeout', 99.0, group='xenballoon')
+    assert one.xenballoon.stall_timeout == 99.0
+    assert two.xenballoon.stall_timeout == 10.0

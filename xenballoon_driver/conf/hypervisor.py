@@ -1,5 +1,7 @@
 """[hypervisor] options: which backend the driver talks to."""
 
+import copy
+
 from oslo_config import cfg
 
 hypervisor_group = cfg.OptGroup(
@@ -18,8 +20,11 @@ hypervisor_opts = [
 
 
 def register_opts(conf):
-    conf.register_group(hypervisor_group)
-    conf.register_opts(hypervisor_opts, group=hypervisor_group)
+    # A new group object per ConfigOpts: oslo.config copies a group
+    # shallowly, so sharing one would share overrides between them.
+    group = copy.deepcopy(hypervisor_group)
+    conf.register_group(group)
+    conf.register_opts(hypervisor_opts, group=group)
 
 
 def list_opts():

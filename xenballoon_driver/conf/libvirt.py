@@ -1,5 +1,7 @@
 """[libvirt] options: the libvirt backend."""
 
+import copy
+
 from oslo_config import cfg
 
 libvirt_group = cfg.OptGroup(
@@ -37,8 +39,11 @@ libvirt_opts = [
 
 
 def register_opts(conf):
-    conf.register_group(libvirt_group)
-    conf.register_opts(libvirt_opts, group=libvirt_group)
+    # A new group object per ConfigOpts: oslo.config copies a group
+    # shallowly, so sharing one would share overrides between them.
+    group = copy.deepcopy(libvirt_group)
+    conf.register_group(group)
+    conf.register_opts(libvirt_opts, group=group)
 
 
 def list_opts():

@@ -1,5 +1,7 @@
 """[simulator] options: the embedded simulated Xen host."""
 
+import copy
+
 from oslo_config import cfg
 
 simulator_group = cfg.OptGroup(
@@ -24,8 +26,11 @@ simulator_opts = [
 
 
 def register_opts(conf):
-    conf.register_group(simulator_group)
-    conf.register_opts(simulator_opts, group=simulator_group)
+    # A new group object per ConfigOpts: oslo.config copies a group
+    # shallowly, so sharing one would share overrides between them.
+    group = copy.deepcopy(simulator_group)
+    conf.register_group(group)
+    conf.register_opts(simulator_opts, group=group)
 
 
 def list_opts():

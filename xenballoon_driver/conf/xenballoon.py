@@ -1,5 +1,6 @@
 """[xenballoon] options: dom0's floor and how the balloon wait behaves."""
 
+import copy
 import os
 
 from oslo_config import cfg
@@ -56,8 +57,11 @@ xenballoon_opts = [
 
 
 def register_opts(conf):
-    conf.register_group(xenballoon_group)
-    conf.register_opts(xenballoon_opts, group=xenballoon_group)
+    # A new group object per ConfigOpts: oslo.config copies a group
+    # shallowly, so sharing one would share overrides between them.
+    group = copy.deepcopy(xenballoon_group)
+    conf.register_group(group)
+    conf.register_opts(xenballoon_opts, group=group)
 
 
 def list_opts():

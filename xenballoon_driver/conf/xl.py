@@ -1,5 +1,7 @@
 """[xl] options: the real Xen toolstack backend."""
 
+import copy
+
 from oslo_config import cfg
 
 xl_group = cfg.OptGroup(
@@ -42,8 +44,11 @@ xl_opts = [
 
 
 def register_opts(conf):
-    conf.register_group(xl_group)
-    conf.register_opts(xl_opts, group=xl_group)
+    # A new group object per ConfigOpts: oslo.config copies a group
+    # shallowly, so sharing one would share overrides between them.
+    group = copy.deepcopy(xl_group)
+    conf.register_group(group)
+    conf.register_opts(xl_opts, group=group)
 
 
 def list_opts():
