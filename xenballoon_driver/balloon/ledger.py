@@ -233,13 +233,18 @@ class Ledger:
         """Free memory not promised to reservations made before this one.
 
         ``snap`` is one backend.snapshot(): free memory and what domains
-        being built hold must be read together.
+        being built hold must be read together. Returns (MiB, whether a
+        build made for an earlier reservation is under way): while one is,
+        what we miss may be the memory it is still populating.
         """
         with self.storage.locked() as state:
             mine = state['entries'].get(res_id)
             before = mine.get('seq', 0) if mine else None
+            ahead = any(e['state'] == BUILDING and
+                        (before is None or e.get('seq', 0) < before)
+                        for e in state['entries'].values())
             return snap.host.usable_mb - self._promised(
-                state, snap.domains, before=before)
+                state, snap.domains, before=before), ahead
 
     def mark_building(self, res_id):
         """The build starts: from now on its domain holds part of it."""

@@ -39,14 +39,17 @@ class SimulatedHypervisor(base.Hypervisor):
         self.clock = store.clock
 
     def snapshot(self):
+        # Whole MiB rounded down, free memory, dom0 and domains alike: the
+        # ledger's sums can then only come out short, never count a
+        # fraction twice.
         with self.store.session() as model:
             return base.Snapshot(
                 host=base.HostMemory(total_mb=_floor_mb(model.total_mb),
                                      free_mb=_floor_mb(model.free_mb())),
-                dom0=base.Dom0Memory(current_mb=_ceil_mb(model.dom0_mb),
+                dom0=base.Dom0Memory(current_mb=_floor_mb(model.dom0_mb),
                                      target_mb=_ceil_mb(
                                          model.dom0_target_mb)),
-                domains={name: _ceil_mb(dom['populated_mb'])
+                domains={name: _floor_mb(dom['populated_mb'])
                          for name, dom in model.domains.items()})
 
     def host_memory(self):

@@ -70,7 +70,8 @@ class WaitForBalloon(task.Task):
         while True:
             snap = self.backend.snapshot()
             dom0 = snap.dom0
-            mine = self.ledger.free_for(reservation['id'], snap)
+            mine, build_ahead = self.ledger.free_for(reservation['id'],
+                                                     snap)
             prog = watcher.observe(clock.now(), dom0.current_mb, mine)
             if prog.done or prog.fraction - reported >= 0.01:
                 reported = prog.fraction
@@ -80,10 +81,13 @@ class WaitForBalloon(task.Task):
                         'released_mb': prog.released_mb,
                         'rate_mb_s': prog.rate_mb_s, 'reasserts': reasserts}
             target = self.ledger.target()
-            if prog.stalled or prog.timed_out:
+            # Waiting behind another spawn's build is not a stalled balloon:
+            # that build ends (running or reverted) and frees our way.
+            stalled = prog.stalled and not build_ahead
+            if stalled or prog.timed_out:
                 if target is None:
                     target = dom0.target_mb
-                error = (exception.BalloonTimeout if not prog.stalled
+                error = (exception.BalloonTimeout if not stalled
                          else exception.BalloonStalled)
                 raise error(current_mb=dom0.current_mb, target_mb=target,
                             missing_mb=prog.missing_mb,

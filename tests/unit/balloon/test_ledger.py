@@ -114,8 +114,9 @@ def test_first_come_first_served():
     first = ledger.reserve(host, 'a', 1000)
     second = ledger.reserve(host, 'b', 3000)
     # The first waits only for its own memory, the second for both.
-    assert ledger.free_for(first.id, host.snapshot()) == 8192
-    assert ledger.free_for(second.id, host.snapshot()) == 8192 - 1000
+    assert ledger.free_for(first.id, host.snapshot()) == (8192, False)
+    assert ledger.free_for(second.id, host.snapshot()) == (
+        8192 - 1000, False)
     assert ledger.figures(host).reserved_mb == 4000
 
 
@@ -127,12 +128,15 @@ def test_a_build_in_progress_is_not_counted_twice():
     ledger.mark_building(first.id)
     host.domains = {'a': 2000}  # 2000 MiB already populated
     host.free = 8192 - 2000
-    assert ledger.free_for(second.id, host.snapshot()) == host.free - 3000
+    # ... and knows it waits behind a build in progress.
+    assert ledger.free_for(second.id, host.snapshot()) == (
+        host.free - 3000, True)
     assert ledger.figures(host).reserved_mb == 3000 + 3000
     ledger.commit(first.id)
     host.domains = {'a': 5000}
     host.free = 8192 - 5000
-    assert ledger.free_for(second.id, host.snapshot()) == 8192 - 5000
+    assert ledger.free_for(second.id, host.snapshot()) == (
+        8192 - 5000, False)
     assert ledger.figures(host).reserved_mb == 3000
 
 
