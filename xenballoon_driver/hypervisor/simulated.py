@@ -42,7 +42,7 @@ class SimulatedHypervisor(base.Hypervisor):
         # Whole MiB rounded down, free memory, dom0 and domains alike: the
         # ledger's sums can then only come out short, never count a
         # fraction twice.
-        with self.store.session() as model:
+        with self.store.session(write=False) as model:
             return base.Snapshot(
                 host=base.HostMemory(total_mb=_floor_mb(model.total_mb),
                                      free_mb=_floor_mb(model.free_mb())),
@@ -75,7 +75,7 @@ class SimulatedHypervisor(base.Hypervisor):
                               spec.fail_at_fraction)
         rate = None
         while True:
-            with self.store.session() as model:
+            with self.store.session(write=False) as model:
                 dom = model.domains.get(spec.name)
                 if dom is None:
                     raise exception.BuildFailed(
@@ -101,7 +101,7 @@ class SimulatedHypervisor(base.Hypervisor):
             model.destroy(name)
 
     def list_domains(self):
-        with self.store.session() as model:
+        with self.store.session(write=False) as model:
             return [self._info(name, dom)
                     for name, dom in sorted(model.domains.items())]
 

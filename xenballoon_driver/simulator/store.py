@@ -19,6 +19,8 @@ from xenballoon_driver.simulator import model as model_mod
 from xenballoon_driver.simulator import scenario as scenario_mod
 
 STATE_VERSION = 1
+# A read-only look saves the host when its saved state is this old.
+REFRESH_S = 10.0
 REQUIRED_KEYS = {'scenario', 'epoch', 'time_scale', 'model'}
 
 
@@ -28,7 +30,7 @@ class MemoryStore:
         self.clock = clock
 
     @contextlib.contextmanager
-    def session(self):
+    def session(self, write=True):
         self.model.advance(self.clock.now())
         yield self.model
 
@@ -96,12 +98,20 @@ class FileStore:
         os.replace(tmp, self.path)
 
     @contextlib.contextmanager
-    def session(self):
+    def session(self, write=True):
+        """The host at the current simulated time.
+
+        A read-only session (write=False) saves nothing unless the saved
+        state is over REFRESH_S behind: the host at any time follows from
+        the saved state, so looks need not rewrite the file each time.
+        """
         with self._locked():
             state = self._read()
             model = model_mod.HostModel(self.scenario)
             model.load_dict(state['model'])
+            saved_at = model.now
             model.advance(self.clock.now())
             yield model
-            state['model'] = model.to_dict()
-            self._write(state)
+            if write or model.now - saved_at > REFRESH_S:
+                state['model'] = model.to_dict()
+                self._write(state)
