@@ -55,7 +55,9 @@ class XenBalloonDriver:
             fail_at_fraction=fail_at_fraction)
         flow = spawn_flow.get_flow(self.backend, self.ledger,
                                    self.conf.xenballoon)
-        results = engine.run(flow, {'spec': spec}, progress=progress)
+        # Flow inputs are plain data: persisted logbooks store them as JSON.
+        results = engine.run(flow, {'spec': dataclasses.asdict(spec)},
+                             progress=progress)
         return base.DomainInfo(**results['domain'])
 
     def destroy(self, name):

@@ -8,6 +8,7 @@ from taskflow.types import failure
 
 from xenballoon_driver.balloon import ledger as ledger_mod
 from xenballoon_driver import exception
+from xenballoon_driver.hypervisor import base
 from xenballoon_driver.tasks import common
 
 LOG = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ class BuildDomain(task.Task):
         self.ledger = ledger
 
     def execute(self, spec, reservation):
+        spec = base.DomainSpec(**spec)
         self.ledger.mark_building(reservation['id'])
         info = self.backend.create_domain(spec)
         self.ledger.commit(reservation['id'])
@@ -36,14 +38,15 @@ class BuildDomain(task.Task):
                 exception.DomainExists):
             return  # the domain is someone else's: leave it alone
         # Whatever the toolstack left of our domain goes; none is fine.
+        name = spec['name']
 
         def destroy():
             try:
-                self.backend.destroy_domain(spec.name)
-                LOG.info('Destroyed partly built domain %s', spec.name)
+                self.backend.destroy_domain(name)
+                LOG.info('Destroyed partly built domain %s', name)
             except exception.DomainNotFound:
                 pass
-        common.safely('destroying %s' % spec.name, destroy)
+        common.safely('destroying %s' % name, destroy)
 
 
 class DestroyDomain(task.Task):

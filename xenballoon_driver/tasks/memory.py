@@ -6,6 +6,7 @@ import logging
 from taskflow import task
 
 from xenballoon_driver import exception
+from xenballoon_driver.hypervisor import base
 from xenballoon_driver.tasks import common
 
 LOG = logging.getLogger(__name__)
@@ -22,6 +23,7 @@ class ReserveMemory(task.Task):
         self.ledger = ledger
 
     def execute(self, spec):
+        spec = base.DomainSpec(**spec)
         if spec.name in (d.name for d in self.backend.list_domains()):
             # Not ours: refuse before anything, so no revert touches it.
             raise exception.DomainExists(name=spec.name)

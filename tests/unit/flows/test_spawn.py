@@ -359,7 +359,7 @@ def test_reverts_are_idempotent(sim):
     flow = spawn_flow.get_flow(host.backend, host.ledger,
                                host.driver.conf.xenballoon)
     tasks = {node[0].name: node[0] for node in flow.iter_nodes()}
-    spec = conftest_spec('vm1', 20 * GiB)
+    spec = {'name': 'vm1', 'memory_mb': 20 * GiB}
     reservation = tasks[spawn_flow.RESERVE].execute(spec)
     tasks[spawn_flow.BALLOON].execute(reservation)
     for _ in range(2):
@@ -368,11 +368,6 @@ def test_reverts_are_idempotent(sim):
                                          result=None)
         tasks[spawn_flow.RESERVE].revert(result=reservation)
     assert_clean(host, 56 * GiB)
-
-
-def conftest_spec(name, memory_mb):
-    from xenballoon_driver.hypervisor import base
-    return base.DomainSpec(name=name, memory_mb=memory_mb)
 
 
 def test_duplicate_name_is_refused_and_changes_nothing(sim):
