@@ -10,16 +10,9 @@ so that undoing one spawn never takes back memory promised to another. A
 built domain keeps its entry (state "domain") until it is destroyed.
 """
 
-import contextlib
 import copy
 import dataclasses
-import json
-import os
-import tempfile
-import threading
 import uuid
-
-from oslo_concurrency import lockutils
 
 from xenballoon_driver import exception
 
@@ -52,54 +45,7 @@ class Figures:
     available_mb: int
 
 
-class MemoryStorage:
-    """Ledger state in this process only (tests, ``simulate``)."""
-
-    def __init__(self):
-        self._state = None
-        self._lock = threading.RLock()
-
-    @contextlib.contextmanager
-    def locked(self):
-        with self._lock:
-            state = copy.deepcopy(self._state) or _empty()
-            yield state
-            self._state = state
-
-
-class FileStorage:
-    """Ledger state in a JSON file behind an inter-process lock."""
-
-    def __init__(self, directory):
-        self.directory = directory
-        self.path = os.path.join(directory, 'ledger.json')
-
-    @contextlib.contextmanager
-    def locked(self):
-        os.makedirs(self.directory, exist_ok=True)
-        with lockutils.lock('ledger', lock_file_prefix='xenballoon-',
-                            external=True, lock_path=self.directory):
-            try:
-                with open(self.path, encoding='utf-8') as f:
-                    state = json.load(f)
-            except FileNotFoundError:
-                state = _empty()
-            except ValueError as err:
-                raise exception.InvalidInput(
-                    what='ledger %s' % self.path, reason=str(err))
-            before = copy.deepcopy(state)
-            yield state
-            if state != before:
-                fd, tmp = tempfile.mkstemp(dir=self.directory,
-                                           prefix='.ledger-')
-                with os.fdopen(fd, 'w', encoding='utf-8') as f:
-                    json.dump(state, f, indent=1, sort_keys=True)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, self.path)
-
-
-def _empty():
+def empty():
     return {'baseline_mb': None, 'entries': {}, 'next_seq': 0}
 
 
@@ -163,9 +109,20 @@ class Ledger:
             self._sync_baseline(state, snap.dom0)
             return self._figures(state, snap)
 
-    def reserve(self, backend, name, need_mb):
-        """Reserve ``need_mb`` for ``name`` or raise NotEnoughMemory."""
+    def reserve(self, backend, name, need_mb, res_id=None):
+        """Reserve ``need_mb`` for ``name`` or raise NotEnoughMemory.
+
+        With ``res_id`` (the request's flow id) a second call returns the
+        reservation already made: a resumed flow may run this twice.
+        """
         with self.storage.locked() as state:
+            entry = state['entries'].get(res_id)
+            if entry is not None:
+                return Reservation(
+                    id=res_id, name=entry['name'], need_mb=entry['need_mb'],
+                    from_free_mb=entry['from_free_mb'],
+                    from_dom0_mb=entry['from_dom0_mb'],
+                    dom0_target_mb=self._target(state))
             if any(e['name'] == name for e in state['entries'].values()):
                 raise exception.DomainExists(name=name)
             snap = backend.snapshot()
@@ -186,7 +143,7 @@ class Ledger:
                      'from_free_mb': from_free,
                      'from_dom0_mb': need_mb - from_free,
                      'state': RESERVED, 'seq': seq}
-            res_id = uuid.uuid4().hex
+            res_id = res_id or uuid.uuid4().hex
             state['entries'][res_id] = entry
             return Reservation(id=res_id, name=name, need_mb=need_mb,
                                from_free_mb=from_free,

@@ -4,13 +4,14 @@ from oslo_config import cfg
 
 from xenballoon_driver.conf import hypervisor
 from xenballoon_driver.conf import libvirt
+from xenballoon_driver.conf import persistence
 from xenballoon_driver.conf import simulator
 from xenballoon_driver.conf import xenballoon
 from xenballoon_driver.conf import xl
 
 CONF = cfg.CONF
 
-MODULES = (hypervisor, xenballoon, simulator, xl, libvirt)
+MODULES = (hypervisor, xenballoon, persistence, simulator, xl, libvirt)
 
 
 def register_opts(conf):

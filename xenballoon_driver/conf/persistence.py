@@ -1,0 +1,32 @@
+"""[persistence] options: where flows and the reservation ledger live."""
+
+from oslo_config import cfg
+
+persistence_group = cfg.OptGroup(
+    'persistence', title='Flow persistence',
+    help='Every spawn and destroy flow is stored as it runs (a taskflow '
+         'logbook per request), with the host\'s reservation ledger, so '
+         'that a restart can resume or revert what a crash interrupted.')
+
+persistence_opts = [
+    cfg.StrOpt('connection', default='', secret=True,
+               help='Where to store flows and the ledger. Empty: '
+                    'flows.sqlite in [xenballoon] state_dir (nothing to '
+                    'install). sqlite:///PATH: that SQLite file. Any other '
+                    'SQLAlchemy URL, e.g. postgresql+psycopg2://user@host/db '
+                    'or mysql+pymysql://user@host/db, uses taskflow\'s '
+                    'SQLAlchemy backend on that server.'),
+    cfg.IntOpt('retention_hours', default=24, min=0, max=24 * 365,
+               help='Finished flows (succeeded or reverted) are kept this '
+                    'long for "xenballoon flows", then pruned at start-up. '
+                    'Unfinished flows are never pruned.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(persistence_group)
+    conf.register_opts(persistence_opts, group=persistence_group)
+
+
+def list_opts():
+    return {persistence_group: persistence_opts}
