@@ -6,6 +6,7 @@ from oslo_config import cfg
 from oslo_config import fixture as config_fixture
 
 from xenballoon_driver.balloon import ledger as ledger_mod
+from xenballoon_driver.balloon import ledger_storage
 from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import conf as conf_mod
 from xenballoon_driver import driver as driver_mod
@@ -59,7 +60,7 @@ class SimHost:
         self.clock = clock_mod.VirtualClock()
         self.backend = simulated.SimulatedHypervisor(
             conf, store=store_mod.MemoryStore(self.model, self.clock))
-        self.ledger = ledger_mod.Ledger(ledger_mod.MemoryStorage(),
+        self.ledger = ledger_mod.Ledger(ledger_storage.MemoryStorage(),
                                         conf.xenballoon.dom0_min_memory_mb)
         self.driver = driver_mod.XenBalloonDriver(
             conf, self.backend, self.ledger).init_host()

@@ -10,6 +10,7 @@ import os
 
 from xenballoon_driver.balloon import footprint
 from xenballoon_driver.balloon import ledger as ledger_mod
+from xenballoon_driver.balloon import ledger_storage
 from xenballoon_driver import conf as conf_mod
 from xenballoon_driver import exception
 from xenballoon_driver.flows import destroy as destroy_flow
@@ -17,27 +18,33 @@ from xenballoon_driver.flows import engine
 from xenballoon_driver.flows import spawn as spawn_flow
 from xenballoon_driver import hypervisor
 from xenballoon_driver.hypervisor import base
+from xenballoon_driver import persistence as persistence_mod
 from xenballoon_driver import validation
 
 LOG = logging.getLogger(__name__)
 
 
 class XenBalloonDriver:
-    def __init__(self, conf=None, backend=None, ledger=None):
+    def __init__(self, conf=None, backend=None, ledger=None,
+                 persistence=None):
         self.conf = conf or conf_mod.CONF
         self.backend = backend
         self.ledger = ledger
+        self.persistence = persistence
 
     def init_host(self, host=None):
-        """Check the configuration and connect to the backend."""
+        """Check the configuration, connect to the backend and the store."""
         conf_mod.validate(self.conf)
         if self.backend is None:
             self.backend = hypervisor.load(self.conf)
+        if self.persistence is None:
+            self.persistence = persistence_mod.get_backend(self.conf)
         if self.ledger is None:
-            storage = ledger_mod.FileStorage(
-                os.path.expanduser(self.conf.xenballoon.state_dir))
-            self.ledger = ledger_mod.Ledger(
-                storage, self.conf.xenballoon.dom0_min_memory_mb)
+            opts = self.conf.xenballoon
+            storage = ledger_storage.SqlStorage(
+                persistence_mod.connection_url(self.conf), opts.host,
+                os.path.expanduser(opts.state_dir))
+            self.ledger = ledger_mod.Ledger(storage, opts.dom0_min_memory_mb)
         return self
 
     def spawn(self, name, memory_mb, vcpus=1, guest_type='pv',
@@ -57,7 +64,8 @@ class XenBalloonDriver:
                                    self.conf.xenballoon)
         # Flow inputs are plain data: persisted logbooks store them as JSON.
         results = engine.run(flow, {'spec': dataclasses.asdict(spec)},
-                             progress=progress)
+                             progress=progress, persistence=self.persistence,
+                             request='spawn %s' % spec.name)
         return base.DomainInfo(**results['domain'])
 
     def destroy(self, name):
@@ -65,7 +73,9 @@ class XenBalloonDriver:
         flow = destroy_flow.get_flow(
             self.backend, self.ledger,
             self.conf.xenballoon.reinflate_on_destroy)
-        results = engine.run(flow, {'name': name})
+        results = engine.run(flow, {'name': name},
+                             persistence=self.persistence,
+                             request='destroy %s' % name)
         return results['dom0_target_after']
 
     def list_instances(self):

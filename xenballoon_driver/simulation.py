@@ -9,6 +9,7 @@ import dataclasses
 import math
 
 from xenballoon_driver.balloon import ledger as ledger_mod
+from xenballoon_driver.balloon import ledger_storage
 from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import exception
 from xenballoon_driver.hypervisor import base
@@ -76,7 +77,7 @@ def run(scenario, strategy_name, conf):
     clock = clock_mod.VirtualClock()
     backend = simulated.SimulatedHypervisor(
         conf, store=store_mod.MemoryStore(model, clock))
-    ledger = ledger_mod.Ledger(ledger_mod.MemoryStorage(),
+    ledger = ledger_mod.Ledger(ledger_storage.MemoryStorage(),
                                conf.xenballoon.dom0_min_memory_mb)
     strategy = strategies.load(strategy_name, conf, backend, ledger)
 

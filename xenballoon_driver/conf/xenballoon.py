@@ -2,6 +2,7 @@
 
 import copy
 import os
+import socket
 
 from oslo_config import cfg
 
@@ -48,6 +49,10 @@ xenballoon_opts = [
     cfg.BoolOpt('reinflate_on_destroy', default=True,
                 help='When a guest is destroyed, grow dom0 back by the '
                      'memory it gave for that guest.'),
+    cfg.HostnameOpt('host', default=socket.gethostname(),
+                    sample_default='this machine\'s hostname',
+                    help='Name of this compute host: the key of its '
+                         'reservation ledger in a shared database.'),
     cfg.StrOpt('state_dir', default=_default_state_dir(),
                sample_default='/var/lib/xenballoon (root) or '
                               '~/.local/state/xenballoon',

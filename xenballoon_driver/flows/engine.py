@@ -1,28 +1,58 @@
 """One helper runs every flow, with the same listeners attached."""
 
+import contextlib
 import logging
+import uuid
 
 from taskflow import engines
 from taskflow import exceptions as tf_exceptions
 from taskflow.listeners import logging as logging_listener
+from taskflow.persistence import models
 
 LOG = logging.getLogger(__name__)
 
 
-def run(flow, store, progress=None):
+def new_flow_detail(backend, flow_name, request):
+    """A logbook holding one flow detail for this request, saved."""
+    book = models.LogBook(request)
+    detail = models.FlowDetail(flow_name, uuid=uuid.uuid4().hex)
+    book.add(detail)
+    with contextlib.closing(backend.get_connection()) as conn:
+        conn.save_logbook(book)
+    return book, detail
+
+
+def run(flow, store, progress=None, persistence=None, request=None):
     """Run ``flow`` to the end and return everything its tasks provided.
 
-    On failure the flow has already been reverted; the first task error is
-    raised as it was (not wrapped), so callers see the project's exception.
-    ``progress(task_name, details)`` is told of every progress update.
+    With a ``persistence`` backend the flow is stored as it runs, in a
+    logbook named ``request``, and ``store['request_id']`` is its flow
+    detail's uuid. On failure the flow has already been reverted; the first
+    task error is raised as it was (not wrapped), so callers see the
+    project's exception. ``progress(task_name, details)`` is told of every
+    progress update.
     """
-    engine = engines.load(flow, store=store, engine='serial')
+    kwargs = {}
+    store = dict(store)
+    if persistence is not None:
+        book, detail = new_flow_detail(persistence, flow.name,
+                                       request or flow.name)
+        kwargs = {'backend': persistence, 'book': book,
+                  'flow_detail': detail}
+        store['request_id'] = detail.uuid
+    else:
+        store.setdefault('request_id', uuid.uuid4().hex)
+    engine = engines.load(flow, store=store, engine='serial', **kwargs)
+    return run_engine(engine, flow, progress)
+
+
+def run_engine(engine, flow, progress=None):
     if progress is not None:
         for atom in flow.iter_nodes():
             task = atom[0]
-            if hasattr(task, 'notifier'):
+            if task.notifier.can_be_registered(task.EVENT_UPDATE_PROGRESS):
                 task.notifier.register(
-                    task.notifier.ANY,
+                    task.EVENT_UPDATE_PROGRESS,
                     lambda event, details, name=task.name: progress(
                         name, dict(details)))
     # Failures reach the caller as exceptions; their tracebacks are for -v.

@@ -1,5 +1,7 @@
 """Our strategy: the driver's own spawn flow."""
 
+from taskflow.persistence import backends
+
 from xenballoon_driver import driver
 
 
@@ -7,7 +9,9 @@ class ProgressAwareStrategy:
     """Wait while dom0 makes progress; reserve first; revert on failure."""
 
     def __init__(self, conf, backend, ledger):
-        self.driver = driver.XenBalloonDriver(conf, backend, ledger)
+        # Flows persisted in memory: simulate touches no state on disk.
+        memory = backends.fetch({'connection': 'memory://'})
+        self.driver = driver.XenBalloonDriver(conf, backend, ledger, memory)
 
     def spawn(self, spec):
         return self.driver.spawn(spec.name, spec.memory_mb, spec.vcpus,

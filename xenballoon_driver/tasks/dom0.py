@@ -11,7 +11,7 @@ from xenballoon_driver.tasks import common
 LOG = logging.getLogger(__name__)
 
 
-class BalloonDom0(task.Task):
+class BalloonDom0(common.QuietTask):
     """Ask dom0 for the target the ledger derives; returns at once."""
 
     default_provides = 'dom0_target_before'

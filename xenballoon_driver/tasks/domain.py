@@ -3,7 +3,6 @@
 import dataclasses
 import logging
 
-from taskflow import task
 from taskflow.types import failure
 
 from xenballoon_driver.balloon import ledger as ledger_mod
@@ -14,7 +13,7 @@ from xenballoon_driver.tasks import common
 LOG = logging.getLogger(__name__)
 
 
-class BuildDomain(task.Task):
+class BuildDomain(common.QuietTask):
     """Build the domain; turn its reservation into the domain's."""
 
     default_provides = 'domain'
@@ -49,7 +48,7 @@ class BuildDomain(task.Task):
         common.safely('destroying %s' % name, destroy)
 
 
-class DestroyDomain(task.Task):
+class DestroyDomain(common.QuietTask):
     def __init__(self, backend, ledger, **kwargs):
         super().__init__(requires=('name',), **kwargs)
         self.backend = backend
@@ -70,7 +69,7 @@ class DestroyDomain(task.Task):
                         'entry', name)
 
 
-class ReleaseDomainMemory(task.Task):
+class ReleaseDomainMemory(common.QuietTask):
     """Drop the domain's ledger entry; re-inflate dom0 if configured."""
 
     default_provides = 'dom0_target_after'

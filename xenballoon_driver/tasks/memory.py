@@ -3,7 +3,6 @@
 import dataclasses
 import logging
 
-from taskflow import task
 
 from xenballoon_driver import exception
 from xenballoon_driver.hypervisor import base
@@ -12,22 +11,23 @@ from xenballoon_driver.tasks import common
 LOG = logging.getLogger(__name__)
 
 
-class ReserveMemory(task.Task):
+class ReserveMemory(common.QuietTask):
     """Reserve the domain's memory; refuse before dom0 is touched."""
 
     default_provides = 'reservation'
 
     def __init__(self, backend, ledger, **kwargs):
-        super().__init__(requires=('spec',), **kwargs)
+        super().__init__(requires=('spec', 'request_id'), **kwargs)
         self.backend = backend
         self.ledger = ledger
 
-    def execute(self, spec):
+    def execute(self, spec, request_id):
         spec = base.DomainSpec(**spec)
         if spec.name in (d.name for d in self.backend.list_domains()):
             # Not ours: refuse before anything, so no revert touches it.
             raise exception.DomainExists(name=spec.name)
-        res = self.ledger.reserve(self.backend, spec.name, spec.footprint_mb)
+        res = self.ledger.reserve(self.backend, spec.name, spec.footprint_mb,
+                                  res_id=request_id)
         LOG.info('Reserved %d MiB for %s: %d MiB from free memory, %d MiB '
                  'from dom0 (target %d MiB)', res.need_mb, spec.name,
                  res.from_free_mb, res.from_dom0_mb, res.dom0_target_mb)
