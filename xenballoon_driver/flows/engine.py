@@ -8,8 +8,10 @@ from taskflow import engines
 from taskflow import exceptions as tf_exceptions
 from taskflow.listeners import logging as logging_listener
 from taskflow.persistence import models
+from taskflow import task as tf_task
 
 LOG = logging.getLogger(__name__)
+PROGRESS = tf_task.EVENT_UPDATE_PROGRESS
 
 
 def new_flow_detail(backend, flow_name, request):
@@ -50,9 +52,9 @@ def run_engine(engine, flow, progress=None):
     if progress is not None:
         for atom in flow.iter_nodes():
             task = atom[0]
-            if task.notifier.can_be_registered(task.EVENT_UPDATE_PROGRESS):
+            if task.notifier.can_be_registered(PROGRESS):
                 task.notifier.register(
-                    task.EVENT_UPDATE_PROGRESS,
+                    PROGRESS,
                     lambda event, details, name=task.name: progress(
                         name, dict(details)))
     # Failures reach the caller as exceptions; their tracebacks are for -v.

@@ -1,11 +1,11 @@
 """The reservation ledger and dom0's derived target."""
 
-import json
 import multiprocessing
 
 import pytest
 
 from xenballoon_driver.balloon import ledger as ledger_mod
+from xenballoon_driver.balloon import ledger_storage
 from xenballoon_driver import exception
 from xenballoon_driver.hypervisor import base
 
@@ -34,7 +34,7 @@ class FakeHost:
 
 
 def make(storage=None, floor=4096):
-    return ledger_mod.Ledger(storage or ledger_mod.MemoryStorage(), floor)
+    return ledger_mod.Ledger(storage or ledger_storage.MemoryStorage(), floor)
 
 
 def test_reserve_splits_between_free_and_dom0():
@@ -148,7 +148,7 @@ def test_duplicate_name_is_refused():
 
 
 def _reserve_in_child(directory, name, queue):
-    ledger = ledger_mod.Ledger(ledger_mod.FileStorage(directory), 4096)
+    ledger = ledger_mod.Ledger(sql_storage(directory), 4096)
     try:
         ledger.reserve(FakeHost(), name, 30000)
         queue.put((name, 'ok'))
@@ -156,7 +156,12 @@ def _reserve_in_child(directory, name, queue):
         queue.put((name, 'refused'))
 
 
-def test_file_ledger_is_shared_by_processes(tmp_path):
+def sql_storage(directory):
+    url = 'sqlite:///%s/flows.sqlite' % directory
+    return ledger_storage.SqlStorage(url, 'host1', directory)
+
+
+def test_sql_ledger_is_shared_by_processes(tmp_path):
     # Room for two 30000 MiB reservations (8192 + 57344 - 4096 = 61440),
     # not three, whichever processes ask.
     queue = multiprocessing.Queue()
@@ -169,12 +174,18 @@ def test_file_ledger_is_shared_by_processes(tmp_path):
         p.join(30)
     results = sorted(queue.get(timeout=5)[1] for _ in procs)
     assert results == ['ok', 'ok', 'refused']
-    data = json.loads((tmp_path / 'ledger.json').read_text())
-    assert len(data['entries']) == 2
+    ledger = make(sql_storage(str(tmp_path)))
+    assert len(ledger.entries()) == 2
 
 
-def test_corrupt_ledger_file_is_a_clear_error(tmp_path):
-    (tmp_path / 'ledger.json').write_text('{not json')
-    ledger = make(ledger_mod.FileStorage(str(tmp_path)))
-    with pytest.raises(exception.InvalidInput, match='ledger'):
-        ledger.entries()
+def test_sql_ledger_keeps_one_document_per_host(tmp_path):
+    url = 'sqlite:///%s/flows.sqlite' % tmp_path
+    one = make(ledger_storage.SqlStorage(url, 'host1', str(tmp_path)))
+    two = make(ledger_storage.SqlStorage(url, 'host2', str(tmp_path)))
+    one.reserve(FakeHost(), 'a', 1000)
+    assert len(one.entries()) == 1 and two.entries() == {}
+
+
+def test_unusable_database_is_a_clear_error(tmp_path):
+    with pytest.raises(exception.InvalidConfig, match='persistence'):
+        ledger_storage.SqlStorage('nosuchdb://x/y', 'h', str(tmp_path))

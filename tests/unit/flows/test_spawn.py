@@ -45,7 +45,7 @@ def test_flow_wiring():
                      spawn_flow.WAIT, spawn_flow.BUILD]
     assert {'reservation', 'dom0_target_before', 'balloon_report',
             'domain'} <= set(flow.provides)
-    assert flow.requires == {'spec'}
+    assert flow.requires == {'spec', 'request_id'}
 
 
 def test_spawn_balloons_exactly_what_is_missing(sim):
@@ -360,7 +360,7 @@ def test_reverts_are_idempotent(sim):
                                host.driver.conf.xenballoon)
     tasks = {node[0].name: node[0] for node in flow.iter_nodes()}
     spec = {'name': 'vm1', 'memory_mb': 20 * GiB}
-    reservation = tasks[spawn_flow.RESERVE].execute(spec)
+    reservation = tasks[spawn_flow.RESERVE].execute(spec, 'r1')
     tasks[spawn_flow.BALLOON].execute(reservation)
     for _ in range(2):
         tasks[spawn_flow.BUILD].revert(spec=spec, result=None)
