@@ -15,6 +15,7 @@ from xenballoon_driver import conf as conf_mod
 from xenballoon_driver import exception
 from xenballoon_driver.flows import destroy as destroy_flow
 from xenballoon_driver.flows import engine
+from xenballoon_driver.flows import recovery
 from xenballoon_driver.flows import spawn as spawn_flow
 from xenballoon_driver import hypervisor
 from xenballoon_driver.hypervisor import base
@@ -26,26 +27,47 @@ LOG = logging.getLogger(__name__)
 
 class XenBalloonDriver:
     def __init__(self, conf=None, backend=None, ledger=None,
-                 persistence=None):
+                 persistence=None, lock_dir=None):
         self.conf = conf or conf_mod.CONF
         self.backend = backend
         self.ledger = ledger
         self.persistence = persistence
+        # Running flows hold a lock file here; None: no locks (simulate).
+        self.lock_dir = lock_dir
 
-    def init_host(self, host=None):
-        """Check the configuration, connect to the backend and the store."""
+    def init_host(self, host=None, recover=True):
+        """Check the configuration, connect to the backend and the store.
+
+        Then, unless ``recover`` is false, finish or undo every flow a
+        crash interrupted (see flows/recovery.py).
+        """
         conf_mod.validate(self.conf)
         if self.backend is None:
             self.backend = hypervisor.load(self.conf)
         if self.persistence is None:
             self.persistence = persistence_mod.get_backend(self.conf)
+        if self.lock_dir is None:
+            self.lock_dir = os.path.join(
+                os.path.expanduser(self.conf.xenballoon.state_dir), 'locks')
         if self.ledger is None:
             opts = self.conf.xenballoon
             storage = ledger_storage.SqlStorage(
                 persistence_mod.connection_url(self.conf), opts.host,
                 os.path.expanduser(opts.state_dir))
             self.ledger = ledger_mod.Ledger(storage, opts.dom0_min_memory_mb)
+        if recover:
+            self.recover()
         return self
+
+    def recover(self):
+        """Resume or revert interrupted flows; report what is out of step.
+
+        Returns (list of recovery.Recovered, list of recovery.Orphan).
+        """
+        return recovery.recover(self)
+
+    def list_flows(self):
+        return recovery.list_flows(self.persistence)
 
     def spawn(self, name, memory_mb, vcpus=1, guest_type='pv',
               progress=None, fail_at_fraction=None):
@@ -65,7 +87,8 @@ class XenBalloonDriver:
         # Flow inputs are plain data: persisted logbooks store them as JSON.
         results = engine.run(flow, {'spec': dataclasses.asdict(spec)},
                              progress=progress, persistence=self.persistence,
-                             request='spawn %s' % spec.name)
+                             request='spawn %s' % spec.name,
+                             lock_dir=self.lock_dir)
         return base.DomainInfo(**results['domain'])
 
     def destroy(self, name):
@@ -75,7 +98,8 @@ class XenBalloonDriver:
             self.conf.xenballoon.reinflate_on_destroy)
         results = engine.run(flow, {'name': name},
                              persistence=self.persistence,
-                             request='destroy %s' % name)
+                             request='destroy %s' % name,
+                             lock_dir=self.lock_dir)
         return results['dom0_target_after']
 
     def list_instances(self):

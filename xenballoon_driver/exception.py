@@ -107,3 +107,12 @@ class DomainBusy(XenBalloonException):
 class ToolstackError(XenBalloonException):
     msg_fmt = 'Toolstack call %(call)s failed: %(reason)s'
     exit_code = EXIT_TOOLSTACK
+
+
+class FlowBusy(XenBalloonException):
+    msg_fmt = 'Flow %(flow_id)s is being run by another process'
+
+
+class BuildInterrupted(BuildFailed):
+    msg_fmt = ('The build of %(name)s was interrupted (the process running '
+               'it stopped); its partial domain is destroyed')

@@ -204,11 +204,19 @@ class Ledger:
                 state, snap.domains, before=before), ahead
 
     def mark_building(self, res_id):
-        """The build starts: from now on its domain holds part of it."""
+        """The build starts: from now on its domain holds part of it.
+
+        Returns the state before (RESERVED on a first run; BUILDING or
+        DOMAIN when a resumed flow runs the build again), or None.
+        """
         with self.storage.locked() as state:
             entry = state['entries'].get(res_id)
-            if entry is not None and entry['state'] == RESERVED:
+            if entry is None:
+                return None
+            was = entry['state']
+            if was == RESERVED:
                 entry['state'] = BUILDING
+            return was
 
     def release(self, res_id):
         """Drop a reservation; return dom0's new target (idempotent)."""

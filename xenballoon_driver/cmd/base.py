@@ -44,5 +44,6 @@ class ErrorMapping:
     def conf(self):
         return load_conf(self.app.options.config_file)
 
-    def driver(self):
-        return driver_mod.XenBalloonDriver(self.conf()).init_host()
+    def driver(self, recover=True):
+        return driver_mod.XenBalloonDriver(self.conf()).init_host(
+            recover=recover)

@@ -16,6 +16,18 @@ persistence_opts = [
                     'SQLAlchemy URL, e.g. postgresql+psycopg2://user@host/db '
                     'or mysql+pymysql://user@host/db, uses taskflow\'s '
                     'SQLAlchemy backend on that server.'),
+    cfg.StrOpt('orphan_action', default='report',
+               choices=[('report', 'log and list what is out of step'),
+                        ('clean', 'also release stale reservations, drop '
+                                  'ledger entries of vanished domains and '
+                                  'destroy domains the ledger does not '
+                                  'know')],
+               help='What start-up recovery does with reservations no '
+                    'live flow owns, ledger entries whose domain is gone, '
+                    'and domains on the host the ledger does not know '
+                    '(e.g. created by a flow whose store was lost). '
+                    '"clean" destroys such domains: use it only on hosts '
+                    'where every guest is this driver\'s.'),
     cfg.IntOpt('retention_hours', default=24, min=0, max=24 * 365,
                help='Finished flows (succeeded or reverted) are kept this '
                     'long for "xenballoon flows", then pruned at start-up. '

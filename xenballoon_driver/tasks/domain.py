@@ -25,12 +25,25 @@ class BuildDomain(common.QuietTask):
 
     def execute(self, spec, reservation):
         spec = base.DomainSpec(**spec)
-        self.ledger.mark_building(reservation['id'])
+        was = self.ledger.mark_building(reservation['id'])
+        if was != ledger_mod.RESERVED:
+            # Run again after a crash: the create may have happened.
+            found = self._existing(spec.name)
+            if found is not None and was == ledger_mod.DOMAIN:
+                return dataclasses.asdict(found)  # finished: adopt it
+            if found is not None:
+                raise exception.BuildInterrupted(name=spec.name)
         info = self.backend.create_domain(spec)
         self.ledger.commit(reservation['id'])
         LOG.info('Domain %s (domid %d) running with %d MiB', info.name,
                  info.domid, spec.memory_mb)
         return dataclasses.asdict(info)
+
+    def _existing(self, name):
+        try:
+            return self.backend.domain_info(name)
+        except exception.DomainNotFound:
+            return None
 
     def revert(self, spec, result, **kwargs):
         if isinstance(result, failure.Failure) and result.check(

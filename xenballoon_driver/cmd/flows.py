@@ -1,0 +1,43 @@
+"""``xenballoon flows`` and ``xenballoon recover``."""
+
+from cliff import lister
+
+from xenballoon_driver.cmd import base
+
+
+class ListFlows(base.ErrorMapping, lister.Lister):
+    """List stored spawn and destroy flows, newest first.
+
+    state is taskflow's: RUNNING or REVERTING for a flow in progress (or
+    interrupted: see "recover"), SUCCESS, REVERTED; progress is the share
+    of its tasks done.
+    """
+
+    COLUMNS = ('request', 'state', 'age_s', 'progress', 'kind', 'flow_id')
+
+    def take_action(self, parsed_args):
+        driver = self.driver(recover=False)
+        rows = [(r.request, r.state, round(r.age_s, 1),
+                 round(r.progress, 2), r.kind, r.flow_id)
+                for r in driver.list_flows()]
+        return self.COLUMNS, rows
+
+
+class Recover(base.ErrorMapping, lister.Lister):
+    """Resume or revert interrupted flows; report what is out of step.
+
+    Safe to run at any time: flows that another process is running are
+    left alone. Orphans (stale reservations, vanished or unknown domains)
+    are only reported unless [persistence] orphan_action = clean.
+    """
+
+    COLUMNS = ('what', 'name', 'outcome', 'detail')
+
+    def take_action(self, parsed_args):
+        driver = self.driver(recover=False)
+        recovered, orphans = driver.recover()
+        rows = [('flow', r.request, r.outcome,
+                 'was %s%s' % (r.was, ': ' + r.error if r.error else ''))
+                for r in recovered]
+        rows += [(o.kind, o.name, o.action, o.detail) for o in orphans]
+        return self.COLUMNS, rows

@@ -1,0 +1,217 @@
+"""Start-up recovery: finish or undo what a crash interrupted.
+
+Every unfinished flow found in the store is run again from where it
+stopped. Tasks are written to make that safe, and the choice is theirs:
+
+- died before or in ReserveMemory: the reservation (keyed by the flow's
+  id) is made or found again, and the spawn goes on;
+- died in BalloonDom0 or WaitForBalloon: the target is applied again and
+  the wait resumes; if dom0 is no longer making progress the wait fails
+  as a stall after stall_timeout and the flow is reverted;
+- died in BuildDomain: a domain left half-built is destroyed and the flow
+  reverted; a domain whose build had finished is adopted;
+- died while reverting: the revert goes on (reverts are idempotent);
+- destroy flows are run again (a domain already gone is fine).
+
+Then the ledger is checked against the flows and the host: reservations
+no live flow owns, ledger entries whose domain is gone, and domains the
+ledger does not know are reported, and cleaned when
+[persistence] orphan_action = clean.
+"""
+
+import contextlib
+import dataclasses
+import datetime
+import logging
+
+from taskflow import engines
+from taskflow import states
+
+from xenballoon_driver.balloon import ledger as ledger_mod
+from xenballoon_driver import exception
+from xenballoon_driver.flows import destroy as destroy_flow
+from xenballoon_driver.flows import engine as engine_mod
+from xenballoon_driver.flows import spawn as spawn_flow
+from xenballoon_driver.tasks import common as tasks_common
+
+LOG = logging.getLogger(__name__)
+
+FINISHED = (states.SUCCESS, states.REVERTED)
+
+
+@dataclasses.dataclass
+class FlowRow:
+    request: str
+    flow_id: str
+    kind: str
+    state: str
+    age_s: float
+    progress: float
+
+
+@dataclasses.dataclass
+class Recovered:
+    request: str
+    flow_id: str
+    was: str
+    outcome: str
+    error: str = ''
+
+
+def _age(book, now):
+    created = book.created_at
+    if created is None:
+        return 0.0
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=datetime.timezone.utc)
+    return (now - created).total_seconds()
+
+
+def _details(persistence):
+    with contextlib.closing(persistence.get_connection()) as conn:
+        for book in conn.get_logbooks():
+            for detail in book:
+                yield book, detail
+
+
+def list_flows(persistence):
+    """Every stored flow, newest first."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    rows = []
+    for book, detail in _details(persistence):
+        progress = [atom.meta.get('progress', 0.0) if atom.meta else 0.0
+                    for atom in detail]
+        done = sum(1 for atom in detail if atom.state in (
+            states.SUCCESS, states.REVERTED))
+        rows.append(FlowRow(
+            request=book.name, flow_id=detail.uuid, kind=detail.name,
+            state=detail.state or states.PENDING, age_s=_age(book, now),
+            progress=(done / len(progress)) if progress else 0.0))
+    return sorted(rows, key=lambda r: r.age_s)
+
+
+def _flow_for(driver, name):
+    if name == spawn_flow.FLOW_NAME:
+        return spawn_flow.get_flow(driver.backend, driver.ledger,
+                                   driver.conf.xenballoon)
+    if name == destroy_flow.FLOW_NAME:
+        return destroy_flow.get_flow(
+            driver.backend, driver.ledger,
+            driver.conf.xenballoon.reinflate_on_destroy)
+    return None
+
+
+def resume_unfinished(driver):
+    """Run every unfinished flow to completion or revert; report each."""
+    results = []
+    for book, detail in list(_details(driver.persistence)):
+        if detail.state in FINISHED:
+            continue
+        flow = _flow_for(driver, detail.name)
+        if flow is None:
+            LOG.warning('Flow %s (%s) is of unknown kind %s; left alone',
+                        detail.uuid, book.name, detail.name)
+            continue
+        was = detail.state or states.PENDING
+        try:
+            with engine_mod.owning(driver.lock_dir, detail.uuid):
+                engine = engines.load(flow, flow_detail=detail, book=book,
+                                      backend=driver.persistence,
+                                      engine='serial')
+                engine_mod.run_engine(engine, flow)
+            outcome, error = 'completed', ''
+        except exception.FlowBusy:
+            continue  # alive in another process: not ours to touch
+        except exception.XenBalloonException as err:
+            outcome, error = 'reverted', str(err)
+        LOG.info('Recovered %s (%s, was %s): %s %s', book.name, detail.uuid,
+                 was, outcome, error)
+        results.append(Recovered(request=book.name, flow_id=detail.uuid,
+                                 was=was, outcome=outcome, error=error))
+    return results
+
+
+@dataclasses.dataclass
+class Orphan:
+    kind: str
+    name: str
+    detail: str
+    action: str
+
+
+def reconcile(driver, clean=False):
+    """Compare the ledger with the stored flows and the host."""
+    persistence, ledger, backend = (driver.persistence, driver.ledger,
+                                    driver.backend)
+    states_by_id = {detail.uuid: detail.state
+                    for _, detail in _details(persistence)}
+    on_host = {d.name for d in backend.list_domains()}
+    orphans = []
+    known = set()
+    for res_id, entry in ledger.entries().items():
+        known.add(entry['name'])
+        if entry['state'] == ledger_mod.DOMAIN:
+            if entry['name'] not in on_host:
+                orphans.append(Orphan(
+                    'vanished-domain', entry['name'],
+                    'ledger holds %d MiB for a domain that is gone'
+                    % entry['need_mb'], 'forgotten' if clean else 'none'))
+                if clean:
+                    ledger.forget_domain(entry['name'], reinflate=True)
+            continue
+        state = states_by_id.get(res_id)
+        if state in FINISHED or state is None:
+            if _busy(driver, res_id):
+                continue
+            orphans.append(Orphan(
+                'stale-reservation', entry['name'],
+                '%d MiB reserved by flow %s (%s)' % (
+                    entry['need_mb'], res_id, state or 'not in the store'),
+                'released' if clean else 'none'))
+            if clean:
+                ledger.release(res_id)
+    for name in sorted(on_host - known):
+        orphans.append(Orphan(
+            'unknown-domain', name, 'on the host, not in the ledger',
+            'destroyed' if clean else 'none'))
+        if clean:
+            with contextlib.suppress(exception.DomainNotFound):
+                backend.destroy_domain(name)
+    if clean and orphans:
+        tasks_common.apply_ledger_target(backend, ledger)
+    for orphan in orphans:
+        LOG.warning('Out of step: %s %s: %s (action: %s)', orphan.kind,
+                    orphan.name, orphan.detail, orphan.action)
+    return orphans
+
+
+def _busy(driver, flow_id):
+    try:
+        with engine_mod.owning(driver.lock_dir, flow_id):
+            return False
+    except exception.FlowBusy:
+        return True
+
+
+def prune(persistence, retention_hours):
+    """Drop finished flows older than the retention; return how many."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    dropped = 0
+    with contextlib.closing(persistence.get_connection()) as conn:
+        for book in list(conn.get_logbooks()):
+            details = list(book)
+            if not details or not all(d.state in FINISHED for d in details):
+                continue
+            if _age(book, now) > retention_hours * 3600:
+                conn.destroy_logbook(book.uuid)
+                dropped += 1
+    return dropped
+
+
+def recover(driver):
+    """What init_host and ``xenballoon recover`` run."""
+    opts = driver.conf.persistence
+    recovered = resume_unfinished(driver)
+    orphans = reconcile(driver, clean=opts.orphan_action == 'clean')
+    prune(driver.persistence, opts.retention_hours)
+    return recovered, orphans
