@@ -1,5 +1,9 @@
 """Fixtures shared by unit and functional tests."""
 
+import contextlib
+import os
+import uuid
+
 import pytest
 
 from oslo_config import cfg
@@ -11,6 +15,7 @@ from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import conf as conf_mod
 from xenballoon_driver import driver as driver_mod
 from xenballoon_driver.hypervisor import simulated
+from xenballoon_driver import persistence
 from xenballoon_driver.simulator import model as model_mod
 from xenballoon_driver.simulator import scenario as scenario_mod
 from xenballoon_driver.simulator import store as store_mod
@@ -54,16 +59,23 @@ def make_scenario(host=None, balloon=None, build=None, requests=None):
 class SimHost:
     """A simulated host on a virtual clock, with a driver wired to it."""
 
-    def __init__(self, conf, scenario):
+    def __init__(self, conf, scenario, persisted=False):
+        """A host; its ledger in memory, or in the flows' database.
+
+        Flows are stored in [persistence] connection either way.
+        """
         self.scenario = scenario
         self.model = model_mod.HostModel(scenario)
         self.clock = clock_mod.VirtualClock()
         self.backend = simulated.SimulatedHypervisor(
             conf, store=store_mod.MemoryStore(self.model, self.clock))
-        self.ledger = ledger_mod.Ledger(ledger_storage.MemoryStorage(),
-                                        conf.xenballoon.dom0_min_memory_mb)
+        ledger = None
+        if not persisted:
+            ledger = ledger_mod.Ledger(ledger_storage.MemoryStorage(),
+                                       conf.xenballoon.dom0_min_memory_mb)
         self.driver = driver_mod.XenBalloonDriver(
-            conf, self.backend, self.ledger).init_host()
+            conf, self.backend, ledger).init_host()
+        self.ledger = self.driver.ledger
 
     def settle(self, seconds=3600.0):
         """Let the balloon reach its target (or give up after seconds)."""
@@ -88,3 +100,98 @@ def sim(conf):
     def factory(**kw):
         return SimHost(conf, make_scenario(**kw))
     return factory
+
+
+# -- database servers ------------------------------------------------------
+
+SERVERS = {
+    'postgresql': ('postgresql+psycopg2://postgres@127.0.0.1:5432/%s',
+                   'postgresql+psycopg2://postgres@127.0.0.1:5432/postgres'),
+    'mysql': ('mysql+pymysql://root@127.0.0.1:3306/%s',
+              'mysql+pymysql://root@127.0.0.1:3306/mysql'),
+}
+
+
+def require_services():
+    return os.environ.get('XENBALLOON_REQUIRE_SERVICES') == '1'
+
+
+@contextlib.contextmanager
+def scratch_database(kind):
+    """A new, empty database on the local server of ``kind``; dropped after.
+
+    Skips (or fails, with XENBALLOON_REQUIRE_SERVICES=1) when the server
+    or its Python driver is not there.
+    """
+    import sqlalchemy as sa
+    url_fmt, admin_url = SERVERS[kind]
+    name = 'xb_test_%s' % uuid.uuid4().hex[:12]
+    try:
+        admin = sa.create_engine(admin_url, isolation_level='AUTOCOMMIT')
+        with admin.connect() as conn:
+            conn.execute(sa.text('CREATE DATABASE %s' % name))
+    except Exception as err:  # no server, no driver: say which
+        reason = '%s server not usable: %s' % (kind,
+                                               str(err).splitlines()[0])
+        if require_services():
+            pytest.fail(reason)
+        pytest.skip(reason)
+    try:
+        yield url_fmt % name
+    finally:
+        persistence.forget(url_fmt % name)
+        force = ' WITH (FORCE)' if kind == 'postgresql' else ''
+        with admin.connect() as conn:
+            conn.execute(sa.text('DROP DATABASE %s%s' % (name, force)))
+        admin.dispose()
+
+
+def _database(kind, tmp_path_factory):
+    if kind == 'sqlite':
+        yield 'sqlite:///%s' % (tmp_path_factory.mktemp('db') /
+                                'flows.sqlite')
+        return
+    with scratch_database(kind) as url:
+        yield url
+
+
+def _emptied(url):
+    """Drop every flow and ledger stored at ``url``."""
+    import sqlalchemy as sa
+    from xenballoon_driver.balloon import ledger_storage
+    backend = persistence.cached(url)
+    if backend is not None:
+        with contextlib.closing(backend.get_connection()) as conn:
+            conn.clear_all()
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        if sa.inspect(conn).has_table(ledger_storage.LEDGER.name):
+            conn.execute(ledger_storage.LEDGER.delete())
+    engine.dispose()
+
+
+# Creating taskflow's schema on a server takes seconds: one database per
+# test module, emptied after each test.
+
+@pytest.fixture(scope='module', params=['sqlite', 'postgresql', 'mysql'])
+def db_server(request, tmp_path_factory):
+    yield from _database(request.param, tmp_path_factory)
+
+
+@pytest.fixture
+def db_url(db_server):
+    """Each database kind the project supports, one test run each."""
+    yield db_server
+    _emptied(db_server)
+
+
+@pytest.fixture(scope='module', params=['postgresql', 'mysql'])
+def server_db(request, tmp_path_factory):
+    yield from _database(request.param, tmp_path_factory)
+
+
+@pytest.fixture
+def server_url(server_db):
+    """PostgreSQL and MariaDB only (SQLite is everyone's default)."""
+    yield server_db
+    _emptied(server_db)

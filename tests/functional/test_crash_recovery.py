@@ -31,7 +31,13 @@ REVERT_POINTS = ['revert-destroying-domain', 'revert-returning-dom0',
 
 
 @pytest.fixture
-def host(tmp_path):
+def store_url(tmp_path):
+    """Flows on SQLite, the embedded default."""
+    return 'sqlite:///%s' % (tmp_path / 'state' / 'flows.sqlite')
+
+
+@pytest.fixture
+def host(tmp_path, store_url):
     """A config for a small simulated host; ``host(build=...)`` rewrites."""
     def make(rate=2048, **build):
         scenario = {
@@ -44,8 +50,9 @@ def host(tmp_path):
         conf = tmp_path / 'xenballoon.conf'
         conf.write_text(
             '[xenballoon]\nstate_dir = %s\npoll_interval = 0.5\n'
+            '[persistence]\nconnection = %s\n'
             '[simulator]\nscenario_file = %s\ntime_scale = 1000\n' % (
-                tmp_path / 'state', tmp_path / 'scenario.yaml'))
+                tmp_path / 'state', store_url, tmp_path / 'scenario.yaml'))
         return str(conf)
     return make
 
@@ -152,3 +159,26 @@ def test_any_command_recovers_first(host):
     assert status.returncode == 0
     assert json.loads(status.stdout)['reserved_mb'] == 0
     consistent(conf)
+
+
+class TestOnDatabaseServers:
+    """A few of the same cases on PostgreSQL and MariaDB.
+
+    Skipped when a server is absent, unless XENBALLOON_REQUIRE_SERVICES=1.
+    """
+
+    @pytest.fixture
+    def store_url(self, server_url):
+        return server_url
+
+    @pytest.mark.parametrize('point', ['wait-middle', 'build-inside-create',
+                                       'build-after-commit'])
+    def test_spawn_killed_then_recovered(self, host, point):
+        test_spawn_killed_then_recovered(host, point)
+
+    def test_revert_killed_then_finished_by_recovery(self, host):
+        test_revert_killed_then_finished_by_recovery(
+            host, 'revert-returning-dom0')
+
+    def test_destroy_killed_then_recovered(self, host):
+        test_destroy_killed_then_recovered(host)

@@ -1,6 +1,5 @@
 """Showing a balloon wait: a live bar on a terminal, log lines otherwise."""
 
-import math
 import os
 import sys
 
@@ -13,7 +12,7 @@ BAR_FORMAT = '{desc}: {percentage:3.0f}%|{bar}| {n}/{total} MiB{postfix}'
 
 
 def _eta(seconds):
-    return '?' if not math.isfinite(seconds) else '%.0fs' % seconds
+    return '?' if seconds is None else '%.0fs' % seconds
 
 
 class BalloonProgress:

@@ -4,6 +4,7 @@ import contextlib
 import os
 import threading
 
+from sqlalchemy import exc as sa_exc
 from taskflow import exceptions as tf_exceptions
 
 from xenballoon_driver import exception
@@ -51,11 +52,12 @@ def get_backend(conf):
                 backend = _make_backend(url)
                 with contextlib.closing(backend.get_connection()) as conn:
                     conn.upgrade()
-            except (tf_exceptions.StorageFailure, ImportError,
-                    OSError) as err:
+            except (tf_exceptions.StorageFailure, sa_exc.SQLAlchemyError,
+                    ImportError, OSError) as err:
                 raise exception.InvalidConfig(
                     option='[persistence] connection',
-                    reason='cannot use %s: %s' % (_safe(url), err))
+                    reason='cannot use %s: %s' % (
+                        _safe(url), str(err).splitlines()[0]))
             _backends[url] = backend
         return backend
 
@@ -66,3 +68,17 @@ def _safe(url):
         scheme, rest = url.split('://', 1)
         return '%s://***@%s' % (scheme, rest.rsplit('@', 1)[1])
     return url
+
+
+def cached(url):
+    """The backend this process uses for ``url``, if any."""
+    with _backends_lock:
+        return _backends.get(url)
+
+
+def forget(url):
+    """Close and drop this process's backend for ``url`` (tests)."""
+    with _backends_lock:
+        backend = _backends.pop(url, None)
+    if backend is not None:
+        backend.close()

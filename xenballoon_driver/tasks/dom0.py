@@ -1,6 +1,7 @@
 """Tasks that touch dom0's balloon."""
 
 import logging
+import math
 
 from taskflow import task
 
@@ -109,5 +110,7 @@ class WaitForBalloon(task.Task):
         self.notifier.notify(task.EVENT_UPDATE_PROGRESS, {
             'progress': prog.fraction, 'fraction': prog.fraction,
             'released_mb': prog.released_mb, 'missing_mb': prog.missing_mb,
-            'rate_mb_s': prog.rate_mb_s, 'eta_s': prog.eta_s,
+            # JSON has no infinity: an unknown ETA is None.
+            'rate_mb_s': prog.rate_mb_s,
+            'eta_s': prog.eta_s if math.isfinite(prog.eta_s) else None,
             'dom0_mb': dom0.current_mb, 'elapsed_s': prog.elapsed_s})
