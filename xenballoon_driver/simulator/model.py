@@ -41,6 +41,9 @@ class HostModel:
         # or the low mark); stall_began_at is kept after it moves again.
         self.stuck = False
         self.stall_began_at = None
+        # The most memory ever spoken for at once: dom0 plus the whole
+        # footprint of every domain, from the start of its build.
+        self.peak_committed_mb = self.dom0_mb + self.xen_mb
         self.domains = {}
         self.next_domid = 1
         self._jitter = {}
@@ -214,6 +217,9 @@ class HostModel:
 
         if building:
             self._populate(building, dt, releasing)
+        committed = self.xen_mb + self.dom0_mb + sum(
+            d['footprint_mb'] for d in self.domains.values())
+        self.peak_committed_mb = max(self.peak_committed_mb, committed)
         if contending:
             self.contention_s += dt
             # Those building at the start of the step, finished or not.
@@ -275,7 +281,8 @@ class HostModel:
     STATE_KEYS = ('now', 'total_mb', 'xen_mb', 'dom0_low_mb', 'dom0_mb',
                   'dom0_target_mb', 'released_mb', 'release_start',
                   'first_request_at', 'grown_back', 'contention_s',
-                  'contention_by_name', 'stuck', 'stall_began_at', 'domains',
+                  'contention_by_name', 'stuck', 'stall_began_at',
+                  'peak_committed_mb', 'domains',
                   'next_domid')
 
     def to_dict(self):

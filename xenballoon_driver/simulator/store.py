@@ -91,10 +91,10 @@ class FileStore:
         directory = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(directory, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix='.simulated-')
+        # No fsync: a simulated host needs to survive its process being
+        # killed (os.replace is atomic), not the machine losing power.
         with os.fdopen(fd, 'w', encoding='utf-8') as f:
             json.dump(state, f)
-            f.flush()
-            os.fsync(f.fileno())
         os.replace(tmp, self.path)
 
     @contextlib.contextmanager
