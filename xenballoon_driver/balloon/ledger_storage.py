@@ -2,7 +2,7 @@
 
 MemoryStorage: this process only (``simulate``, tests). SqlStorage: one
 JSON document per host in the flows' database, read and written under an
-inter-process lock (oslo.concurrency, as OpenStack services do) inside one
+inter-process lock (see filelock.py) inside one
 transaction, so concurrent spawns from several processes never count the
 same MiB twice.
 """
@@ -13,11 +13,13 @@ import json
 import os
 import threading
 
-from oslo_concurrency import lockutils
 import sqlalchemy as sa
 
 from xenballoon_driver.balloon import ledger
 from xenballoon_driver import exception
+from xenballoon_driver import filelock
+from xenballoon_driver import persistence
+from xenballoon_driver.persistence import sqlite_backend
 
 metadata = sa.MetaData()
 LEDGER = sa.Table(
@@ -30,6 +32,8 @@ class MemoryStorage:
     def __init__(self):
         self._state = None
         self._lock = threading.RLock()
+
+    snapshot = property(lambda self: self.locked)
 
     @contextlib.contextmanager
     def locked(self):
@@ -44,8 +48,11 @@ class SqlStorage:
         self.host = host
         self.lock_dir = lock_dir
         kwargs = {}
-        if url.startswith('sqlite'):
+        self.write_lock = None
+        path = persistence.sqlite_path(url)
+        if path is not None:
             kwargs['connect_args'] = {'timeout': 60}
+            self.write_lock = sqlite_backend.write_lock_path(path)
         try:
             self.engine = sa.create_engine(url, **kwargs)
             metadata.create_all(self.engine, checkfirst=True)
@@ -55,10 +62,19 @@ class SqlStorage:
                 reason='ledger table: %s' % str(err).splitlines()[0])
 
     @contextlib.contextmanager
+    def snapshot(self):
+        """The state as committed, for reading: no lock needed."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(LEDGER.c.doc).where(
+                LEDGER.c.host == self.host)).first()
+        yield json.loads(row[0]) if row else ledger.empty()
+
+    @contextlib.contextmanager
     def locked(self):
-        os.makedirs(self.lock_dir, exist_ok=True)
-        with lockutils.lock('ledger', lock_file_prefix='xenballoon-',
-                            external=True, lock_path=self.lock_dir):
+        with filelock.locked(os.path.join(self.lock_dir,
+                                          'xenballoon-ledger.lock')), (
+                filelock.locked(self.write_lock) if self.write_lock
+                else contextlib.nullcontext()):
             with self.engine.begin() as conn:
                 row = conn.execute(sa.select(LEDGER.c.doc).where(
                     LEDGER.c.host == self.host)).first()

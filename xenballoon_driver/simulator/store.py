@@ -11,10 +11,9 @@ import json
 import os
 import tempfile
 
-from oslo_concurrency import lockutils
-
 from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import exception
+from xenballoon_driver import filelock
 from xenballoon_driver.simulator import model as model_mod
 from xenballoon_driver.simulator import scenario as scenario_mod
 
@@ -64,8 +63,7 @@ class FileStore:
         self.scenario = scenario_mod.from_dict(state['scenario'], path)
 
     def _locked(self):
-        return lockutils.lock(self.lock_name, external=True,
-                              lock_path=self.lock_path)
+        return filelock.locked(os.path.join(self.lock_path, self.lock_name))
 
     def _read(self):
         try:
