@@ -152,7 +152,7 @@ class Ledger:
 
     def target(self):
         """dom0's target as the ledger derives it (None: nothing live)."""
-        with self.storage.locked() as state:
+        with self.storage.snapshot() as state:
             if not state['entries']:
                 return None
             return self._target(state)
@@ -175,7 +175,7 @@ class Ledger:
             return target
 
     def baseline(self):
-        with self.storage.locked() as state:
+        with self.storage.snapshot() as state:
             return state['baseline_mb']
 
     def return_dom0(self, res_id):
@@ -194,7 +194,7 @@ class Ledger:
         build made for an earlier reservation is under way): while one is,
         what we miss may be the memory it is still populating.
         """
-        with self.storage.locked() as state:
+        with self.storage.snapshot() as state:
             mine = state['entries'].get(res_id)
             before = mine.get('seq', 0) if mine else None
             ahead = any(e['state'] == BUILDING and
@@ -248,5 +248,5 @@ class Ledger:
             return self._target(state)
 
     def entries(self):
-        with self.storage.locked() as state:
+        with self.storage.snapshot() as state:
             return copy.deepcopy(state['entries'])
