@@ -1,5 +1,7 @@
 """[persistence] options: where flows and the reservation ledger live."""
 
+import copy
+
 from oslo_config import cfg
 
 persistence_group = cfg.OptGroup(
@@ -36,8 +38,11 @@ persistence_opts = [
 
 
 def register_opts(conf):
-    conf.register_group(persistence_group)
-    conf.register_opts(persistence_opts, group=persistence_group)
+    # A new group object per ConfigOpts: oslo.config copies a group
+    # shallowly, so sharing one would share overrides between them.
+    group = copy.deepcopy(persistence_group)
+    conf.register_group(group)
+    conf.register_opts(persistence_opts, group=group)
 
 
 def list_opts():
