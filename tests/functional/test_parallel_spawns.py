@@ -32,7 +32,7 @@ def conf_path(tmp_path):
     path.write_text(
         '[xenballoon]\nstate_dir = %s\n'
         'poll_interval = 5\nmin_poll_interval = 0.5\n'
-        '[simulator]\nscenario_file = %s\ntime_scale = 10\n' % (
+        '[simulator]\nscenario_file = %s\ntime_scale = 5\n' % (
             tmp_path / 'state', tmp_path / 'scenario.yaml'))
     return str(path)
 
