@@ -133,6 +133,26 @@ def test_small_request_after_a_big_one_is_not_a_stall(sim):
     assert host.model.contention_s == 0
 
 
+def test_32_concurrent_spawns_makespan(sim):
+    """32 spawns at once on a host with room for 25 of them."""
+    host = sim(host={'total_mb': 512 * GiB, 'dom0_mb': 480 * GiB},
+               balloon={'release_rate_mb_s': 4096},
+               build={'populate_rate_mb_s': 64 * GiB})
+    need = 20 * GiB + 2
+    before = host.driver.host_status()
+    outcomes = host.clock.run([
+        (0.0, lambda i=i: host.driver.spawn('vm%d' % i, 20 * GiB))
+        for i in range(32)])
+    admitted = [r for r, err in outcomes if err is None]
+    refused = [err for _, err in outcomes if err is not None]
+    assert len(admitted) == before['available_mb'] // need == 25
+    assert all(isinstance(e, exception.NotEnoughMemory) for e in refused)
+    assert host.model.peak_committed_mb <= host.model.total_mb
+    assert host.model.contention_s == 0
+    release_s = (25 * need - before['free_mb']) / 4096
+    assert host.clock.now() <= 1.05 * release_s
+
+
 # Invariant 2: no false NOMEM.
 
 def test_long_balloon_succeeds_as_long_as_it_progresses(sim):

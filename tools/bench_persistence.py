@@ -1,0 +1,92 @@
+"""Per-spawn overhead of persisted flows, against the bare engine.
+
+    python tools/bench_persistence.py [--spawns N]
+
+Spawns that need no ballooning on a simulated host (virtual clock), so
+what is measured is the flow machinery: the bare taskflow engine (no
+persistence), our SQLite backend (the default), and taskflow's stock
+SQLAlchemy backend on the same kind of SQLite file. Prints median and
+95th percentile milliseconds per spawn, side by side, from one run.
+"""
+
+import argparse
+import contextlib
+import statistics
+import sys
+import tempfile
+import time
+
+from oslo_config import cfg
+from taskflow.persistence.backends import impl_sqlalchemy
+
+from xenballoon_driver.balloon import ledger as ledger_mod
+from xenballoon_driver.balloon import ledger_storage
+from xenballoon_driver import clock as clock_mod
+from xenballoon_driver import conf as conf_mod
+from xenballoon_driver.flows import engine
+from xenballoon_driver.flows import spawn as spawn_flow
+from xenballoon_driver.hypervisor import simulated
+from xenballoon_driver.persistence import sqlite_backend
+from xenballoon_driver.simulator import model as model_mod
+from xenballoon_driver.simulator import scenario as scenario_mod
+from xenballoon_driver.simulator import store as store_mod
+
+
+def make_host(conf, ledger_url=None, lock_dir=None):
+    scenario = scenario_mod.from_dict({
+        'host': {'total_mb': 16 * 1024 * 1024, 'dom0_mb': 4096,
+                 'dom0_low_mb': 1024}})
+    model = model_mod.HostModel(scenario)
+    backend = simulated.SimulatedHypervisor(
+        conf, store=store_mod.MemoryStore(model, clock_mod.VirtualClock()))
+    storage = (ledger_storage.SqlStorage(ledger_url, 'bench', lock_dir)
+               if ledger_url else ledger_storage.MemoryStorage())
+    return backend, ledger_mod.Ledger(storage, 1024)
+
+
+def measure(conf, persistence, spawns, tag, ledger_url=None, lock_dir=None):
+    backend, ledger = make_host(conf, ledger_url, lock_dir)
+    times = []
+    for i in range(spawns):
+        flow = spawn_flow.get_flow(backend, ledger, conf.xenballoon)
+        spec = {'name': '%s%d' % (tag, i), 'memory_mb': 64}
+        start = time.perf_counter()
+        engine.run(flow, {'spec': spec}, persistence=persistence,
+                   request='spawn %s%d' % (tag, i))
+        times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    return statistics.median(times), times[int(0.95 * (len(times) - 1))]
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--spawns', type=int, default=100)
+    args = parser.parse_args(argv)
+    conf = cfg.ConfigOpts()
+    conf_mod.register_opts(conf)
+    conf([], default_config_files=[])
+    with tempfile.TemporaryDirectory() as tmp:
+        ours = sqlite_backend.SqliteBackend({'database': tmp + '/ours.db'})
+        stock = impl_sqlalchemy.SQLAlchemyBackend(
+            {'connection': 'sqlite:///%s/stock.db' % tmp})
+        for backend in (ours, stock):
+            with contextlib.closing(backend.get_connection()) as conn:
+                conn.upgrade()
+        rows = [('bare engine (no persistence)',
+                 measure(conf, None, args.spawns, 'b'))]
+        rows.append(('SQLite, our path-based backend (default)',
+                     measure(conf, ours, args.spawns, 'o')))
+        rows.append(('  + the ledger in the same SQLite file',
+                     measure(conf, ours, args.spawns, 'l',
+                             'sqlite:///%s/ours.db' % tmp, tmp)))
+        rows.append(("SQLite, taskflow's SQLAlchemy backend",
+                     measure(conf, stock, args.spawns // 4 or 1, 's')))
+    bare = rows[0][1][0]
+    print('%-42s %9s %9s %8s' % ('per spawn, no ballooning', 'median ms',
+                                 'p95 ms', 'x bare'))
+    for name, (median, p95) in rows:
+        print('%-42s %9.1f %9.1f %8.2f' % (name, median, p95, median / bare))
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])
