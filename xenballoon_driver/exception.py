@@ -14,6 +14,7 @@ EXIT_BUILD_FAILED = 5
 EXIT_NOT_FOUND = 6
 EXIT_TOOLSTACK = 7
 EXIT_BUSY = 8
+EXIT_INTERRUPTED = 130
 
 
 class XenBalloonException(Exception):
@@ -116,3 +117,9 @@ class FlowBusy(XenBalloonException):
 class BuildInterrupted(BuildFailed):
     msg_fmt = ('The build of %(name)s was interrupted (the process running '
                'it stopped); its partial domain is destroyed')
+
+
+class Interrupted(XenBalloonException):
+    msg_fmt = ('The spawn of %(name)s was interrupted before its domain was '
+               'built; it is undone')
+    exit_code = EXIT_INTERRUPTED

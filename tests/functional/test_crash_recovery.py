@@ -93,8 +93,11 @@ def recover(conf):
 
 @pytest.mark.parametrize('point', SPAWN_POINTS)
 def test_spawn_killed_then_recovered(host, point):
-    # A slow balloon, so that the wait sees several looks before its end.
-    conf = host(rate=128 if point == 'wait-middle' else 2048)
+    # A slow balloon, so that the wait sees several looks before its end;
+    # a slow build, so that it is still half done when recovery comes.
+    conf = host(rate=128 if point == 'wait-middle' else 2048,
+                populate_rate_mb_s=4 if point == 'build-inside-create'
+                else 1024)
     killed = cli(conf, 'spawn', 'vm1', '--memory-mb', str(20 * GiB),
                  point=point)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
@@ -105,13 +108,18 @@ def test_spawn_killed_then_recovered(host, point):
         # Died inside the flow: recovery ran it to one end or the other.
         assert [r['outcome'] for r in flow_rows] in (['completed'],
                                                      ['reverted'])
-    if point in ('wait-middle', 'balloon-after-target'):
-        # dom0 kept ballooning while nobody watched: the spawn completes.
-        assert drv.list_instances() == ['vm1']
+    if point in ('wait-middle', 'balloon-after-target',
+                 'build-before-create'):
+        # Its build had not started: nobody waits for it any more.
+        assert [r['outcome'] for r in flow_rows] == ['reverted']
+        assert drv.list_instances() == []
+        assert drv.backend.dom0_memory().target_mb == 56 * GiB
     if point == 'build-inside-create':
+        # Recovery found the domain half built: destroyed, flow reverted.
         assert flow_rows[0]['outcome'] == 'reverted'
         assert drv.list_instances() == []
-    if point == 'build-after-commit':
+    if point in ('build-before-commit', 'build-after-commit'):
+        # The domain had been built: recovery keeps it.
         assert flow_rows[0]['outcome'] == 'completed'
         assert drv.list_instances() == ['vm1']
 

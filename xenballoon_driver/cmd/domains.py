@@ -1,6 +1,7 @@
 """``xenballoon spawn``, ``destroy`` and ``list``."""
 
 import dataclasses
+import signal
 
 from cliff import lister
 from cliff import show
@@ -8,6 +9,7 @@ from cliff import show
 from xenballoon_driver.balloon import footprint
 from xenballoon_driver.cmd import base
 from xenballoon_driver.cmd import progress
+from xenballoon_driver import exception
 
 
 class Spawn(base.ErrorMapping, show.ShowOne):
@@ -36,11 +38,20 @@ class Spawn(base.ErrorMapping, show.ShowOne):
                                            self.app.stderr)
         clock = driver.backend.clock
         started = clock.now()
+
+        def interrupted(signum, frame):
+            # Raised inside the running task: the flow reverts as on any
+            # failure (a KeyboardInterrupt would escape taskflow).
+            raise exception.Interrupted(name=parsed_args.name)
+        handlers = {sig: signal.signal(sig, interrupted)
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             info = driver.spawn(parsed_args.name, parsed_args.memory_mb,
                                 parsed_args.vcpus, parsed_args.guest_type,
                                 progress=display)
         finally:
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
             display.close()
         row = dataclasses.asdict(info)
         row['ready_after_s'] = round(clock.now() - started, 2)

@@ -1,17 +1,18 @@
-"""Start-up recovery: finish or undo what a crash interrupted.
+"""Start-up recovery: finish what had finished, undo the rest.
 
-Every unfinished flow found in the store is run again from where it
-stopped. Tasks are written to make that safe, and the choice is theirs:
+Every unfinished flow found in the store, and not held by a live process,
+is run again from where it stopped, its tasks in recovery mode. The
+process that asked for a spawn is gone, so nobody waits for it any more:
 
-- died before or in ReserveMemory: the reservation (keyed by the flow's
-  id) is made or found again, and the spawn goes on;
-- died in BalloonDom0 or WaitForBalloon: the target is applied again and
-  the wait resumes; if dom0 is no longer making progress the wait fails
-  as a stall after stall_timeout and the flow is reverted;
-- died in BuildDomain: a domain left half-built is destroyed and the flow
-  reverted; a domain whose build had finished is adopted;
+- died before its build started (in ReserveMemory, BalloonDom0 or
+  WaitForBalloon, or just before BuildDomain): reverted. The reservation
+  is found again by the flow's id, dom0 is re-inflated, and recovery
+  never blocks on a balloon wait;
+- died in BuildDomain: a domain whose build had finished (running) is
+  adopted and the flow completes; one left half-built is destroyed and
+  the flow reverted;
 - died while reverting: the revert goes on (reverts are idempotent);
-- destroy flows are run again (a domain already gone is fine).
+- destroy flows are run again to the end (a domain already gone is fine).
 
 Then the ledger is checked against the flows and the host: reservations
 no live flow owns, ledger entries whose domain is gone, and domains the
@@ -93,7 +94,7 @@ def list_flows(persistence):
 def _flow_for(driver, name):
     if name == spawn_flow.FLOW_NAME:
         return spawn_flow.get_flow(driver.backend, driver.ledger,
-                                   driver.conf.xenballoon)
+                                   driver.conf.xenballoon, recovering=True)
     if name == destroy_flow.FLOW_NAME:
         return destroy_flow.get_flow(
             driver.backend, driver.ledger,

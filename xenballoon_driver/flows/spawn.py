@@ -18,11 +18,16 @@ WAIT = FLOW_NAME + '-wait-for-balloon'
 BUILD = FLOW_NAME + '-build-domain'
 
 
-def get_flow(backend, ledger, options):
-    """Build the spawn flow; requires ``spec`` (a DomainSpec)."""
+def get_flow(backend, ledger, options, recovering=False):
+    """Build the spawn flow; requires ``spec`` and ``request_id``.
+
+    ``recovering``: the flow is being run again after a crash, to finish
+    what had finished (a built domain) and undo the rest.
+    """
     flow = linear_flow.Flow(FLOW_NAME)
     flow.add(memory.ReserveMemory(backend, ledger, name=RESERVE),
              dom0.BalloonDom0(backend, ledger, name=BALLOON),
-             dom0.WaitForBalloon(backend, ledger, options, name=WAIT),
-             domain.BuildDomain(backend, ledger, name=BUILD))
+             dom0.WaitForBalloon(backend, ledger, options, recovering,
+                                 name=WAIT),
+             domain.BuildDomain(backend, ledger, recovering, name=BUILD))
     return flow

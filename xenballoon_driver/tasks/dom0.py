@@ -53,13 +53,18 @@ class WaitForBalloon(task.Task):
 
     default_provides = 'balloon_report'
 
-    def __init__(self, backend, ledger, options, **kwargs):
+    def __init__(self, backend, ledger, options, recovering=False,
+                 **kwargs):
         super().__init__(requires=('reservation',), **kwargs)
         self.backend = backend
         self.ledger = ledger
         self.options = options
+        # Run again by start-up recovery: the one waiting is gone.
+        self.recovering = recovering
 
     def execute(self, reservation):
+        if self.recovering:
+            raise exception.Interrupted(name=reservation['name'])
         opts = self.options
         clock = self.backend.clock
         watcher = progress_mod.ProgressWatcher(

@@ -14,14 +14,20 @@ LOG = logging.getLogger(__name__)
 
 
 class BuildDomain(common.QuietTask):
-    """Build the domain; turn its reservation into the domain's."""
+    """Build the domain; turn its reservation into the domain's.
+
+    ``recovering``: run by start-up recovery after a crash. Then a build
+    that had finished is adopted, and anything else is undone: the one who
+    asked for this guest is gone.
+    """
 
     default_provides = 'domain'
 
-    def __init__(self, backend, ledger, **kwargs):
+    def __init__(self, backend, ledger, recovering=False, **kwargs):
         super().__init__(requires=('spec', 'reservation'), **kwargs)
         self.backend = backend
         self.ledger = ledger
+        self.recovering = recovering
 
     def execute(self, spec, reservation):
         spec = base.DomainSpec(**spec)
@@ -29,10 +35,14 @@ class BuildDomain(common.QuietTask):
         if was != ledger_mod.RESERVED:
             # Run again after a crash: the create may have happened.
             found = self._existing(spec.name)
-            if found is not None and was == ledger_mod.DOMAIN:
+            if found is not None and (was == ledger_mod.DOMAIN or
+                                      found.state == 'running'):
+                self.ledger.commit(reservation['id'])
                 return dataclasses.asdict(found)  # finished: adopt it
             if found is not None:
                 raise exception.BuildInterrupted(name=spec.name)
+        if self.recovering:
+            raise exception.Interrupted(name=spec.name)
         info = self.backend.create_domain(spec)
         self.ledger.commit(reservation['id'])
         LOG.info('Domain %s (domid %d) running with %d MiB', info.name,

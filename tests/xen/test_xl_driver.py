@@ -1,0 +1,360 @@
+"""The driver with ``[hypervisor] driver = xl`` against real Xen, in dom0.
+
+The machine (tools/xen/run.sh): QEMU with 2048 MiB, Xen 4.17, dom0 booted
+with 1536 MiB (max 1792), about 488 MiB free. Guests are pvgrub: a 2 MiB
+PV kernel that sits at its prompt, so a big guest costs only the time to
+populate its memory.
+
+Sizes keep dom0 far above its balloon floor, except in the stall test,
+which aims a little below it (see REPORT.md in the Xen captures: the
+balloon stalls at its low mark; a target far below it kills dom0).
+
+Each test checks the host with xl and sysfs itself, not through the
+driver, and records what it measured (balloon rate, time to ready).
+"""
+
+import time
+
+import pytest
+
+from xenballoon_driver.balloon import footprint
+from xenballoon_driver import driver as driver_mod
+from xenballoon_driver import exception
+from xenballoon_driver import hypervisor
+from xenballoon_driver.hypervisor import xl_exec
+
+from tests.xen import xenhost
+
+PVGRUB = '/guest/pvgrub.bin'
+# MiB dom0 gives for the guest of test (a) and (b): hundreds, not GiB.
+GIVE_A_MB = 384
+GIVE_B_MB = 256
+# dom0's floor in tests (a)-(c): far above the balloon's low mark.
+SAFE_MIN_MB = 512
+# The stall test aims this far below dom0's estimated floor: enough for
+# the estimate's error (it came within 1-7 MiB of where the balloon
+# stopped; REPORT.md: 8 MiB below the floor stalled). A stall is seen
+# after STALL_TIMEOUT_S with less than STALL_MIN_PROGRESS_MB_S: short,
+# because every look costs three xl calls (~1 s each under TCG) and
+# dom0 sits at its floor until the revert.
+STALL_GAP_MB = 24
+STALL_TIMEOUT_S = 5.0
+STALL_MIN_PROGRESS_MB_S = 4.0
+# At the floor the balloon leaves dom0 only its memory reserve (~12 MiB
+# free: it takes all of MemAvailable). Then the few MiB the test process
+# grows by when the flow fails (traceback, taskflow's failure) were enough
+# for the revert's first fork of xl to run dom0 out of memory: the OOM
+# killer took the test runner and dom0 stayed ballooned down. Raising
+# dom0's watermark_scale_factor during the stall test widens the reserve
+# between the high watermark (where the balloon stops: it never takes
+# the reserve) and the min watermark (down to which processes can still
+# allocate): about 2 x 2% of dom0's memory. The balloon still stalls for
+# real, just higher: at 464 MiB with ~118 MiB free (watermarks min 4.6,
+# high 60 MiB) where it had stalled at 404-406 MiB with ~12 MiB free.
+WATERMARK_SCALE_FACTOR = 200
+# MemAvailable the balloon left at its stalls (REPORT.md: 2.5-5 MiB).
+# With the wider reserve the balloon stops higher than this estimate
+# says, so the target is only further below the real floor: a safe error.
+FLOOR_AVAILABLE_MB = 6
+
+
+class XlCalls:
+    """Every xl call the backend makes, timed (wraps xl_exec.run)."""
+
+    def __init__(self, monkeypatch):
+        self.calls = []  # (start since t0, seconds, subcommand, exit code)
+        self.echo = False
+        self.t0 = time.monotonic()
+        real = xl_exec.run
+
+        def run(command, args, timeout):
+            start = time.monotonic()
+            if self.echo:
+                print('XL %.2f start %s' % (start - self.t0, ' '.join(
+                    map(str, args))), flush=True)
+            status = real(command, args, timeout)
+            took = time.monotonic() - start
+            self.calls.append((round(start - self.t0, 3), round(took, 3),
+                               str(args[0]) if args else '', status[1]))
+            if self.echo:
+                print('XL %.2f done %.2fs rc=%s' % (
+                    time.monotonic() - self.t0, took, status[1]), flush=True)
+            return status
+        monkeypatch.setattr(xl_exec, 'run', run)
+
+    def summary(self):
+        """{subcommand: [count, mean s, max s]} and the total."""
+        out = {}
+        for _, took, sub, _ in self.calls:
+            out.setdefault(sub, []).append(took)
+        stats = {sub: [len(t), round(sum(t) / len(t), 3), round(max(t), 3)]
+                 for sub, t in out.items()}
+        stats['all'] = [len(self.calls),
+                        round(sum(c[1] for c in self.calls), 2), None]
+        return stats
+
+
+@pytest.fixture
+def xl_calls(monkeypatch):
+    return XlCalls(monkeypatch)
+
+
+@pytest.fixture
+def xl_driver(conf, tmp_path, xl_calls):
+    """factory(**[xenballoon] options) -> a driver on the real xl backend."""
+    if 'xl' not in hypervisor.available():
+        pytest.skip('the xl hypervisor backend is not installed')
+
+    def make(guest_kernel=PVGRUB, **xenballoon):
+        conf.flags(group='hypervisor', driver='xl')
+        conf.flags(group='xl', guest_kernel=guest_kernel,
+                   command_timeout=60.0, create_timeout=180.0,
+                   destroy_timeout=120.0)
+        options = {'dom0_min_memory_mb': SAFE_MIN_MB, 'poll_interval': 1.0,
+                   'min_poll_interval': 0.5, 'stall_timeout': 10.0,
+                   'min_progress_mb_s': 1.0,
+                   'state_dir': str(tmp_path / 'state')}
+        options.update(xenballoon)
+        conf.flags(group='xenballoon', **options)
+        return driver_mod.XenBalloonDriver(conf).init_host()
+    return make
+
+
+class Progress:
+    """The driver's progress callback: the balloon wait's updates, timed."""
+
+    def __init__(self):
+        self.t0 = time.monotonic()
+        self.events = []
+
+    def __call__(self, task_name, details):
+        if 'released_mb' in details:
+            self.events.append(dict(details, t=time.monotonic() - self.t0))
+
+    def last(self, key, default=None):
+        return self.events[-1].get(key, default) if self.events else default
+
+    def peak_rate(self):
+        return max((e.get('rate_mb_s') or 0.0 for e in self.events),
+                   default=0.0)
+
+
+def guest_memory_for(dom0_gives_mb, free_mb):
+    """A pv guest's memory for which dom0 must give dom0_gives_mb."""
+    overhead = footprint.overhead_mb(1, 1, 'pv')
+    return free_mb + dom0_gives_mb - overhead
+
+
+def assert_host_back(before, name, timeout=120):
+    """dom0's target as before and its memory back; no domain ``name``."""
+    target = before['target_kb'] // 1024
+    assert abs(xenhost.dom0_target_mb() - target) <= 1, xenhost.balloon()
+    assert xenhost.wait_dom0_settled(target, timeout=timeout, slack_mb=4), (
+        'dom0 did not grow back to %d MiB: %s' % (target, xenhost.balloon()))
+    assert name not in xenhost.domains()
+
+
+def test_spawn_balloons_dom0_down_for_a_guest(xl_driver, measure,
+                                              dom0_restored, xl_calls):
+    """(a) dom0 gives a few hundred MiB, the guest runs, destroy gives back."""
+    drv = xl_driver()
+    free0 = xenhost.free_mb()
+    dom0_target0 = dom0_restored['target_kb'] // 1024
+    memory = guest_memory_for(GIVE_A_MB, free0)
+    progress = Progress()
+    try:
+        with xenhost.Sampler(0.2) as sampler:
+            t0 = time.monotonic()
+            info = drv.spawn('xbg-a', memory, progress=progress)
+            t_ready = time.monotonic() - t0
+            # Xen's view, not the driver's: the guest is there and runs.
+            doms = xenhost.domains()
+            assert 'xbg-a' in doms, doms
+            assert doms['xbg-a'][1] == memory
+            assert info.name == 'xbg-a' and info.memory_mb == memory
+            target_during = xenhost.dom0_target_mb()
+            current_during = xenhost.dom0_current_mb()
+            assert xenhost.wait_for(
+                lambda: xenhost.domains()['xbg-a'][2] != '--p---', 30)
+            t1 = time.monotonic()
+            drv.destroy('xbg-a')
+            t_destroy = time.monotonic() - t1
+            assert 'xbg-a' not in xenhost.domains()
+            assert xenhost.wait_dom0_settled(dom0_target0, timeout=120,
+                                             slack_mb=4)
+            t_reinflated = time.monotonic() - t1
+    finally:
+        xenhost.destroy_quietly('xbg-a')
+    # dom0 was asked for exactly what the guest lacked, and gave it.
+    assert abs(target_during - (dom0_target0 - GIVE_A_MB)) <= 2
+    assert current_during <= target_during + 8
+    assert xenhost.dom0_target_mb() == dom0_target0
+    assert drv.ledger.entries() == {}
+    rates = sampler.rates()
+    measure.record(
+        'driver_spawn_balloon', guest_mb=memory, dom0_gave_mb=GIVE_A_MB,
+        free_before_mb=free0, dom0_target_before_mb=dom0_target0,
+        dom0_target_during_mb=target_during,
+        time_to_ready_s=round(t_ready, 2),
+        balloon_wait_s=round(progress.last('elapsed_s', 0.0), 2),
+        driver_rate_mb_s=round(progress.last('rate_mb_s', 0.0) or 0.0, 1),
+        driver_peak_rate_mb_s=round(progress.peak_rate(), 1),
+        progress_updates=len(progress.events),
+        destroy_s=round(t_destroy, 2),
+        destroy_to_reinflated_s=round(t_reinflated, 2),
+        sysfs_down_avg_mb_s=rates.get('down_avg_mb_s'),
+        sysfs_down_peak_mb_s=rates.get('down_peak_mb_s'),
+        sysfs_up_avg_mb_s=rates.get('up_avg_mb_s'),
+        xl_calls=xl_calls.summary(), dom0_series=sampler.series())
+
+
+def test_failed_create_reinflates_dom0(xl_driver, measure, dom0_restored,
+                                       tmp_path, xl_calls):
+    """(b) xl create fails after dom0 ballooned: dom0 back, no domain."""
+    # A file that exists but is no kernel: xl itself refuses it, after
+    # the balloon (a missing path is refused before xl even runs).
+    bad = tmp_path / 'not-a-kernel'
+    bad.write_bytes(b'\x7fELF this is not a kernel\n' * 512)
+    drv = xl_driver(guest_kernel=str(bad))
+    free0 = xenhost.free_mb()
+    memory = guest_memory_for(GIVE_B_MB, free0)
+    try:
+        with xenhost.Sampler(0.2) as sampler:
+            t0 = time.monotonic()
+            with pytest.raises(exception.BuildFailed) as err:
+                drv.spawn('xbg-b', memory)
+            t_failed = time.monotonic() - t0
+            assert_host_back(dom0_restored, 'xbg-b')
+            t_back = time.monotonic() - t0
+    finally:
+        xenhost.destroy_quietly('xbg-b')
+    lowest = min(c for _, c, _ in sampler.samples)
+    dom0_0 = dom0_restored['current_kb'] / 1024.0
+    # dom0 really gave the memory before the create was tried ...
+    assert lowest <= dom0_0 - GIVE_B_MB + 4, (lowest, dom0_0)
+    # ... and everything was given back.
+    assert drv.ledger.entries() == {}
+    measure.record(
+        'driver_failed_create', guest_mb=memory, dom0_gave_mb=GIVE_B_MB,
+        error=str(err.value)[:300], lowest_dom0_mb=lowest,
+        time_to_failure_s=round(t_failed, 2),
+        time_to_reinflated_s=round(t_back, 2),
+        xl_calls=xl_calls.summary(), dom0_series=sampler.series())
+
+
+def test_too_big_request_refused_before_dom0_is_touched(xl_driver, measure,
+                                                        dom0_restored,
+                                                        xl_calls):
+    """(c) More than dom0 can give: refused, dom0's target never moves."""
+    drv = xl_driver()
+    total = int(xenhost.xl_info()['total_memory'])
+    memory = total - SAFE_MIN_MB + 64
+    target0 = dom0_restored['target_kb']
+    with xenhost.Sampler(0.1) as sampler:
+        t0 = time.monotonic()
+        with pytest.raises(exception.NotEnoughMemory) as err:
+            drv.spawn('xbg-c', memory)
+        t_refused = time.monotonic() - t0
+    assert {t for _, _, t in sampler.samples} == {target0 // 1024}
+    assert xenhost.balloon()['target_kb'] == target0
+    assert 'xbg-c' not in xenhost.domains()
+    assert drv.ledger.entries() == {}
+    assert err.value.need_mb > err.value.available_mb
+    measure.record('driver_refused', guest_mb=memory, total_mb=total,
+                   need_mb=err.value.need_mb,
+                   available_mb=err.value.available_mb,
+                   time_to_refusal_s=round(t_refused, 2),
+                   xl_calls=xl_calls.summary())
+
+
+def zone_watermarks_mb():
+    """dom0's watermarks, summed over its memory zones: {min, low, high}."""
+    out = {'min': 0, 'low': 0, 'high': 0}
+    with open('/proc/zoneinfo') as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 2 and parts[0] in out:
+                out[parts[0]] += int(parts[1])
+    return {k: round(v * 4 / 1024.0, 1) for k, v in out.items()}
+
+
+@pytest.fixture
+def dom0_headroom():
+    """Widen dom0's memory reserve for the test (see above); restore it."""
+    path = '/proc/sys/vm/watermark_scale_factor'
+    with open(path) as f:
+        old = f.read().strip()
+    before = zone_watermarks_mb()
+    with open(path, 'w') as f:
+        f.write(str(WATERMARK_SCALE_FACTOR))
+    try:
+        yield {'before': before, 'during': zone_watermarks_mb()}
+    finally:
+        with open(path, 'w') as f:
+            f.write(old)
+
+
+def dom0_floor_estimate_mb():
+    """Where dom0's balloon will stall, in MiB.
+
+    The balloon takes at most what the kernel calls available: free
+    memory above the reserve, and what it could reclaim (little: no swap,
+    and the initramfs is unreclaimable shmem).
+    """
+    available = xenhost.meminfo()['MemAvailable'] / 1024.0
+    return xenhost.dom0_current_mb() - available + FLOOR_AVAILABLE_MB
+
+
+def test_balloon_stall_is_reported_and_reverted(xl_driver, measure,
+                                                dom0_restored, xl_calls,
+                                                dom0_headroom):
+    """(d) dom0 asked below what it can free: BalloonStalled, reverted."""
+    drv = xl_driver(dom0_min_memory_mb=256, stall_timeout=STALL_TIMEOUT_S,
+                    min_progress_mb_s=STALL_MIN_PROGRESS_MB_S)
+    # Import everything the flow needs before measuring dom0's floor.
+    drv.host_status()
+    floor = dom0_floor_estimate_mb()
+    target = int(max(256 + 8, floor - STALL_GAP_MB))
+    free0 = xenhost.free_mb()
+    dom0_target0 = dom0_restored['target_kb'] // 1024
+    memory = guest_memory_for(dom0_target0 - target, free0)
+    meminfo0 = xenhost.meminfo()
+    progress = Progress()
+    print('STALL: floor estimate %.0f MiB, asking dom0 for %d MiB (guest '
+          '%d MiB, %d MiB free)' % (floor, target, memory, free0), flush=True)
+    xl_calls.echo = True
+    try:
+        with xenhost.Sampler(0.25, echo=True) as sampler:
+            t0 = time.monotonic()
+            with pytest.raises(exception.BalloonStalled) as err:
+                drv.spawn('xbg-d', memory, progress=progress)
+            t_stalled = time.monotonic() - t0
+            assert_host_back(dom0_restored, 'xbg-d')
+            t_back = time.monotonic() - t0
+    finally:
+        xenhost.destroy_quietly('xbg-d')
+    stalled = err.value
+    lowest = min(c for _, c, _ in sampler.samples)
+    assert not isinstance(stalled, exception.BalloonTimeout)
+    # The balloon went most of the way, then stuck above the target.
+    assert stalled.target_mb == target
+    assert stalled.current_mb > target
+    assert stalled.missing_mb > 0
+    assert lowest < dom0_target0 - 0.8 * (dom0_target0 - target)
+    assert drv.ledger.entries() == {}
+    measure.record(
+        'driver_balloon_stall', guest_mb=memory, free_before_mb=free0,
+        dom0_target_before_mb=dom0_target0, floor_estimate_mb=round(floor),
+        dom0_target_asked_mb=target, stalled_at_mb=stalled.current_mb,
+        lowest_dom0_mb=lowest, missing_mb=stalled.missing_mb,
+        stall_timeout_s=STALL_TIMEOUT_S,
+        min_progress_mb_s=STALL_MIN_PROGRESS_MB_S, error=str(stalled),
+        time_to_stall_error_s=round(t_stalled, 2),
+        time_to_reinflated_s=round(t_back, 2),
+        driver_peak_rate_mb_s=round(progress.peak_rate(), 1),
+        released_mb=progress.last('released_mb'),
+        meminfo_before_kb=meminfo0,
+        lowest_memfree_mb=min(sampler.memfree_mb),
+        watermark_scale_factor=WATERMARK_SCALE_FACTOR,
+        watermarks_mb=dom0_headroom,
+        xl_calls=xl_calls.summary(), dom0_series=sampler.series())

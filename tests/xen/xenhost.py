@@ -1,0 +1,211 @@
+"""Looking at the real Xen host from inside dom0, for tests/xen.
+
+Only what the tests need to check the driver's work independently of it:
+``xl`` run directly, dom0's balloon read from sysfs (cheap: no process),
+waits, and a sampler that records dom0's size over time.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import threading
+import time
+
+BALLOON = '/sys/devices/system/xen_memory/xen_memory0'
+XL_TIMEOUT = 120
+
+
+def in_dom0():
+    """(True, '') inside a Xen dom0 with xl, else (False, why not)."""
+    try:
+        with open('/proc/xen/capabilities') as f:
+            caps = f.read()
+    except OSError:
+        return False, 'not a Xen dom0: /proc/xen/capabilities is missing'
+    if 'control_d' not in caps:
+        return False, 'not a Xen dom0: /proc/xen/capabilities has no control_d'
+    if not shutil.which('xl'):
+        return False, 'no xl toolstack on PATH'
+    return True, ''
+
+
+class XlError(Exception):
+    pass
+
+
+def xl(*args, check=True, timeout=XL_TIMEOUT):
+    proc = subprocess.run(['xl'] + [str(a) for a in args],
+                          stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=timeout)
+    if check and proc.returncode:
+        raise XlError('xl %s: rc=%d\n%s' % (' '.join(map(str, args)),
+                                            proc.returncode, proc.stderr))
+    return proc
+
+
+def xl_info():
+    info = {}
+    for line in xl('info').stdout.splitlines():
+        key, sep, value = line.partition(':')
+        if sep:
+            info[key.strip()] = value.strip()
+    return info
+
+
+def free_mb():
+    return int(xl_info()['free_memory'])
+
+
+def domains():
+    """{name: (domid, mem_mb, state)} from ``xl list``, dom0 included."""
+    out = {}
+    for line in xl('list').stdout.splitlines()[1:]:
+        m = re.match(r'(.+?)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\S+)\s+[\d.]+$', line)
+        if m:
+            out[m.group(1)] = (int(m.group(2)), int(m.group(3)), m.group(5))
+    return out
+
+
+def _read_int(path):
+    with open(path) as f:
+        return int(f.read().strip())
+
+
+def balloon():
+    """dom0's balloon from sysfs, in KiB: current, target, low, high."""
+    return {
+        'current_kb': _read_int(BALLOON + '/info/current_kb'),
+        'target_kb': _read_int(BALLOON + '/target_kb'),
+        'low_kb': _read_int(BALLOON + '/info/low_kb'),
+        'high_kb': _read_int(BALLOON + '/info/high_kb'),
+    }
+
+
+def dom0_current_mb():
+    return _read_int(BALLOON + '/info/current_kb') / 1024.0
+
+
+def dom0_target_mb():
+    return _read_int(BALLOON + '/target_kb') // 1024
+
+
+def meminfo():
+    """dom0's /proc/meminfo figures that bear on its floor, in KiB."""
+    keep = ('MemTotal', 'MemFree', 'MemAvailable', 'Shmem', 'AnonPages',
+            'Slab', 'SUnreclaim', 'KernelStack', 'PageTables')
+    out = {}
+    with open('/proc/meminfo') as f:
+        for line in f:
+            key, _, value = line.partition(':')
+            if key in keep:
+                out[key] = int(value.split()[0])
+    return out
+
+
+def wait_for(predicate, timeout, interval=0.25):
+    """Poll until predicate() is true; return it, or False on timeout."""
+    end = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= end:
+            return value
+        time.sleep(interval)
+
+
+def wait_dom0_settled(target_mb, timeout=120, slack_mb=2):
+    """Wait until dom0's allocation is within slack of target_mb."""
+    return wait_for(lambda: abs(dom0_current_mb() - target_mb) <= slack_mb,
+                    timeout)
+
+
+class Sampler:
+    """Samples dom0's balloon (sysfs) every ``interval`` s in a thread."""
+
+    def __init__(self, interval=0.2, echo=False):
+        self.interval = interval
+        # echo: print a line whenever dom0 moved 1 MiB or 2 s passed, so
+        # that the console shows what happened even if dom0 dies.
+        self.echo = echo
+        self._echoed = (-10.0, 0.0)
+        self.samples = []  # (t, current_mb, target_mb)
+        self.memfree_mb = []  # dom0's MemFree at each sample
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.t0 = None
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                b = balloon()
+                free = meminfo()['MemFree']
+            except OSError:
+                break
+            self.memfree_mb.append(round(free / 1024.0, 1))
+            sample = (round(time.monotonic() - self.t0, 3),
+                      round(b['current_kb'] / 1024.0, 1),
+                      b['target_kb'] // 1024)
+            self.samples.append(sample)
+            if self.echo and (abs(sample[1] - self._echoed[1]) >= 1 or
+                              sample[0] - self._echoed[0] >= 2):
+                self._echoed = sample[:2]
+                print('SAMPLE t=%.2f dom0=%.1f target=%d memfree=%.1f'
+                      % (sample + (free / 1024.0,)), flush=True)
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self.t0 = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def rates(self):
+        """Average and peak MiB/s while dom0 was moving, both directions."""
+        moves = []
+        for (t1, c1, _), (t2, c2, _) in zip(self.samples, self.samples[1:]):
+            if t2 > t1 and abs(c2 - c1) >= 1:
+                moves.append((t1, t2, c2 - c1))
+        if not moves:
+            return {'down_avg_mb_s': 0.0, 'down_peak_mb_s': 0.0}
+        down = [(t1, t2, d) for t1, t2, d in moves if d < 0]
+        out = {}
+        if down:
+            span = down[-1][1] - down[0][0]
+            out['down_avg_mb_s'] = round(-sum(d for *_, d in down) / span, 1)
+            out['down_peak_mb_s'] = round(max(-d / (t2 - t1)
+                                              for t1, t2, d in down), 1)
+        up = [(t1, t2, d) for t1, t2, d in moves if d > 0]
+        if up:
+            span = up[-1][1] - up[0][0]
+            out['up_avg_mb_s'] = round(sum(d for *_, d in up) / span, 1)
+            out['up_peak_mb_s'] = round(max(d / (t2 - t1)
+                                            for t1, t2, d in up), 1)
+        return out
+
+    def series(self, max_points=80):
+        """The samples, thinned to at most max_points (first and last kept)."""
+        s = self.samples
+        if len(s) <= max_points:
+            return [list(x) for x in s]
+        step = (len(s) - 1) / (max_points - 1)
+        return [list(s[round(i * step)]) for i in range(max_points)]
+
+
+def write_guest_config(path, name, memory_mb, kernel='/guest/pvgrub.bin'):
+    with open(path, 'w') as f:
+        f.write('name = "%s"\ntype = "pv"\nkernel = "%s"\nmemory = %d\n'
+                'vcpus = 1\non_crash = "preserve"\n' % (name, kernel,
+                                                        memory_mb))
+    return path
+
+
+def destroy_quietly(name):
+    if name in domains():
+        xl('destroy', name, check=False)
+
+
+def env_path():
+    return os.environ.get('XENBALLOON_XEN_MEASUREMENTS', '')
