@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 . tools/ensure-venv.sh
 ensure_venv
+ensure_test_packages
 VENV=${XENBALLOON_TOOLS_VENV:-.tox/.tools}
 if [ ! -x "$VENV/bin/tox" ]; then
   python3 -m venv "$VENV"
