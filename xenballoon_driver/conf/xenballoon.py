@@ -49,10 +49,12 @@ xenballoon_opts = [
     cfg.BoolOpt('reinflate_on_destroy', default=True,
                 help='When a guest is destroyed, grow dom0 back by the '
                      'memory it gave for that guest.'),
-    cfg.HostnameOpt('host', default=socket.gethostname(),
-                    sample_default='this machine\'s hostname',
-                    help='Name of this compute host: the key of its '
-                         'reservation ledger in a shared database.'),
+    # A plain string: a machine's name may not be a valid DNS name (a
+    # bare kernel says "(none)"), and it is only a key here.
+    cfg.StrOpt('host', default=socket.gethostname() or 'localhost',
+               sample_default='this machine\'s hostname',
+               help='Name of this compute host: the key of its '
+                    'reservation ledger in a shared database.'),
     cfg.StrOpt('state_dir', default=_default_state_dir(),
                sample_default='/var/lib/xenballoon (root) or '
                               '~/.local/state/xenballoon',
