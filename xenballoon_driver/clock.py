@@ -111,3 +111,28 @@ class VirtualClock:
         for thread in threads:
             thread.join()
         return results
+
+
+class Interruptible:
+    """Another clock whose sleeps raise once ``event`` is set.
+
+    For the CLI's Ctrl-C: a signal handler only sets the event, and the
+    spawn stops at its next wait, inside a task, so the flow reverts as on
+    any failure. (Raising from the handler itself could land anywhere,
+    e.g. in a progress listener that swallows it.)
+    """
+
+    def __init__(self, clock, event, error):
+        self.clock = clock
+        self.event = event
+        self.error = error
+
+    def now(self):
+        return self.clock.now()
+
+    def sleep(self, seconds):
+        if self.event.is_set():
+            raise self.error()
+        self.clock.sleep(seconds)
+        if self.event.is_set():
+            raise self.error()

@@ -179,7 +179,7 @@ class TestOnDatabaseServers:
     def store_url(self, server_url):
         return server_url
 
-    @pytest.mark.parametrize('point', ['wait-middle', 'build-inside-create',
+    @pytest.mark.parametrize('point', ['build-inside-create',
                                        'build-after-commit'])
     def test_spawn_killed_then_recovered(self, host, point):
         test_spawn_killed_then_recovered(host, point)
@@ -187,6 +187,3 @@ class TestOnDatabaseServers:
     def test_revert_killed_then_finished_by_recovery(self, host):
         test_revert_killed_then_finished_by_recovery(
             host, 'revert-returning-dom0')
-
-    def test_destroy_killed_then_recovered(self, host):
-        test_destroy_killed_then_recovered(host)

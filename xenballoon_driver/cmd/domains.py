@@ -2,11 +2,13 @@
 
 import dataclasses
 import signal
+import threading
 
 from cliff import lister
 from cliff import show
 
 from xenballoon_driver.balloon import footprint
+from xenballoon_driver import clock as clock_mod
 from xenballoon_driver.cmd import base
 from xenballoon_driver.cmd import progress
 from xenballoon_driver import exception
@@ -36,14 +38,12 @@ class Spawn(base.ErrorMapping, show.ShowOne):
         driver = self.driver()
         display = progress.BalloonProgress(parsed_args.name,
                                            self.app.stderr)
-        clock = driver.backend.clock
+        stop = threading.Event()
+        clock = driver.backend.clock = clock_mod.Interruptible(
+            driver.backend.clock, stop,
+            lambda: exception.Interrupted(name=parsed_args.name))
         started = clock.now()
-
-        def interrupted(signum, frame):
-            # Raised inside the running task: the flow reverts as on any
-            # failure (a KeyboardInterrupt would escape taskflow).
-            raise exception.Interrupted(name=parsed_args.name)
-        handlers = {sig: signal.signal(sig, interrupted)
+        handlers = {sig: signal.signal(sig, lambda *args: stop.set())
                     for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             info = driver.spawn(parsed_args.name, parsed_args.memory_mb,
