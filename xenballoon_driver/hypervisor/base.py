@@ -9,6 +9,26 @@ import abc
 import dataclasses
 
 from xenballoon_driver.balloon import footprint
+from xenballoon_driver import exception
+from xenballoon_driver import validation
+
+# The smallest dom0 target libxl accepts; a real dom0 needs far more.
+MIN_DOM0_TARGET_MB = 128
+
+
+def check_dom0_target(call, target_mb):
+    """Refuse a dom0 target no toolstack should be asked for."""
+    if isinstance(target_mb, bool) or not isinstance(target_mb, int):
+        raise exception.ToolstackError(
+            call=call, reason='the target must be whole MiB, not %r' % (
+                target_mb,))
+    if target_mb < MIN_DOM0_TARGET_MB:
+        raise exception.ToolstackError(
+            call=call, reason='target below the %d MiB minimum' %
+            MIN_DOM0_TARGET_MB)
+    if target_mb > validation.MAX_MEMORY_MB:
+        raise exception.ToolstackError(
+            call=call, reason='target above %d MiB' % validation.MAX_MEMORY_MB)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,7 +132,6 @@ class Hypervisor(abc.ABC):
         """Return DomainInfo for every domain but dom0."""
 
     def domain_info(self, name):
-        from xenballoon_driver import exception
         for info in self.list_domains():
             if info.name == name:
                 return info

@@ -70,7 +70,7 @@ LOG = logging.getLogger(__name__)
 KIB_PER_MIB = 1024
 BYTES_PER_MIB = 1024 * 1024
 # The smallest target we ask for dom0 (libxl refuses below 128 MiB).
-MIN_DOM0_TARGET_MB = 128
+MIN_DOM0_TARGET_MB = base.MIN_DOM0_TARGET_MB
 # Guest types -> libvirt's <os><type> for Xen.
 OS_TYPES = {'pv': 'xen', 'pvh': 'xenpvh', 'hvm': 'hvm'}
 INSTALL_HINT = (
@@ -357,18 +357,7 @@ class LibvirtHypervisor(base.Hypervisor):
     def set_dom0_target(self, target_mb):
         call = 'virDomainSetMemoryFlags(dom0, %s MiB, AFFECT_LIVE)' % (
             target_mb,)
-        if isinstance(target_mb, bool) or not isinstance(target_mb, int):
-            raise exception.ToolstackError(
-                call=call, reason='the target must be whole MiB, not %r' % (
-                    target_mb,))
-        if target_mb < MIN_DOM0_TARGET_MB:
-            raise exception.ToolstackError(
-                call=call, reason='target below the %d MiB minimum' %
-                MIN_DOM0_TARGET_MB)
-        if target_mb > validation.MAX_MEMORY_MB:
-            raise exception.ToolstackError(
-                call=call, reason='target above %d MiB' %
-                validation.MAX_MEMORY_MB)
+        base.check_dom0_target(call, target_mb)
         dom0 = self._dom0_domain()
         self._call(call, dom0.setMemoryFlags, target_mb * KIB_PER_MIB,
                    self.libvirt.VIR_DOMAIN_AFFECT_LIVE)

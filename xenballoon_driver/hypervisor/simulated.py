@@ -59,11 +59,7 @@ class SimulatedHypervisor(base.Hypervisor):
         return self.snapshot().dom0
 
     def set_dom0_target(self, target_mb):
-        if target_mb < 128:
-            # The smallest target xl accepts for dom0.
-            raise exception.ToolstackError(
-                call='mem-set 0 %dm' % target_mb,
-                reason='target below the 128 MiB minimum')
+        base.check_dom0_target('mem-set 0 %sm' % (target_mb,), target_mb)
         with self.store.session() as model:
             model.set_dom0_target(target_mb)
 

@@ -56,7 +56,7 @@ from xenballoon_driver import validation
 LOG = logging.getLogger(__name__)
 
 # The smallest target xl accepts for dom0 (libxl refuses below 128 MiB).
-MIN_DOM0_TARGET_MB = 128
+MIN_DOM0_TARGET_MB = base.MIN_DOM0_TARGET_MB
 
 
 class XlHypervisor(base.Hypervisor):
@@ -181,18 +181,7 @@ class XlHypervisor(base.Hypervisor):
 
     def set_dom0_target(self, target_mb):
         call = 'xl mem-set 0 %sm' % (target_mb,)
-        if isinstance(target_mb, bool) or not isinstance(target_mb, int):
-            raise exception.ToolstackError(
-                call=call, reason='the target must be whole MiB, not %r' % (
-                    target_mb,))
-        if target_mb < MIN_DOM0_TARGET_MB:
-            raise exception.ToolstackError(
-                call=call, reason='target below the %d MiB minimum' %
-                MIN_DOM0_TARGET_MB)
-        if target_mb > validation.MAX_MEMORY_MB:
-            raise exception.ToolstackError(
-                call=call, reason='target above %d MiB' %
-                validation.MAX_MEMORY_MB)
+        base.check_dom0_target(call, target_mb)
         self._checked(['mem-set', '0', '%dm' % target_mb])
 
     def create_domain(self, spec):
