@@ -102,6 +102,49 @@ def sim(conf):
     return factory
 
 
+# -- time and optional libraries -------------------------------------------
+
+class FakeTime:
+    """Stands in for the time module inside clock.py: wall time by hand."""
+
+    def __init__(self, start=1.7e9):
+        self.wall = start
+        self.slept = []
+
+    def time(self):
+        return self.wall
+
+    def monotonic(self):
+        return self.wall
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.wall += seconds
+
+
+@pytest.fixture
+def wall(monkeypatch):
+    """clock.py's wall time, moved by hand: nothing really sleeps."""
+    fake = FakeTime()
+    monkeypatch.setattr(clock_mod, 'time', fake)
+    return fake
+
+
+def require_libvirt():
+    """The libvirt module; skip (or fail if required) when it is missing."""
+    try:
+        import libvirt
+    except ImportError as err:
+        reason = ('libvirt-python is not importable (%s); install it with '
+                  'pip install "xenballoon-driver[libvirt]" after apt-get '
+                  'install libvirt-dev pkg-config' % err)
+        if require_services():
+            pytest.fail('XENBALLOON_REQUIRE_SERVICES=1 but ' + reason,
+                        pytrace=False)
+        pytest.skip(reason)
+    return libvirt
+
+
 # -- database servers ------------------------------------------------------
 
 SERVERS = {

@@ -56,13 +56,13 @@ The scenarios, adapted to that:
   the memory.
 """
 
-import os
 import pathlib
 import time
 from xml.etree import ElementTree
 
 import pytest
 
+from tests import conftest
 from xenballoon_driver import driver as driver_mod
 from xenballoon_driver import exception
 from xenballoon_driver.flows import spawn as spawn_flow
@@ -78,28 +78,13 @@ FLOOR_MB = 4096
 STALL_TIMEOUT_S = 0.2
 
 
-def require_libvirt():
-    """The libvirt module; skip (or fail if required) when it is missing."""
-    try:
-        import libvirt
-    except ImportError as err:
-        reason = ('libvirt-python is not importable (%s); install it with '
-                  'pip install "xenballoon-driver[libvirt]" after apt-get '
-                  'install libvirt-dev pkg-config' % err)
-        if os.environ.get('XENBALLOON_REQUIRE_SERVICES') == '1':
-            pytest.fail('XENBALLOON_REQUIRE_SERVICES=1 but ' + reason,
-                        pytrace=False)
-        pytest.skip(reason)
-    return libvirt
-
-
 def pv_footprint(memory_mb):
     return memory_mb + 2
 
 
 @pytest.fixture
 def libvirt():
-    return require_libvirt()
+    return conftest.require_libvirt()
 
 
 @pytest.fixture

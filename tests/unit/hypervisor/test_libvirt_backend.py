@@ -16,7 +16,6 @@ define succeeded (the clean-up after a failed virDomainCreate is not run
 here).
 """
 
-import os
 import pathlib
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from xml.etree import ElementTree
 
 import pytest
 
+from tests import conftest
 from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import exception
 from xenballoon_driver import hypervisor
@@ -38,24 +38,9 @@ DOM0_MB = 62 * 1024
 HOST_MB = 64 * 1024
 
 
-def require_libvirt():
-    """The libvirt module; skip (or fail if required) when it is missing."""
-    try:
-        import libvirt
-    except ImportError as err:
-        reason = ('libvirt-python is not importable (%s); install it with '
-                  'pip install "xenballoon-driver[libvirt]" after apt-get '
-                  'install libvirt-dev pkg-config' % err)
-        if os.environ.get('XENBALLOON_REQUIRE_SERVICES') == '1':
-            pytest.fail('XENBALLOON_REQUIRE_SERVICES=1 but ' + reason,
-                        pytrace=False)
-        pytest.skip(reason)
-    return libvirt
-
-
 @pytest.fixture
 def libvirt():
-    return require_libvirt()
+    return conftest.require_libvirt()
 
 
 @pytest.fixture

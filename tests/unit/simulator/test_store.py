@@ -15,31 +15,6 @@ GiB = conftest.GiB
 DOM0 = 56 * GiB
 
 
-class FakeTime:
-    """Stands in for the time module inside clock.py: wall time by hand."""
-
-    def __init__(self, start=1.7e9):
-        self.wall = start
-        self.slept = []
-
-    def time(self):
-        return self.wall
-
-    def monotonic(self):
-        return self.wall
-
-    def sleep(self, seconds):
-        self.slept.append(seconds)
-        self.wall += seconds
-
-
-@pytest.fixture
-def wall(monkeypatch):
-    fake = FakeTime()
-    monkeypatch.setattr(clock_mod, 'time', fake)
-    return fake
-
-
 @pytest.fixture
 def path(tmp_path):
     return str(tmp_path / 'state' / 'simulated-host.json')
