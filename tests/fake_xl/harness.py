@@ -75,8 +75,9 @@ class FakeXl:
     def configure(self, conf, **xl_options):
         """Point ``conf`` at this fake: [hypervisor] driver = xl etc."""
         conf.flags(group='hypervisor', driver='xl')
+        # dom0 through xl, never the machine's own sysfs.
         options = {'command': self.command, 'guest_kernel': self.kernel,
-                   'xl_conf': self.xl_conf}
+                   'xl_conf': self.xl_conf, 'dom0_balloon_dir': ''}
         options.update(xl_options)
         conf.flags(group='xl', **options)
         return conf

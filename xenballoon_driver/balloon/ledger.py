@@ -126,6 +126,9 @@ class Ledger:
             if any(e['name'] == name for e in state['entries'].values()):
                 raise exception.DomainExists(name=name)
             snap = backend.snapshot()
+            if name in snap.domains:
+                # Not ours: refused before anything, so no revert touches it.
+                raise exception.DomainExists(name=name)
             self._sync_baseline(state, snap.dom0)
             fig = self._figures(state, snap)
             if need_mb > fig.available_mb:

@@ -36,6 +36,13 @@ xl_opts = [
                help='Absolute path of the initial ramdisk that guests boot '
                     'with (xl\'s ramdisk= setting). Empty means none. Same '
                     'character rules as guest_kernel.'),
+    cfg.StrOpt('dom0_balloon_dir',
+               default='/sys/devices/system/xen_memory/xen_memory0',
+               help='Where dom0\'s Linux balloon driver shows its target '
+                    'and current size (target_kb, info/current_kb). When '
+                    'these files exist dom0 is read there instead of with '
+                    'two xl calls per look; empty, or a directory without '
+                    'them, means xl list.'),
     cfg.StrOpt('xl_conf', default='/etc/xen/xl.conf',
                help='xl\'s global configuration file, read at start-up for '
                     'claim_mode and autoballoon. A missing file means xl\'s '

@@ -3,8 +3,6 @@
 import dataclasses
 import logging
 
-
-from xenballoon_driver import exception
 from xenballoon_driver.hypervisor import base
 from xenballoon_driver.tasks import common
 
@@ -23,9 +21,6 @@ class ReserveMemory(common.QuietTask):
 
     def execute(self, spec, request_id):
         spec = base.DomainSpec(**spec)
-        if spec.name in (d.name for d in self.backend.list_domains()):
-            # Not ours: refuse before anything, so no revert touches it.
-            raise exception.DomainExists(name=spec.name)
         res = self.ledger.reserve(self.backend, spec.name, spec.footprint_mb,
                                   res_id=request_id)
         LOG.info('Reserved %d MiB for %s: %d MiB from free memory, %d MiB '

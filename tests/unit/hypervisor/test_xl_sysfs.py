@@ -1,0 +1,132 @@
+"""dom0 read from its balloon driver's sysfs files instead of with xl."""
+
+import logging
+
+import pytest
+
+from tests.fake_xl import harness
+from xenballoon_driver import exception
+from xenballoon_driver.hypervisor import base
+from xenballoon_driver.hypervisor import xl
+from xenballoon_driver.hypervisor import xl_sysfs
+
+
+class Balloon:
+    """A directory shaped like /sys/devices/system/xen_memory/xen_memory0."""
+
+    def __init__(self, root, current_kb, target_kb):
+        self.dir = root
+        (root / 'info').mkdir(parents=True)
+        self.write(current_kb, target_kb)
+
+    def write(self, current_kb=None, target_kb=None):
+        if current_kb is not None:
+            (self.dir / 'info' / 'current_kb').write_text('%s\n' % current_kb)
+        if target_kb is not None:
+            (self.dir / 'target_kb').write_text('%s\n' % target_kb)
+
+
+@pytest.fixture
+def balloon(tmp_path):
+    return Balloon(tmp_path / 'xen_memory0', 1536 * 1024, 1536 * 1024)
+
+
+@pytest.fixture
+def fake(tmp_path):
+    return harness.FakeXl(tmp_path / 'fake')
+
+
+@pytest.fixture
+def backend(conf, fake, balloon):
+    fake.configure(conf, dom0_balloon_dir=str(balloon.dir))
+    return xl.XlHypervisor(conf)
+
+
+def test_reads_whole_mib(balloon):
+    balloon.write(current_kb=1179649, target_kb=1179649)
+    # What dom0 holds rounds down, its target up: never more room than
+    # there is.
+    assert xl_sysfs.dom0_memory(str(balloon.dir)) == base.Dom0Memory(
+        current_mb=1152, target_mb=1153)
+
+
+@pytest.mark.parametrize('text', ['', 'abc', '-5', '1.5', '9' * 30])
+def test_garbage_is_a_toolstack_error(balloon, text):
+    balloon.write(target_kb=text)
+    with pytest.raises(exception.ToolstackError) as err:
+        xl_sysfs.dom0_memory(str(balloon.dir))
+    assert 'target_kb' in err.value.message
+
+
+def test_file_gone_is_a_toolstack_error(balloon):
+    (balloon.dir / 'info' / 'current_kb').unlink()
+    with pytest.raises(exception.ToolstackError) as err:
+        xl_sysfs.dom0_memory(str(balloon.dir))
+    assert 'current_kb' in err.value.message
+
+
+def test_available(tmp_path, balloon):
+    assert xl_sysfs.available(str(balloon.dir))
+    assert not xl_sysfs.available('')
+    assert not xl_sysfs.available(str(tmp_path / 'absent'))
+    (tmp_path / 'empty').mkdir()
+    assert not xl_sysfs.available(str(tmp_path / 'empty'))
+
+
+def test_backend_reads_dom0_without_xl(backend, fake, balloon):
+    balloon.write(current_kb=1400 * 1024, target_kb=1280 * 1024)
+    assert backend.dom0_memory() == base.Dom0Memory(1400, 1280)
+    snap = backend.snapshot()
+    assert snap.dom0 == base.Dom0Memory(1400, 1280)
+    # One look is two forks of xl, not four.
+    assert fake.calls() == [['list'], ['info']]
+
+
+def test_backend_without_the_files_uses_xl(conf, fake, tmp_path):
+    fake.configure(conf, dom0_balloon_dir=str(tmp_path / 'absent'))
+    backend = xl.XlHypervisor(conf)
+    assert backend.dom0_memory() == base.Dom0Memory(1536, 1536)
+    assert fake.calls() == [['list', '0'], ['list', '-l', '0']]
+
+
+class WatchFires:
+    """A clock under which sysfs shows the new target after a few polls.
+
+    As the balloon driver's xenstore watch does.
+    """
+
+    def __init__(self, balloon, target_kb, after=3):
+        self.t, self.balloon = 0.0, balloon
+        self.target_kb, self.after = target_kb, after
+        self.sleeps = 0
+
+    def now(self):
+        return self.t
+
+    def sleep(self, seconds):
+        self.t += seconds
+        self.sleeps += 1
+        if self.sleeps == self.after and self.target_kb is not None:
+            self.balloon.write(target_kb=self.target_kb)
+
+
+def test_set_target_waits_until_the_driver_shows_it(backend, fake, balloon):
+    backend.clock = WatchFires(balloon, 1024 * 1024)
+    backend.set_dom0_target(1024)
+    assert fake.calls() == [['mem-set', '0', '1024m']]
+    assert backend.clock.sleeps == 3
+    assert backend.dom0_memory().target_mb == 1024
+    assert backend.balloon_dir == str(balloon.dir)
+
+
+def test_driver_that_never_follows_is_dropped(backend, fake, balloon,
+                                              caplog):
+    backend.clock = WatchFires(balloon, None)
+    with caplog.at_level(logging.WARNING):
+        backend.set_dom0_target(1024)
+    assert 'does not follow xl mem-set' in caplog.text
+    assert backend.clock.t >= xl.SYSFS_TARGET_WAIT_S
+    assert backend.balloon_dir is None
+    # From now on dom0 is xl's figure (the fake host did balloon).
+    assert backend.dom0_memory().target_mb == 1024
+    assert fake.calls()[-2:] == [['list', '0'], ['list', '-l', '0']]
