@@ -1,7 +1,8 @@
 """The compute driver: validates, builds a flow, runs it.
 
-Shaped like a Nova virt driver (init_host, spawn, destroy, list_instances),
-loaded with stevedore from ``xenballoon_driver.compute_drivers``.
+Shaped like a Nova virt driver (init_host, spawn, destroy, list_instances,
+get_available_resource, update_provider_tree), loaded with stevedore from
+``xenballoon_driver.compute_drivers``.
 """
 
 import dataclasses
@@ -20,6 +21,7 @@ from xenballoon_driver.flows import spawn as spawn_flow
 from xenballoon_driver import hypervisor
 from xenballoon_driver.hypervisor import base
 from xenballoon_driver import persistence as persistence_mod
+from xenballoon_driver import resources
 from xenballoon_driver import validation
 
 LOG = logging.getLogger(__name__)
@@ -34,6 +36,8 @@ class XenBalloonDriver:
         self.persistence = persistence
         # Running flows hold a lock file here; None: no locks (simulate).
         self.lock_dir = lock_dir
+        # dom0's release rate as this process has measured it.
+        self.release_rate = resources.ReleaseRate()
 
     def init_host(self, host=None, recover=True):
         """Check the configuration, connect to the backend and the store.
@@ -89,6 +93,10 @@ class XenBalloonDriver:
                              progress=progress, persistence=self.persistence,
                              request='spawn %s' % spec.name,
                              lock_dir=self.lock_dir)
+        report = results.get('balloon_report') or {}
+        self.release_rate.observe(report.get('released_mb', 0),
+                                  report.get('waited_s', 0),
+                                  self.conf.xenballoon.poll_interval)
         return base.DomainInfo(**results['domain'])
 
     def destroy(self, name):
@@ -111,6 +119,25 @@ class XenBalloonDriver:
     def host_status(self):
         """The host's memory as the driver sees it, in MiB."""
         return dataclasses.asdict(self.ledger.figures(self.backend))
+
+    # -- what the host reports to a scheduler (see resources.py) ---------
+
+    def get_available_resource(self, nodename=None):
+        """Nova's resource-tracker dict, plus our figures (``xenballoon``)."""
+        return resources.available_resource(self, nodename)
+
+    def get_inventory(self, nodename=None):
+        """Placement inventory: MEMORY_MB and VCPU."""
+        return resources.inventory(self, nodename)
+
+    def get_traits(self):
+        return resources.traits()
+
+    def update_provider_tree(self, provider_tree, nodename,
+                             allocations=None):
+        """Publish inventory and traits through Nova's ProviderTree."""
+        resources.update_provider_tree(self, provider_tree, nodename,
+                                       allocations)
 
     @staticmethod
     def _guest_type(guest_type):

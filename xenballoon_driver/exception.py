@@ -76,6 +76,14 @@ class BalloonTimeout(BalloonStalled):
                '%(missing_mb)d MiB still missing')
 
 
+class NoValidHost(XenBalloonException):
+    """The scheduler found no host for a request."""
+
+    msg_fmt = ('No valid host for %(name)s: it needs %(need_mb)d MiB; '
+               '%(reason)s')
+    exit_code = EXIT_NO_MEMORY
+
+
 class OutOfMemory(XenBalloonException):
     """The toolstack refused for lack of memory (libxl's ERROR_NOMEM)."""
 

@@ -5,13 +5,15 @@ from oslo_config import cfg
 from xenballoon_driver.conf import hypervisor
 from xenballoon_driver.conf import libvirt
 from xenballoon_driver.conf import persistence
+from xenballoon_driver.conf import scheduler
 from xenballoon_driver.conf import simulator
 from xenballoon_driver.conf import xenballoon
 from xenballoon_driver.conf import xl
 
 CONF = cfg.CONF
 
-MODULES = (hypervisor, xenballoon, persistence, simulator, xl, libvirt)
+MODULES = (hypervisor, xenballoon, persistence, simulator, xl, libvirt,
+           scheduler)
 
 
 def register_opts(conf):

@@ -7,6 +7,7 @@ project's exceptions with the tool's message attached.
 
 import abc
 import dataclasses
+import re
 
 from xenballoon_driver.balloon import footprint
 from xenballoon_driver import exception
@@ -41,6 +42,28 @@ class HostMemory:
     @property
     def usable_mb(self):
         return max(0, self.free_mb - self.claimed_mb)
+
+
+@dataclasses.dataclass(frozen=True)
+class HostInfo:
+    """The host's CPUs and Xen's version, for resource reports."""
+
+    cpus: int
+    # Nova's integer form: major * 1000000 + minor * 1000 + micro
+    # (Xen 4.17.7 is 4017007).
+    hypervisor_version: int
+    arch: str = 'x86_64'
+    cores_per_socket: int = None
+    threads_per_core: int = 1
+
+
+def version_int(text):
+    """'4.17.7' (or '4.17', '4.17.0-rc') -> 4017007; ValueError if not."""
+    match = re.match(r'^(\d{1,3})\.(\d{1,3})(?:\.(\d{1,3}))?', text or '')
+    if not match:
+        raise ValueError('not a version: %r' % (text,))
+    major, minor, micro = (int(g or 0) for g in match.groups())
+    return major * 1000000 + minor * 1000 + micro
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +116,10 @@ class Hypervisor(abc.ABC):
     @abc.abstractmethod
     def host_memory(self):
         """Return HostMemory."""
+
+    @abc.abstractmethod
+    def host_info(self):
+        """Return HostInfo: CPU count and topology, Xen's version."""
 
     @abc.abstractmethod
     def dom0_memory(self):

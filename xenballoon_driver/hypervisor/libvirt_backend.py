@@ -11,6 +11,10 @@ host_memory            ``virNodeGetInfo`` (total; libvirt-python already
                        (bytes, floored to MiB). Claims: reported as 0;
                        libvirt does not expose Xen's outstanding claims
                        (and its libxl driver never sets claim_mode).
+host_info              ``virNodeGetInfo`` (CPUs, cores per socket, threads
+                       per core, architecture) and ``virConnectGetVersion``
+                       (Xen's version, major * 1000000 + minor * 1000 +
+                       micro, as Nova counts it)
 dom0_memory            current: ``virDomainGetInfo`` memory (KiB). On libxl
                        that is Xen's current_memkb, what dom0 really holds
                        while its balloon driver works; ``memoryStats``
@@ -338,6 +342,18 @@ class LibvirtHypervisor(base.Hypervisor):
         return base.HostMemory(total_mb=int(info[1]),
                                free_mb=floor_mb_from_bytes(free),
                                claimed_mb=0)
+
+    def host_info(self):
+        conn = self.connection
+        # [model, MiB, cpus, MHz, nodes, sockets, cores, threads]
+        info = self._call('virNodeGetInfo', conn.getInfo)
+        # The hypervisor's version in Nova's integer form already.
+        version = self._call('virConnectGetVersion', conn.getVersion)
+        return base.HostInfo(cpus=int(info[2]),
+                             hypervisor_version=int(version),
+                             arch=info[0] or 'x86_64',
+                             cores_per_socket=int(info[6]),
+                             threads_per_core=int(info[7]))
 
     def dom0_memory(self):
         dom0 = self._dom0_domain()

@@ -13,6 +13,10 @@ from xenballoon_driver.hypervisor import base
 from xenballoon_driver.simulator import scenario as scenario_mod
 from xenballoon_driver.simulator import store as store_mod
 
+# The simulator models Xen 4.17 (libxl's waits, claims): it reports that
+# version, in Nova's integer form.
+SIMULATED_XEN_VERSION = 4017000
+
 # Longest sleep while waiting for a build, so a destroy racing it is seen.
 BUILD_POLL_MAX_S = 1.0
 
@@ -37,8 +41,20 @@ class SimulatedHypervisor(base.Hypervisor):
                                         conf.simulator.time_scale)
         self.store = store
         self.clock = store.clock
+        with store.session(write=False) as model:
+            self.latency = model.toolstack
+
+    def _call(self, seconds):
+        """A toolstack call's own time (the scenario's toolstack section)."""
+        if seconds:
+            self.clock.sleep(seconds)
 
     def snapshot(self):
+        lat = self.latency
+        self._call(lat.list_s + lat.info_s + lat.dom0_s)
+        return self._snapshot()
+
+    def _snapshot(self):
         # Whole MiB rounded down, free memory, dom0 and domains alike: the
         # ledger's sums can then only come out short, never count a
         # fraction twice.
@@ -52,18 +68,30 @@ class SimulatedHypervisor(base.Hypervisor):
                 domains={name: _floor_mb(dom['populated_mb'])
                          for name, dom in model.domains.items()})
 
+    def host_info(self):
+        """host.cpus of the scenario, and SIMULATED_XEN_VERSION."""
+        self._call(self.latency.info_s)
+        with self.store.session(write=False) as model:
+            return base.HostInfo(cpus=model.cpus,
+                                 hypervisor_version=SIMULATED_XEN_VERSION,
+                                 cores_per_socket=model.cpus)
+
     def host_memory(self):
-        return self.snapshot().host
+        self._call(self.latency.info_s)
+        return self._snapshot().host
 
     def dom0_memory(self):
-        return self.snapshot().dom0
+        self._call(self.latency.dom0_s)
+        return self._snapshot().dom0
 
     def set_dom0_target(self, target_mb):
         base.check_dom0_target('mem-set 0 %sm' % (target_mb,), target_mb)
+        self._call(self.latency.mem_set_s)
         with self.store.session() as model:
             model.set_dom0_target(target_mb)
 
     def create_domain(self, spec):
+        self._call(self.latency.create_s)
         with self.store.session() as model:
             if spec.name in model.domains:
                 raise exception.DomainExists(name=spec.name)
@@ -91,12 +119,14 @@ class SimulatedHypervisor(base.Hypervisor):
                                  max(remaining / rate, 1e-3)))
 
     def destroy_domain(self, name):
+        self._call(self.latency.destroy_s)
         with self.store.session() as model:
             if name not in model.domains:
                 raise exception.DomainNotFound(name=name)
             model.destroy(name)
 
     def list_domains(self):
+        self._call(self.latency.list_s)
         with self.store.session(write=False) as model:
             return [self._info(name, dom)
                     for name, dom in sorted(model.domains.items())]

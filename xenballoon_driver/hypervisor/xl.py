@@ -7,8 +7,11 @@ reads its output with xenballoon_driver.hypervisor.xl_parse:
 =====================  ==================================================
 host_memory            ``xl info``: total_memory, free_memory,
                        outstanding_claims (MiB)
-dom0_memory            ``xl list 0`` (Mem: dom0's current size) and
-                       ``xl list -l 0`` (b_info.target_memkb, KiB)
+host_info              ``xl info``: nr_cpus, cores_per_socket,
+                       threads_per_core, machine, xen_version
+dom0_memory            dom0's balloon driver in sysfs (see xl_sysfs.py);
+                       without it ``xl list 0`` (Mem: dom0's current
+                       size) and ``xl list -l 0`` (b_info.target_memkb)
 set_dom0_target        ``xl mem-set 0 <N>m``
 create_domain          ``xl create <file>``, a config this backend writes
                        into a private temporary directory
@@ -50,6 +53,7 @@ from xenballoon_driver.hypervisor import base
 from xenballoon_driver.hypervisor import xl_config
 from xenballoon_driver.hypervisor import xl_exec
 from xenballoon_driver.hypervisor import xl_parse
+from xenballoon_driver.hypervisor import xl_sysfs
 from xenballoon_driver import privsep
 from xenballoon_driver import validation
 
@@ -57,6 +61,9 @@ LOG = logging.getLogger(__name__)
 
 # The smallest target xl accepts for dom0 (libxl refuses below 128 MiB).
 MIN_DOM0_TARGET_MB = base.MIN_DOM0_TARGET_MB
+# How long the balloon driver may take to show a target xl just set (it
+# follows xenstore's memory/target through a watch: milliseconds).
+SYSFS_TARGET_WAIT_S = 2.0
 
 
 class XlHypervisor(base.Hypervisor):
@@ -76,6 +83,9 @@ class XlHypervisor(base.Hypervisor):
         self.privileged = os.geteuid() != 0
         self.claim_mode, self.autoballoon = self._read_xl_conf(
             self.options.xl_conf)
+        self.balloon_dir = None
+        if xl_sysfs.available(self.options.dom0_balloon_dir):
+            self.balloon_dir = self.options.dom0_balloon_dir
         if self.options.guest_kernel:
             xl_config.check_path(self.options.guest_kernel,
                                  '[xl] guest_kernel')
@@ -168,7 +178,13 @@ class XlHypervisor(base.Hypervisor):
         call, result = self._checked(['info'])
         return self._parsed(call, xl_parse.host_memory, result.stdout)
 
+    def host_info(self):
+        call, result = self._checked(['info'])
+        return self._parsed(call, xl_parse.host_info, result.stdout)
+
     def dom0_memory(self):
+        if self.balloon_dir:
+            return xl_sysfs.dom0_memory(self.balloon_dir)
         call, result = self._checked(['list', '0'])
         row = self._parsed(
             call, lambda text: xl_parse.dom0_row(xl_parse.parse_list(text)),
@@ -183,6 +199,24 @@ class XlHypervisor(base.Hypervisor):
         call = 'xl mem-set 0 %sm' % (target_mb,)
         base.check_dom0_target(call, target_mb)
         self._checked(['mem-set', '0', '%dm' % target_mb])
+        if self.balloon_dir:
+            self._wait_sysfs_target(target_mb)
+
+    def _wait_sysfs_target(self, target_mb):
+        """Until the balloon driver shows the target xl set, or give up.
+
+        So that the next look does not read the old target. A driver that
+        never shows it is not followed again: dom0 is then read with xl.
+        """
+        deadline = self.clock.now() + SYSFS_TARGET_WAIT_S
+        while xl_sysfs.dom0_memory(self.balloon_dir).target_mb != target_mb:
+            if self.clock.now() >= deadline:
+                LOG.warning('%s/target_kb does not follow xl mem-set (asked '
+                            '%d MiB): reading dom0 with xl from now on',
+                            self.balloon_dir, target_mb)
+                self.balloon_dir = None
+                return
+            self.clock.sleep(0.01)
 
     def create_domain(self, spec):
         """``xl create``; on failure nothing of the domain is left.

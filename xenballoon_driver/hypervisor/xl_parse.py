@@ -113,6 +113,27 @@ def host_memory(text):
                            claimed_mb=values['outstanding_claims'])
 
 
+def host_info(text):
+    """``xl info`` -> base.HostInfo (nr_cpus, topology, xen_version)."""
+    fields = parse_info(text)
+    values = {}
+    for key in ('nr_cpus', 'cores_per_socket', 'threads_per_core'):
+        if key not in fields:
+            raise ParseError('%s is missing' % key)
+        values[key] = _number(fields[key], key, MAX_VCPUS)
+        if values[key] == 0:
+            raise ParseError('%s is 0' % key)
+    try:
+        version = base.version_int(fields.get('xen_version'))
+    except ValueError:
+        raise ParseError('xen_version is not a version: %r' % (
+            fields.get('xen_version'),))
+    return base.HostInfo(cpus=values['nr_cpus'], hypervisor_version=version,
+                         arch=fields.get('machine') or 'x86_64',
+                         cores_per_socket=values['cores_per_socket'],
+                         threads_per_core=values['threads_per_core'])
+
+
 # -- xl list -------------------------------------------------------------
 
 

@@ -23,6 +23,9 @@ class HostModel:
         host = scenario.host
         self.balloon = scenario.balloon
         self.build = scenario.build
+        self.toolstack = scenario.toolstack
+        # Reported only (resource figures): nothing here uses CPUs.
+        self.cpus = host.cpus
         self.now = 0.0
         self.total_mb = float(host.total_mb)
         self.xen_mb = float(host.xen_mb)

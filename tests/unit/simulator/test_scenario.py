@@ -114,7 +114,7 @@ def test_load_reads_a_file(tmp_path):
 
 
 def test_unknown_section():
-    bad(good(hosts={}), 'unknown section(s) hosts', 'known: balloon')
+    bad(good(hostz={}), 'unknown section(s) hostz', 'known: balloon')
 
 
 def test_unknown_field_names_it_and_the_known_ones():

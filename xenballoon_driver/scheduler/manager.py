@@ -1,0 +1,86 @@
+"""The reference scheduler: filter, weigh, pick, as Nova's does.
+
+Each host has its own driver (hosts: a mapping of host name to
+XenBalloonDriver). select_destinations reads every host afresh
+(get_available_resource), keeps the hosts that pass every filter, ranks
+them with the weighers and picks the best (at random among the best
+[scheduler] host_subset_size); the picked host's state then takes the
+request, so a second instance of the same call sees it.
+"""
+
+import dataclasses
+import random
+
+from xenballoon_driver import exception
+from xenballoon_driver.scheduler import filters
+from xenballoon_driver.scheduler import host_state
+from xenballoon_driver.scheduler import weighers
+
+
+@dataclasses.dataclass
+class Selection:
+    """Where one instance goes (Nova returns Selection objects too)."""
+
+    host: str
+    weight: float
+    # What the scheduler predicted: MiB dom0 must release first, and the
+    # seconds that takes at the host's release rate.
+    balloon_mb: int
+    balloon_time_s: float
+
+
+class Scheduler:
+    def __init__(self, conf, rng=None):
+        self.filters = [filters.BalloonMemoryFilter(conf)]
+        self.weighers = [weighers.BalloonTimeWeigher(conf)]
+        self.subset_size = conf.scheduler.host_subset_size
+        self.max_balloon_time_s = conf.scheduler.max_balloon_time_s
+        self.rng = rng or random.Random()
+
+    @staticmethod
+    def host_states(hosts):
+        """A HostState per host, read now from its driver."""
+        return [host_state.HostState.from_resources(
+            name, driver.get_available_resource(name))
+            for name, driver in hosts.items()]
+
+    def select_destinations(self, spec, hosts, num_instances=1):
+        """A Selection for each of ``num_instances``, or NoValidHost.
+
+        ``spec`` has ``name``, ``footprint_mb`` and ``vcpus`` (a
+        hypervisor.base.DomainSpec).
+        """
+        states = self.host_states(hosts)
+        chosen = []
+        for _ in range(num_instances):
+            passing = [s for s in states
+                       if all(f.host_passes(s, spec) for f in self.filters)]
+            if not passing:
+                raise self._no_valid_host(spec, states)
+            best = weighers.weigh_hosts(self.weighers, passing,
+                                        spec)[:self.subset_size]
+            pick = self.rng.choice(best) if len(best) > 1 else best[0]
+            state = pick.host_state
+            need = spec.footprint_mb
+            chosen.append(Selection(
+                host=state.name, weight=pick.weight,
+                balloon_mb=state.balloon_mb(need),
+                balloon_time_s=state.balloon_time_s(need)))
+            state.consume_from_request(spec)
+        return chosen
+
+    def _no_valid_host(self, spec, states):
+        need = spec.footprint_mb
+        fitting = [s for s in states if s.fits(need)]
+        if not fitting:
+            most = max((s.available_mb for s in states), default=0)
+            reason = 'the most any of the %d host(s) can give is %d MiB' % (
+                len(states), most)
+        else:
+            soonest = min(s.balloon_time_s(need) for s in fitting)
+            reason = ('%d host(s) can free it, but none within '
+                      '[scheduler] max_balloon_time_s = %.1f s (soonest: '
+                      '%.1f s)' % (len(fitting), self.max_balloon_time_s,
+                                   soonest))
+        return exception.NoValidHost(name=spec.name, need_mb=need,
+                                     reason=reason)
