@@ -13,6 +13,7 @@ Each test checks the host with xl and sysfs itself, not through the
 driver, and records what it measured (balloon rate, time to ready).
 """
 
+import logging
 import time
 
 import pytest
@@ -35,7 +36,7 @@ SAFE_MIN_MB = 512
 # the estimate's error (it came within 1-7 MiB of where the balloon
 # stopped; REPORT.md: 8 MiB below the floor stalled). A stall is seen
 # after STALL_TIMEOUT_S with less than STALL_MIN_PROGRESS_MB_S: short,
-# because every look costs three xl calls (~1 s each under TCG) and
+# because every look costs two xl calls (~1 s each under TCG) and
 # dom0 sits at its floor until the revert.
 STALL_GAP_MB = 24
 STALL_TIMEOUT_S = 5.0
@@ -120,6 +121,30 @@ def xl_driver(conf, tmp_path, xl_calls):
     return make
 
 
+class FlowTimeline(logging.Handler):
+    """When each task of a flow changed state (taskflow's listener log)."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.t0 = time.monotonic()
+        self.events = []
+        self.logger = logging.getLogger('xenballoon_driver.flows.engine')
+
+    def emit(self, record):
+        self.events.append((round(time.monotonic() - self.t0, 3),
+                            record.getMessage()[:160]))
+
+    def __enter__(self):
+        self.old_level = self.logger.level
+        self.logger.setLevel(logging.DEBUG)
+        self.logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc):
+        self.logger.removeHandler(self)
+        self.logger.setLevel(self.old_level)
+
+
 class Progress:
     """The driver's progress callback: the balloon wait's updates, timed."""
 
@@ -162,11 +187,15 @@ def test_spawn_balloons_dom0_down_for_a_guest(xl_driver, measure,
     dom0_target0 = dom0_restored['target_kb'] // 1024
     memory = guest_memory_for(GIVE_A_MB, free0)
     progress = Progress()
+    timeline = FlowTimeline()
     try:
-        with xenhost.Sampler(0.2) as sampler:
+        with xenhost.Sampler(0.2) as sampler, timeline:
             t0 = time.monotonic()
+            xl_calls.t0 = timeline.t0 = t0
+            before = len(xl_calls.calls)
             info = drv.spawn('xbg-a', memory, progress=progress)
             t_ready = time.monotonic() - t0
+            spawn_calls = xl_calls.calls[before:]
             # Xen's view, not the driver's: the guest is there and runs.
             doms = xenhost.domains()
             assert 'xbg-a' in doms, doms
@@ -205,7 +234,8 @@ def test_spawn_balloons_dom0_down_for_a_guest(xl_driver, measure,
         sysfs_down_avg_mb_s=rates.get('down_avg_mb_s'),
         sysfs_down_peak_mb_s=rates.get('down_peak_mb_s'),
         sysfs_up_avg_mb_s=rates.get('up_avg_mb_s'),
-        xl_calls=xl_calls.summary(), dom0_series=sampler.series())
+        xl_calls=xl_calls.summary(), dom0_series=sampler.series(),
+        spawn_xl_calls=spawn_calls, spawn_timeline=timeline.events)
 
 
 def test_failed_create_reinflates_dom0(xl_driver, measure, dom0_restored,

@@ -50,6 +50,10 @@ pip_install() {
 }
 # -- end pip
 
+if [ "${1:-}" = --site ]; then
+  echo "$SITE"  # the requirements, for host-side tools (compare.py)
+  exit 0
+fi
 if [ "${1:-}" = --pip ]; then
   pip_install
   exit 0

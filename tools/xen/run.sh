@@ -7,6 +7,7 @@
 #   4. build-payload.sh  project requirements (cached; pip runs in the
 #                        background from the start) + the project tree
 #   5. run-qemu.py       boot, run pytest in dom0, power off, report
+#   6. compare.py        the simulator's predictions next to this run
 #
 # usage: tools/xen/run.sh [PYTEST_ARG...]     (default: tests/xen)
 # env:   XENBALLOON_XEN_CACHE   cache dir (default ~/.cache/xenballoon-xen)
@@ -45,5 +46,13 @@ python3 "$TOOLS/run-qemu.py" \
   --min-passed "${XENBALLOON_XEN_MIN_PASSED:-$MIN_PASSED}" ${XENBALLOON_XEN_ARGS:-}
 rc=$?
 set -e
+if [ $rc -eq 0 ] && [ -s "$XEN_WORK/measurements.json" ]; then
+  # A report, not a verdict: the fitted scenario's predictions next to
+  # this run (tools/xen/compare.py); timing on a loaded machine varies.
+  step "simulated vs real (the shipped xen-qemu scenario)"
+  PYTHONPATH="$(bash "$TOOLS/build-payload.sh" --site):$XEN_WORK/payload/payload/src" \
+    python3 "$TOOLS/compare.py" "$XEN_WORK/measurements.json" ||
+    step "compare.py failed (the run itself passed)"
+fi
 step "done: rc=$rc"
 exit $rc

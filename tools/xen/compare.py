@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Simulated vs real: the fitted scenario's predictions next to a Xen run.
+
+usage: compare.py MEASUREMENTS.json [--scenario FILE] [--fit] [--check]
+
+Replays every driver flow the run recorded (tests/xen: same host, same
+request, same options) on the simulator with the scenario's figures
+(default: the shipped xen-qemu scenario) and prints predicted and real
+times side by side. --fit prints the scenario figures this run gives
+(how scenarios/xen-qemu.yaml was made). --check exits 1 when the
+predicted time to ready is not within 20 % of the real one or an outcome
+differs.
+"""
+
+import argparse
+import json
+import sys
+
+import yaml
+
+from oslo_config import cfg
+
+from xenballoon_driver import conf as conf_mod
+from xenballoon_driver.simulator import scenario as scenario_mod
+from xenballoon_driver.simulator import xen_fit
+
+LIMIT = 0.20
+
+
+def make_conf(**options):
+    conf = cfg.ConfigOpts()
+    conf_mod.register_opts(conf)
+    conf([], default_config_files=[])
+    for name, value in options.items():
+        conf.set_override(name, value, 'xenballoon')
+    return conf
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('measurements')
+    parser.add_argument('--scenario', default=xen_fit.SHIPPED)
+    parser.add_argument('--fit', action='store_true')
+    parser.add_argument('--check', action='store_true')
+    args = parser.parse_args(argv)
+    with open(args.measurements, encoding='utf-8') as f:
+        measurements = json.load(f)
+    if args.fit:
+        print(yaml.safe_dump(xen_fit.fit(measurements), sort_keys=False))
+    scenario = scenario_mod.load(args.scenario)
+    rows = xen_fit.predict(scenario, measurements, make_conf)
+    print('simulated (%s) vs real Xen (%s)' % (
+        scenario.name, args.measurements))
+    print('%-22s %-20s %9s %9s %7s  %s' % ('flow', 'figure', 'real s',
+                                           'sim s', 'error', 'outcome'))
+    ok = True
+    for row in rows:
+        same = row.outcome == row.predicted_outcome
+        print('%-22s %-20s %9.2f %9.2f %+6.0f%%  %s%s' % (
+            row.flow, row.what, row.real_s, row.predicted_s,
+            100 * row.error, row.predicted_outcome,
+            '' if same else ' (real: %s)' % row.outcome))
+        ok = ok and same
+        if row.flow == xen_fit.SPAWN:
+            ok = ok and abs(row.error) <= LIMIT
+    print('time to ready within %d %%, outcomes alike: %s' % (
+        100 * LIMIT, 'yes' if ok else 'NO'))
+    return 0 if ok or not args.check else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

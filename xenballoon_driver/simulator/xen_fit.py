@@ -1,0 +1,199 @@
+"""The simulator fitted to a real Xen host, and checked against it.
+
+``tox -e xen`` runs the driver on a real Xen 4.17 under QEMU and records
+what it measured (tests/xen: measurements.json): dom0's balloon rates,
+the time of every xl call, and the time each driver flow took. Here:
+
+fit(measurements)
+    the figures of a scenario that behaves like that host: balloon
+    release and re-inflate rates, the toolstack's call latencies, build
+    speed. scenarios/xen-qemu.yaml was written with it.
+predict(scenario, measurements)
+    replays each recorded driver flow (same host, same request, same
+    options) on the simulator with the scenario's figures, and returns
+    what the simulator predicts next to what the real host did.
+"""
+
+import copy
+import dataclasses
+import importlib.resources
+import re
+
+from xenballoon_driver.simulator import scenario as scenario_mod
+
+SHIPPED = str(importlib.resources.files(__package__) / 'scenarios' /
+              'xen-qemu.yaml')
+
+# The recorded flows (tests/xen/test_xl_driver.py), each with its request,
+# what the real run measured, and the driver options the test used.
+SPAWN = 'driver_spawn_balloon'
+FAILED_CREATE = 'driver_failed_create'
+REFUSED = 'driver_refused'
+STALL = 'driver_balloon_stall'
+
+TEST_OPTIONS = {'dom0_min_memory_mb': 512, 'poll_interval': 1.0,
+                'min_poll_interval': 0.5, 'stall_timeout': 10.0,
+                'min_progress_mb_s': 1.0}
+# xl calls the real flows made that the fit reads latencies from.
+FLOW_TESTS = (SPAWN, FAILED_CREATE, REFUSED, STALL)
+SPAWN_TASK = 'xenballoon-spawn-'
+# taskflow's logging listener: "Task 'NAME' (uuid) transitioned into
+# state 'STATE' from state ...".
+TASK_STATE = re.compile(r"Task '([\w-]+)' \([\w-]+\) transitioned into "
+                        r"state '(\w+)'")
+
+
+@dataclasses.dataclass
+class Prediction:
+    flow: str
+    what: str
+    outcome: str
+    real_s: float
+    predicted_s: float
+    predicted_outcome: str
+
+    @property
+    def error(self):
+        """(predicted - real) / real."""
+        return (self.predicted_s - self.real_s) / self.real_s
+
+
+def _mean_call_s(tests, sub):
+    """Mean seconds of ``xl <sub>`` over every recorded flow."""
+    count = total = 0.0
+    for name in FLOW_TESTS:
+        stats = tests.get(name, {}).get('xl_calls', {}).get(sub)
+        if stats:
+            count += stats[0]
+            total += stats[0] * stats[1]
+    return total / count if count else 0.0
+
+
+def task_times(timeline):
+    """{task: (started, ended)} from a flow's recorded state changes."""
+    out = {}
+    for t, message in timeline:
+        m = TASK_STATE.match(message)
+        if m and m.group(2) in ('RUNNING', 'SUCCESS'):
+            start, end = out.get(m.group(1), (None, None))
+            out[m.group(1)] = ((t, end) if m.group(2) == 'RUNNING'
+                               else (start, t))
+    return out
+
+
+def fit(measurements):
+    """Scenario sections (host, balloon, build, toolstack, driver).
+
+    Call latencies are what each step of the recorded spawn took through
+    the driver (xl's fork and the driver's own bookkeeping around it):
+    the reserve task is one look, the balloon task one mem-set, the build
+    task one create. What the spawn spent outside its tasks is the
+    driver's time per flow.
+    """
+    tests = measurements['tests']
+    host, spawn = tests['host'], tests[SPAWN]
+    balloon = host['balloon_kb']
+    dom0_mb = balloon['target_kb'] // 1024
+    tasks = task_times(spawn['spawn_timeline'])
+    took = {name[len(SPAWN_TASK):]: end - start
+            for name, (start, end) in tasks.items()
+            if name.startswith(SPAWN_TASK)}
+    # Two creates of different sizes: a fixed cost and a populate rate.
+    small_mb, small_s = 64, tests['pvgrub_64']['create_s']
+    big_mb, big_s = spawn['guest_mb'], spawn['xl_calls']['create'][1]
+    populate = (big_mb - small_mb) / max(big_s - small_s, 0.05)
+    list_s, info_s = (_mean_call_s(tests, 'list'),
+                      _mean_call_s(tests, 'info'))
+    look_s = took['reserve-memory']
+    return {
+        'host': {'total_mb': host['total_mb'], 'dom0_mb': dom0_mb,
+                 'dom0_low_mb': balloon['low_kb'] // 1024,
+                 'xen_mb': host['total_mb'] - dom0_mb - host['free_mb']},
+        'balloon': {
+            # While the driver runs, xl's forks share dom0's CPU with the
+            # balloon thread: the rate during driver flows, not alone.
+            'release_rate_mb_s': round(spawn['sysfs_down_avg_mb_s'], 1),
+            'reinflate_rate_mb_s': round(spawn['sysfs_up_avg_mb_s'], 1)},
+        'build': {'populate_rate_mb_s': round(populate, 1)},
+        'toolstack': {
+            # A look is "xl list" then "xl info" (dom0 from sysfs).
+            'list_s': round(look_s * list_s / (list_s + info_s), 3),
+            'info_s': round(look_s * info_s / (list_s + info_s), 3),
+            'dom0_s': 0.0,
+            'mem_set_s': round(took['balloon-dom0'], 3),
+            'create_s': round(took['build-domain'] - big_mb / populate, 3),
+            'destroy_s': round(_mean_call_s(tests, 'destroy'), 3)},
+        'driver': {'flow_s': round(spawn['time_to_ready_s'] -
+                                   sum(took.values()), 3)},
+    }
+
+
+def _replay_scenario(fitted, flow, guest_mb, free_mb, dom0_mb, total_mb,
+                     **balloon):
+    data = copy.deepcopy(fitted.to_dict())
+    data['name'] = flow
+    data['host'].update(total_mb=total_mb, dom0_mb=dom0_mb,
+                        xen_mb=total_mb - dom0_mb - free_mb)
+    data['balloon'].update(balloon)
+    data['requests'] = [{'name': flow.replace('_', '-'),
+                         'memory_mb': guest_mb}]
+    return scenario_mod.from_dict(data, fitted.path)
+
+
+def _flows(fitted, tests):
+    """(flow, what, outcome, real_s, scenario, options) per recorded flow."""
+    total = tests['host']['total_mb']
+    spawn = tests.get(SPAWN)
+    if spawn:
+        yield (SPAWN, 'time to ready', 'running', spawn['time_to_ready_s'],
+               _replay_scenario(fitted, SPAWN, spawn['guest_mb'],
+                                spawn['free_before_mb'],
+                                spawn['dom0_target_before_mb'], total), {})
+    failed = tests.get(FAILED_CREATE)
+    if failed:
+        scenario = _replay_scenario(
+            fitted, FAILED_CREATE, failed['guest_mb'],
+            tests['host']['free_mb'], tests['host']['dom0_mb'], total)
+        scenario.requests[0].fail_at_fraction = 0.0
+        yield (FAILED_CREATE, 'time to failure', 'failed',
+               failed['time_to_failure_s'], scenario, {})
+    refused = tests.get(REFUSED)
+    if refused:
+        yield (REFUSED, 'time to refusal', 'nomem',
+               refused['time_to_refusal_s'],
+               _replay_scenario(fitted, REFUSED, refused['guest_mb'],
+                                tests['host']['free_mb'],
+                                tests['host']['dom0_mb'], total), {})
+    stall = tests.get(STALL)
+    if stall:
+        dom0 = stall['dom0_target_before_mb']
+        yield (STALL, 'time to stall error', 'stalled',
+               stall['time_to_stall_error_s'],
+               _replay_scenario(fitted, STALL, stall['guest_mb'],
+                                stall['free_before_mb'], dom0, total,
+                                # Where this dom0's balloon stopped: its
+                                # floor, a fact of the run, not a rate.
+                                stall_after_mb=dom0 - stall['stalled_at_mb']),
+               {'dom0_min_memory_mb': 256,
+                'stall_timeout': stall['stall_timeout_s'],
+                'min_progress_mb_s': stall['min_progress_mb_s']})
+
+
+def predict(fitted, measurements, make_conf):
+    """[Prediction] for every driver flow the real run recorded.
+
+    ``make_conf(**xenballoon_options)`` returns a ConfigOpts with those
+    [xenballoon] options set (the test's own).
+    """
+    from xenballoon_driver import simulation
+
+    out = []
+    for flow, what, outcome, real_s, scenario, options in _flows(
+            fitted, measurements['tests']):
+        conf = make_conf(**dict(TEST_OPTIONS, **options))
+        result, = simulation.run(scenario, 'progress', conf)
+        out.append(Prediction(
+            flow=flow, what=what, outcome=outcome, real_s=real_s,
+            predicted_s=result.ended_at_s - result.at_s,
+            predicted_outcome=result.outcome))
+    return out
