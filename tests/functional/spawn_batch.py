@@ -1,17 +1,16 @@
 """Spawn several guests at once from one process, one thread each.
 
-    python spawn_batch.py CONFIG START_AT NAME:MIB [NAME:MIB ...]
+    python spawn_batch.py CONFIG NAME:MIB [NAME:MIB ...]
 
-Waits until wall-clock time START_AT (so that several processes start
-together), then prints one JSON line per request: name, outcome
-('running' or the exception's class), error, and the simulated times it
-started and ended.
+Prints "ready" once set up and waits for a line on stdin (so that several
+processes start together, however long their start-up took), then prints
+one JSON line per request: name, outcome ('running' or the exception's
+class), error, and the simulated times it started and ended.
 """
 
 import json
 import sys
 import threading
-import time
 
 from xenballoon_driver.cmd import base
 from xenballoon_driver import driver as driver_mod
@@ -19,12 +18,13 @@ from xenballoon_driver import exception
 
 
 def main(argv):
-    conf_path, start_at, requests = argv[0], float(argv[1]), argv[2:]
+    conf_path, requests = argv[0], argv[1:]
     drv = driver_mod.XenBalloonDriver(base.load_conf([conf_path]))
     drv.init_host(recover=False)
     clock = drv.backend.clock
     results = []
-    time.sleep(max(0.0, start_at - time.time()))
+    print('ready', flush=True)
+    sys.stdin.readline()
 
     def spawn(name, memory_mb):
         started = clock.now()

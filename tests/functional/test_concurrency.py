@@ -4,12 +4,22 @@ The pending spawn's reservation is visible to every other process (a
 host-wide ledger behind a lock), so no MiB is counted twice, and a destroy
 never takes back memory promised to the pending spawn.
 
+A second spawn of one name, or a destroy racing a spawn, from separate
+processes: the loser gets a clear error (DomainExists: exit 2;
+DomainBusy: exit 8; DomainNotFound: exit 6), and once every guest is
+destroyed the host's figures are a fresh host's again: no MiB left to a
+reservation nobody holds, dom0's target back at its baseline.
+
 The waiting spawn is held deterministically rather than by timing (a CLI
 command takes about a second to start, more on a busy machine): dom0
 gives 8 GiB and then stalls, and the stall timeout is an hour of
-simulated time (36 s of real time here).
+simulated time (3 minutes of real time here: room for a dozen commands
+on a busy machine). Where commands are simply
+started together, any interleaving may happen, and the checks assert
+what must hold in all of them.
 """
 
+import functools
 import json
 
 import pytest
@@ -26,13 +36,41 @@ DOM0_MB = 56 * base.GiB
 TARGET_MB = DOM0_MB - SLOW_NEED_MB
 STUCK_MB = DOM0_MB - STALL_AFTER_MB
 BALLOONABLE_MB = TARGET_MB - base.DEFAULT_FLOOR_MB
+# Needs 24 GiB: 8 free, 16 from dom0.
+RACE_MB = 24 * base.GiB - 2
+EXISTS = 'error: A domain named %s already exists'
+BUSY = ('error: Domain %s is still being spawned; destroy it once its '
+        'spawn has finished or failed')
+NOT_FOUND = 'error: No domain named %s'
 CHECKS = base.Checks()
 
 
 def stalling_host(make_host):
     return make_host(
         base.small_scenario(balloon={'stall_after_mb': STALL_AFTER_MB}),
-        time_scale=100, xenballoon={'stall_timeout': 3600})
+        time_scale=20, xenballoon={'stall_timeout': 3600})
+
+
+def at_once(host, *commands):
+    """Run CLI commands side by side; their Results, in order."""
+    futures = base.run_parallel({
+        i: functools.partial(host.run, *args)
+        for i, args in enumerate(commands)})
+    return [futures[i].result() for i in range(len(commands))]
+
+
+def assert_nothing_lost(host):
+    """Every guest gone: the figures are a fresh host's again.
+
+    available_mb counts memory on its way back into dom0 as free, so it
+    need not wait for dom0 to re-inflate.
+    """
+    status = host.status()
+    fresh = base.SMALL_FRESH_STATUS
+    assert status['domains'] == 0
+    assert status['reserved_mb'] == 0
+    assert status['dom0_target_mb'] == fresh['dom0_target_mb']
+    assert status['available_mb'] == fresh['available_mb']
 
 
 @CHECKS.add()
@@ -95,24 +133,55 @@ def pending_spawn_is_reserved_for_other_processes(make_host):
 
 
 @CHECKS.add()
-def destroy_does_not_cancel_a_pending_spawn(make_host):
+def same_name_and_destroy_while_a_spawn_waits(make_host):
     host = stalling_host(make_host)
-    # 8 GiB from free memory, 16 GiB from dom0, which stalls after 8 GiB.
-    memory_mb = 24 * base.GiB - 2
-    need_mb = base.pv_footprint(memory_mb)
-    slow = base.HeldSpawn(host, 'slow1', memory_mb)
+    hold = host.run('spawn', 'hold1', '--memory-mb', HOLD_MB)
+    assert hold.rc == 0, hold
+
+    first = base.HeldSpawn(host, 'twin', SLOW_MB)
     try:
-        result = host.run('destroy', 'slow1')
-        status = host.status()
-        waited = slow.waiting()
+        # Other processes, while the spawn waits: the same name, a
+        # destroy of it, and a look at the host.
+        twin, busy, status = at_once(
+            host, ('spawn', 'twin', '--memory-mb', SLOW_MB),
+            ('destroy', 'twin'), ('host-status', '-f', 'json'))
+        assert first.waiting()
+        # Freeing hold1's memory lets the spawn finish.
+        destroyed = host.run('destroy', 'hold1')
+        rc, out, err = first.finish()
     finally:
-        slow.kill()
-    # There is no domain slow1 yet: its spawn must finish or fail first.
-    assert result.rc == 8, result
-    assert 'slow1 is still being spawned' in result.error
-    assert status['reserved_mb'] == need_mb
-    assert status['dom0_target_mb'] == DOM0_MB - (need_mb - 8 * base.GiB)
-    assert waited
+        first.kill()
+    assert twin.rc == 2, twin
+    assert twin.error == EXISTS % 'twin'
+    # There is no domain twin yet: its spawn must finish or fail first.
+    assert busy.rc == 8, busy
+    assert busy.error == BUSY % 'twin'
+    # Neither took memory from the pending spawn or moved dom0.
+    assert status.json()['reserved_mb'] == SLOW_NEED_MB
+    assert status.json()['dom0_target_mb'] == TARGET_MB
+    assert destroyed.rc == 0, destroyed
+    assert rc == 0, err
+
+    destroyed = host.run('destroy', 'twin', '-f', 'json')
+    assert destroyed.json() == {'name': 'twin', 'dom0_target_mb': DOM0_MB}
+    assert_nothing_lost(host)
+
+
+@CHECKS.add()
+def destroy_racing_a_spawn(make_host):
+    host = make_host(base.small_scenario())
+    spawn, destroy = at_once(
+        host, ('spawn', 'race1', '--memory-mb', RACE_MB),
+        ('destroy', 'race1', '-f', 'json'))
+    # A destroy never cancels a spawn. It comes before it (no domain
+    # yet), while it runs (busy), or after it (the domain goes).
+    assert spawn.rc == 0, spawn
+    errors = {6: NOT_FOUND % 'race1', 8: BUSY % 'race1'}
+    if destroy.rc:
+        assert destroy.error == errors.get(destroy.rc), destroy
+        destroy = host.run('destroy', 'race1', '-f', 'json')
+    assert destroy.json() == {'name': 'race1', 'dom0_target_mb': DOM0_MB}
+    assert_nothing_lost(host)
 
 
 @pytest.fixture(scope='module')

@@ -1,14 +1,18 @@
-"""Many spawns at once, from several processes, on one simulated host."""
+"""Many spawns at once, from several processes, on one simulated host.
+
+The same run with flows and ledger on the SQLite default, on PostgreSQL
+and on MariaDB.
+"""
 
 import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 import yaml
 
+from tests import conftest
 from xenballoon_driver.cmd import base
 from xenballoon_driver import driver as driver_mod
 
@@ -19,8 +23,18 @@ RATE = 4096          # dom0 releases MiB/s
 PROCESSES, PER_PROCESS, GUEST = 4, 8, 20 * GiB
 
 
+@pytest.fixture(params=['sqlite-default', 'postgresql', 'mysql'])
+def store_url(request):
+    """[persistence] connection: empty (the default) or a server's."""
+    if request.param == 'sqlite-default':
+        yield ''
+        return
+    with conftest.scratch_database(request.param) as url:
+        yield url
+
+
 @pytest.fixture
-def conf_path(tmp_path):
+def conf_path(tmp_path, store_url):
     scenario = {
         'host': {'total_mb': 512 * GiB, 'dom0_mb': 480 * GiB,
                  'dom0_low_mb': 1024},
@@ -32,20 +46,26 @@ def conf_path(tmp_path):
     path.write_text(
         '[xenballoon]\nstate_dir = %s\n'
         'poll_interval = 5\nmin_poll_interval = 0.5\n'
+        '[persistence]\nconnection = %s\n'
         '[simulator]\nscenario_file = %s\ntime_scale = 10\n' % (
-            tmp_path / 'state', tmp_path / 'scenario.yaml'))
+            tmp_path / 'state', store_url, tmp_path / 'scenario.yaml'))
     return str(path)
 
 
-def test_32_spawns_from_4_processes(conf_path):
+def test_32_spawns_from_4_processes(conf_path, store_url):
     drv = driver_mod.XenBalloonDriver(base.load_conf([conf_path])).init_host()
     before = drv.host_status()
-    start_at = time.time() + 4.0  # all processes import first
     procs = [subprocess.Popen(
-        [sys.executable, BATCH, conf_path, str(start_at)] +
+        [sys.executable, BATCH, conf_path] +
         ['p%dvm%d:%d' % (p, i, GUEST) for i in range(PER_PROCESS)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for p in range(PROCESSES)]
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True) for p in range(PROCESSES)]
+    # All set up (imports, stores), then all go at once.
+    for proc in procs:
+        assert proc.stdout.readline() == 'ready\n', proc.communicate()[1]
+    for proc in procs:
+        proc.stdin.write('go\n')
+        proc.stdin.flush()
     results = []
     for proc in procs:
         out, err = proc.communicate(timeout=300)
@@ -70,22 +90,29 @@ def test_32_spawns_from_4_processes(conf_path):
         # No overcommit at any step: dom0 plus every domain's footprint.
         assert model.peak_committed_mb <= model.total_mb
         assert model.contention_s == 0
+        first_request_s = model.first_request_at
     running = drv.backend.list_domains()
     assert sorted(d.name for d in running) == sorted(
         r['name'] for r in admitted)
     assert all(d.state == 'running' for d in running)
     assert drv.ledger.figures(drv.backend).reserved_mb == 0
 
-    # Makespan: as long as dom0 takes to release what the admitted need.
+    # Makespan: as long as dom0 takes to release what the admitted need,
+    # counted from dom0's first balloon request. Before it, 32 flows
+    # start on 2 busy cores and store their logbooks: wall seconds that
+    # scaled real time multiplies by 10 (measured 0.5-4 s of wall, the
+    # most on MariaDB), which say nothing about waits running in
+    # parallel. The whole makespan on the virtual clock is held to 1.05
+    # in tests/unit/flows/test_spawn.py::test_32_concurrent_spawns_makespan.
     from_dom0 = len(admitted) * need - before['free_mb']
     release_s = from_dom0 / RATE
-    makespan = (max(r['ended_s'] for r in admitted) -
-                min(r['started_s'] for r in results))
-    print('makespan %.1f s for %d admitted, dom0 release %.1f s: %.3f x'
-          % (makespan, len(admitted), release_s, makespan / release_s))
-    # In scaled real time, 32 processes' start-up and polling cost wall
-    # seconds that count as simulated ones (x10 here): measured 1.03-1.08
-    # on this 2-core machine (1.03-1.05 at x4). The exact 1.05 bound is
-    # held on the virtual clock in
-    # tests/unit/flows/test_spawn.py::test_32_concurrent_spawns_makespan.
-    assert makespan <= 1.10 * release_s
+    ended_s = max(r['ended_s'] for r in admitted)
+    makespan = ended_s - first_request_s
+    print('%s: makespan %.1f s for %d admitted, dom0 release %.1f s: '
+          '%.3f x (start-up before the first balloon request: %.1f s)' % (
+              store_url or 'sqlite default', makespan, len(admitted),
+              release_s, makespan / release_s,
+              first_request_s - min(r['started_s'] for r in results)))
+    # Measured 1.008-1.017 on SQLite, 1.017-1.032 on the servers, with
+    # the machine's load at 5-6.
+    assert makespan <= 1.05 * release_s
