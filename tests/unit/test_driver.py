@@ -76,3 +76,12 @@ def test_destroy_cleans_the_ledger_of_a_domain_already_gone(sim):
     host.backend.destroy_domain('vm1')  # behind the driver's back
     assert host.driver.destroy('vm1') == 56 * GiB
     assert host.ledger.entries() == {}
+
+
+def test_failed_destroy_lets_go_of_the_name(sim):
+    host = sim()
+    with pytest.raises(exception.DomainNotFound):
+        host.driver.destroy('ghost')
+    assert host.ledger.entries() == {}
+    host.driver.spawn('ghost', GiB)
+    assert host.driver.list_instances() == ['ghost']

@@ -19,6 +19,8 @@ from xenballoon_driver import exception
 RESERVED = 'reserved'
 BUILDING = 'building'
 DOMAIN = 'domain'
+# A destroy holds the name (0 MiB) so no spawn of it starts meanwhile.
+DESTROYING = 'destroying'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,15 +169,21 @@ class Ledger:
         readings in the wrong order. Returns the target, or None when the
         ledger has never seen the host.
         """
+        return self.reassert_target(backend)[0]
+
+    def reassert_target(self, backend):
+        """apply_target; returns (target, dom0's target found before)."""
         with self.storage.locked() as state:
             if state['entries']:
                 target = self._target(state)
             else:
                 target = state['baseline_mb']
-            if target is not None and (backend.dom0_memory().target_mb !=
-                                       target):
-                backend.set_dom0_target(target)
-            return target
+            found = None
+            if target is not None:
+                found = backend.dom0_memory().target_mb
+                if found != target:
+                    backend.set_dom0_target(target)
+            return target, found
 
     def baseline(self):
         with self.storage.snapshot() as state:
@@ -234,15 +242,40 @@ class Ledger:
             if entry is not None:
                 entry['state'] = DOMAIN
 
+    def hold_for_destroy(self, backend, res_id, name):
+        """Claim ``name`` for a destroy flow; DomainBusy while it spawns.
+
+        Checked and claimed under the lock: until forget_domain(name) or
+        release(res_id), a spawn of that name is refused (DomainExists)
+        instead of building a domain the destroy then takes away from
+        under its ledger entry. Returns whether the ledger holds the
+        domain. Idempotent: a resumed destroy may run it twice.
+        """
+        with self.storage.locked() as state:
+            mine = [e for key, e in state['entries'].items()
+                    if e['name'] == name and key != res_id]
+            if any(e['state'] in (RESERVED, BUILDING) for e in mine):
+                raise exception.DomainBusy(name=name)
+            if state['baseline_mb'] is None:
+                state['baseline_mb'] = backend.dom0_memory().target_mb
+            if res_id not in state['entries']:
+                seq = state.setdefault('next_seq', 0)
+                state['next_seq'] = seq + 1
+                state['entries'][res_id] = {
+                    'name': name, 'need_mb': 0, 'from_free_mb': 0,
+                    'from_dom0_mb': 0, 'state': DESTROYING, 'seq': seq}
+            return any(e['state'] == DOMAIN for e in mine)
+
     def forget_domain(self, name, reinflate):
-        """A destroyed domain: drop its entry; return dom0's new target.
+        """A destroyed domain: drop its entry (and the destroy's hold).
 
         Without ``reinflate`` dom0 keeps its present size: the baseline
         comes down by what the domain had taken from dom0.
         """
         with self.storage.locked() as state:
             for key, entry in list(state['entries'].items()):
-                if entry['name'] == name and entry['state'] == DOMAIN:
+                if entry['name'] == name and entry['state'] in (DOMAIN,
+                                                                DESTROYING):
                     del state['entries'][key]
                     if not reinflate:
                         state['baseline_mb'] -= entry['from_dom0_mb']

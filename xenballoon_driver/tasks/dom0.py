@@ -102,11 +102,14 @@ class WaitForBalloon(task.Task):
                             max_wait=opts.max_wait)
             if target is not None and (dom0.target_mb > target or
                                        prog.grew_back):
-                LOG.warning('dom0 target is %d MiB (at %d MiB), expected '
-                            '%d MiB: asserting it again', dom0.target_mb,
-                            dom0.current_mb, target)
-                self.backend.set_dom0_target(target)
-                reasserts += 1
+                # Looked again under the ledger's lock: another spawn may
+                # have changed the target since this look.
+                target, found = self.ledger.reassert_target(self.backend)
+                if found is not None and found != target:
+                    LOG.warning('dom0 target is %d MiB (at %d MiB), '
+                                'expected %d MiB: asserting it again', found,
+                                dom0.current_mb, target)
+                    reasserts += 1
             clock.sleep(prog.next_poll_s)
 
     def _report(self, prog, dom0):

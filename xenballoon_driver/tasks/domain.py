@@ -72,24 +72,27 @@ class BuildDomain(common.QuietTask):
 
 
 class DestroyDomain(common.QuietTask):
+    """Destroy the domain; DomainBusy while a spawn of it is under way."""
+
     def __init__(self, backend, ledger, **kwargs):
-        super().__init__(requires=('name',), **kwargs)
+        super().__init__(requires=('name', 'request_id'), **kwargs)
         self.backend = backend
         self.ledger = ledger
 
-    def execute(self, name):
-        states = {e['state'] for e in self.ledger.entries().values()
-                  if e['name'] == name}
-        if states - {ledger_mod.DOMAIN}:
-            # Its spawn is still running: let it finish or fail first.
-            raise exception.DomainBusy(name=name)
+    def execute(self, name, request_id):
+        # Holds the name: no spawn of it can build before the destroy.
+        known = self.ledger.hold_for_destroy(self.backend, request_id, name)
         try:
             self.backend.destroy_domain(name)
         except exception.DomainNotFound:
-            if not states:
+            if not known:
                 raise
             LOG.warning('Domain %s was already gone; dropping its ledger '
                         'entry', name)
+
+    def revert(self, request_id, **kwargs):
+        common.safely('releasing the hold on the name', self.ledger.release,
+                      request_id)
 
 
 class ReleaseDomainMemory(common.QuietTask):

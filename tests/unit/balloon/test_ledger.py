@@ -189,3 +189,38 @@ def test_sql_ledger_keeps_one_document_per_host(tmp_path):
 def test_unusable_database_is_a_clear_error(tmp_path):
     with pytest.raises(exception.InvalidConfig, match='persistence'):
         ledger_storage.SqlStorage('nosuchdb://x/y', 'h', str(tmp_path))
+
+
+# -- a destroy's hold on the name ------------------------------------------
+
+
+def test_destroy_hold_refuses_a_spawn_of_that_name_meanwhile():
+    ledger, host = make(), FakeHost()
+    assert ledger.hold_for_destroy(host, 'd1', 'vm1') is False
+    with pytest.raises(exception.DomainExists):
+        ledger.reserve(host, 'vm1', 1024)
+    # Other names, and the memory figures, are untouched by the hold.
+    ledger.reserve(host, 'vm2', 1024)
+    assert ledger.figures(host).reserved_mb == 1024
+    ledger.release('d1')
+    ledger.reserve(host, 'vm1', 1024)
+
+
+def test_destroy_hold_is_busy_while_the_name_spawns():
+    ledger, host = make(), FakeHost()
+    res = ledger.reserve(host, 'vm1', 1024)
+    with pytest.raises(exception.DomainBusy):
+        ledger.hold_for_destroy(host, 'd1', 'vm1')
+    ledger.mark_building(res.id)
+    with pytest.raises(exception.DomainBusy):
+        ledger.hold_for_destroy(host, 'd1', 'vm1')
+    assert set(ledger.entries()) == {res.id}
+    ledger.commit(res.id)
+    assert ledger.hold_for_destroy(host, 'd1', 'vm1') is True
+    # Resumed after a crash: the same hold, taken again, is harmless.
+    assert ledger.hold_for_destroy(host, 'd1', 'vm1') is True
+    assert len(ledger.entries()) == 2
+    # The domain's entry and the hold go together.
+    ledger.forget_domain('vm1', reinflate=True)
+    assert ledger.entries() == {}
+    assert ledger.target() is None

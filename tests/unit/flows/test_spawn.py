@@ -4,6 +4,8 @@ Every test runs the real taskflow engine on a simulated host whose clock
 is virtual: minutes of ballooning take milliseconds.
 """
 
+import logging
+
 import pytest
 from taskflow import exceptions as tf_exceptions
 
@@ -133,8 +135,9 @@ def test_small_request_after_a_big_one_is_not_a_stall(sim):
     assert host.model.contention_s == 0
 
 
-def test_32_concurrent_spawns_makespan(sim):
+def test_32_concurrent_spawns_makespan(sim, caplog):
     """32 spawns at once on a host with room for 25 of them."""
+    caplog.set_level(logging.WARNING)
     host = sim(host={'total_mb': 512 * GiB, 'dom0_mb': 480 * GiB},
                balloon={'release_rate_mb_s': 4096},
                build={'populate_rate_mb_s': 64 * GiB})
@@ -151,6 +154,9 @@ def test_32_concurrent_spawns_makespan(sim):
     assert host.model.contention_s == 0
     release_s = (25 * need - before['free_mb']) / 4096
     assert host.clock.now() <= 1.05 * release_s
+    # Each spawn moved dom0's target through the ledger: none of them saw
+    # another's change as dom0 growing back.
+    assert 'asserting it again' not in caplog.text
 
 
 # Invariant 2: no false NOMEM.
@@ -241,6 +247,37 @@ def test_dom0_growing_back_gets_its_target_again(sim):
     targets = [args[0] for args, _ in spy.calls]
     assert len(targets) >= 2 and len(set(targets)) == 1
     assert host.dom0().target_mb == targets[0]
+
+
+def test_target_asserted_again_is_read_under_the_ledgers_lock(sim):
+    """A look that finds dom0's target raised sets the ledger's, fresh.
+
+    Between the wait's reading of the ledger and its setting of dom0, the
+    other spawn gives its memory back: setting what was read would leave
+    dom0 ballooned down for a reservation that is gone.
+    """
+    host = sim()  # 8 GiB free, dom0 56 GiB
+    other = host.ledger.reserve(host.backend, 'other', 18 * GiB)
+    host.ledger.apply_target(host.backend)
+    real_snapshot, real_target = host.backend.snapshot, host.ledger.target
+    looks = []
+
+    def snapshot():
+        looks.append(1)
+        if len(looks) == 2:  # the wait's first look: someone raised dom0
+            host.backend.set_dom0_target(56 * GiB)
+        return real_snapshot()
+
+    def target():
+        read = real_target()
+        if len(looks) == 2:  # meanwhile the other spawn gives up
+            host.ledger.release(other.id)
+            host.ledger.apply_target(host.backend)
+        return read
+    host.backend.snapshot, host.ledger.target = snapshot, target
+    host.driver.spawn('vm1', 4 * GiB)
+    assert host.dom0().target_mb == host.ledger.target() == 56 * GiB - (
+        4 * GiB + 2)
 
 
 def test_adaptive_polling_stays_within_bounds(sim, conf):
