@@ -36,6 +36,7 @@ import time
 from oslo_config import cfg
 
 from xenballoon_driver.balloon import ledger as ledger_mod
+from xenballoon_driver.balloon import ledger_storage
 from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import conf as conf_mod
 from xenballoon_driver import exception
@@ -515,7 +516,7 @@ def run_recorded(scenario, strategy_name, conf, horizon_s):
     clock = clock_mod.VirtualClock()
     store = RecordingStore(model, clock)
     backend = simulated.SimulatedHypervisor(conf, store=store)
-    ledger = ledger_mod.Ledger(ledger_mod.MemoryStorage(),
+    ledger = ledger_mod.Ledger(ledger_storage.MemoryStorage(),
                                conf.xenballoon.dom0_min_memory_mb)
     strategy = strategies.load(strategy_name, conf, backend, ledger)
     with store.session():
