@@ -174,8 +174,13 @@ def destroy_racing_a_spawn(make_host):
         host, ('spawn', 'race1', '--memory-mb', RACE_MB),
         ('destroy', 'race1', '-f', 'json'))
     # A destroy never cancels a spawn. It comes before it (no domain
-    # yet), while it runs (busy), or after it (the domain goes).
-    assert spawn.rc == 0, spawn
+    # yet; a spawn that starts while it holds the name is refused), while
+    # it runs (busy), or after it (the domain goes).
+    if spawn.rc:
+        assert (spawn.rc, spawn.error) == (2, EXISTS % 'race1'), spawn
+        assert (destroy.rc, destroy.error) == (6, NOT_FOUND % 'race1')
+        assert_nothing_lost(host)
+        return
     errors = {6: NOT_FOUND % 'race1', 8: BUSY % 'race1'}
     if destroy.rc:
         assert destroy.error == errors.get(destroy.rc), destroy

@@ -4,10 +4,12 @@
 what it measured (tests/xen: measurements.json): dom0's balloon rates,
 the time of every xl call, and the time each driver flow took. Here:
 
-fit(measurements)
+fit(measurements), fit_many(runs)
     the figures of a scenario that behaves like that host: balloon
     release and re-inflate rates, the toolstack's call latencies, build
-    speed. scenarios/xen-qemu.yaml was written with it.
+    speed, the driver's own time per flow (averaged over several runs:
+    under emulation one run's timings vary by a third).
+    scenarios/xen-qemu.yaml was written with fit_many.
 predict(scenario, measurements)
     replays each recorded driver flow (same host, same request, same
     options) on the simulator with the scenario's figures, and returns
@@ -126,6 +128,19 @@ def fit(measurements):
         'driver': {'flow_s': round(spawn['time_to_ready_s'] -
                                    sum(took.values()), 3)},
     }
+
+
+def fit_many(runs):
+    """fit() of each run, every figure averaged (timings vary by run)."""
+    fits = [fit(m) for m in runs]
+    out = copy.deepcopy(fits[0])
+    for section, figures in out.items():
+        if section == 'host':
+            continue  # the same machine: the first run's
+        for name in figures:
+            values = [f[section][name] for f in fits]
+            figures[name] = round(sum(values) / len(values), 3)
+    return out
 
 
 def _replay_scenario(fitted, flow, guest_mb, free_mb, dom0_mb, total_mb,
