@@ -94,14 +94,21 @@ def parse_info(text):
     return fields
 
 
+def _required_numbers(fields, keys, limit):
+    """{key: whole number} of ``xl info`` fields; ParseError if absent."""
+    values = {}
+    for key in keys:
+        if key not in fields:
+            raise ParseError('%s is missing' % key)
+        values[key] = _number(fields[key], key, limit)
+    return values
+
+
 def host_memory(text):
     """``xl info`` -> base.HostMemory (MiB, as xl prints them)."""
     fields = parse_info(text)
-    values = {}
-    for key in ('total_memory', 'free_memory', 'outstanding_claims'):
-        if key not in fields:
-            raise ParseError('%s is missing' % key)
-        values[key] = _number(fields[key], key, MAX_MB)
+    values = _required_numbers(
+        fields, ('total_memory', 'free_memory', 'outstanding_claims'), MAX_MB)
     total = values['total_memory']
     if total == 0:
         raise ParseError('total_memory is 0')
@@ -116,12 +123,11 @@ def host_memory(text):
 def host_info(text):
     """``xl info`` -> base.HostInfo (nr_cpus, topology, xen_version)."""
     fields = parse_info(text)
-    values = {}
-    for key in ('nr_cpus', 'cores_per_socket', 'threads_per_core'):
-        if key not in fields:
-            raise ParseError('%s is missing' % key)
-        values[key] = _number(fields[key], key, MAX_VCPUS)
-        if values[key] == 0:
+    values = _required_numbers(
+        fields, ('nr_cpus', 'cores_per_socket', 'threads_per_core'),
+        MAX_VCPUS)
+    for key, value in values.items():
+        if value == 0:
             raise ParseError('%s is 0' % key)
     try:
         version = base.version_int(fields.get('xen_version'))
