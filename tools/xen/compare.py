@@ -49,8 +49,10 @@ def main(argv=None):
         print(yaml.safe_dump(xen_fit.fit(measurements), sort_keys=False))
     scenario = scenario_mod.load(args.scenario)
     rows = xen_fit.predict(scenario, measurements, make_conf)
-    print('simulated (%s) vs real Xen (%s)' % (
-        scenario.name, args.measurements))
+    _, factor = xen_fit.at_speed_of(scenario, measurements)
+    print('simulated (%s) vs real Xen (%s); this machine took %.2f x the '
+          'fitted runs\' time to create and destroy a tiny guest' % (
+              scenario.name, args.measurements, factor))
     print('%-22s %-20s %9s %9s %7s  %s' % ('flow', 'figure', 'real s',
                                            'sim s', 'error', 'outcome'))
     ok = True

@@ -86,9 +86,10 @@ class SimulatedHypervisor(base.Hypervisor):
 
     def set_dom0_target(self, target_mb):
         base.check_dom0_target('mem-set 0 %sm' % (target_mb,), target_mb)
-        self._call(self.latency.mem_set_s)
         with self.store.session() as model:
             model.set_dom0_target(target_mb)
+        # xl writes the target first; the balloon starts while xl exits.
+        self._call(self.latency.mem_set_s)
 
     def create_domain(self, spec):
         self._call(self.latency.create_s)

@@ -124,7 +124,8 @@ def fit(measurements):
             'dom0_s': 0.0,
             'mem_set_s': round(took['balloon-dom0'], 3),
             'create_s': round(took['build-domain'] - big_mb / populate, 3),
-            'destroy_s': round(_mean_call_s(tests, 'destroy'), 3)},
+            'destroy_s': round(_mean_call_s(tests, 'destroy'), 3),
+            'reference_s': yardstick_s(measurements)},
         'driver': {'flow_s': round(spawn['time_to_ready_s'] -
                                    sum(took.values()), 3)},
     }
@@ -194,6 +195,45 @@ def _flows(fitted, tests):
                 'min_progress_mb_s': stall['min_progress_mb_s']})
 
 
+def yardstick_s(measurements):
+    """xl create + destroy of a 64 MiB guest (tests/xen test_toolstack).
+
+    Measured before the driver's flows and apart from them: how fast this
+    run's machine is.
+    """
+    pvgrub = measurements['tests'].get('pvgrub_64')
+    if not pvgrub:
+        return 0.0
+    return round(pvgrub['create_s'] + pvgrub['destroy_s'], 3)
+
+
+def at_speed_of(fitted, measurements):
+    """The fitted scenario on the machine of ``measurements``.
+
+    Under emulation everything is CPU (xl's forks, the driver's Python,
+    dom0's balloon thread, the build) and the machine's speed varies from
+    run to run, by up to 2x here. The run's yardstick against the fitted
+    runs' gives the factor: timings times it, rates divided by it.
+    Returns (scenario, factor).
+    """
+    reference, now = fitted.toolstack.reference_s, yardstick_s(measurements)
+    if not reference or not now:
+        return fitted, 1.0
+    factor = now / reference
+    data = fitted.to_dict()
+    for section in ('balloon', 'build', 'toolstack', 'driver'):
+        figures = data[section]
+        for name, value in figures.items():
+            if name == 'reference_s' or not value:
+                continue
+            if name.endswith('_mb_s'):
+                figures[name] = value / factor
+            elif name.endswith('_s'):
+                figures[name] = value * factor
+    data['toolstack']['reference_s'] = now
+    return scenario_mod.from_dict(data, fitted.path), factor
+
+
 def predict(fitted, measurements, make_conf):
     """[Prediction] for every driver flow the real run recorded.
 
@@ -202,6 +242,7 @@ def predict(fitted, measurements, make_conf):
     """
     from xenballoon_driver import simulation
 
+    fitted, _ = at_speed_of(fitted, measurements)
     out = []
     for flow, what, outcome, real_s, scenario, options in _flows(
             fitted, measurements['tests']):

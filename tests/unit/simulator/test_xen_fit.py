@@ -133,3 +133,22 @@ def test_bad_timings_refused(section, field, value):
     with pytest.raises(exception.InvalidScenario) as err:
         scenario_mod.from_dict(data)
     assert '%s' % section in str(err.value)
+
+
+def test_scaled_to_the_runs_machine_speed():
+    data = conftest.make_scenario().to_dict()
+    data['toolstack'] = {'list_s': 0.5, 'info_s': 0.25, 'reference_s': 2.0}
+    data['driver'] = {'flow_s': 1.0}
+    fitted = scenario_mod.from_dict(data)
+    # This run's machine took twice as long for the same xl work.
+    run = {'tests': {'pvgrub_64': {'create_s': 3.0, 'destroy_s': 1.0}}}
+    scaled, factor = xen_fit.at_speed_of(fitted, run)
+    assert factor == 2.0
+    assert (scaled.toolstack.list_s, scaled.toolstack.info_s) == (1.0, 0.5)
+    assert scaled.toolstack.mem_set_s == 0.0
+    assert scaled.toolstack.reference_s == 4.0
+    assert scaled.driver.flow_s == 2.0
+    assert scaled.balloon.release_rate_mb_s == 512
+    assert scaled.build.populate_rate_mb_s == 4096
+    # A run without the yardstick is taken as it comes.
+    assert xen_fit.at_speed_of(fitted, {'tests': {}}) == (fitted, 1.0)
