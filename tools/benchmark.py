@@ -40,7 +40,6 @@ from xenballoon_driver.balloon import ledger_storage
 from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import conf as conf_mod
 from xenballoon_driver import exception
-from xenballoon_driver.hypervisor import base
 from xenballoon_driver.hypervisor import simulated
 from xenballoon_driver import simulation
 from xenballoon_driver.simulator import model as model_mod
@@ -486,8 +485,8 @@ class RecordingStore(store_mod.MemoryStore):
         self._states = {}
 
     @contextlib.contextmanager
-    def session(self):
-        with super().session() as model:
+    def session(self, write=True):
+        with super().session(write) as model:
             yield model
         self.record()
 
@@ -523,9 +522,7 @@ def run_recorded(scenario, strategy_name, conf, horizon_s):
         pass
 
     def job(req):
-        spec = base.DomainSpec(name=req.name, memory_mb=req.memory_mb,
-                               vcpus=req.vcpus, guest_type=req.guest_type,
-                               fail_at_fraction=req.fail_at_fraction)
+        spec = simulation.domain_spec(req)
 
         def attempt():
             try:
@@ -535,12 +532,7 @@ def run_recorded(scenario, strategy_name, conf, horizon_s):
             return req.name, clock.now(), simulation.RUNNING
         return req.at_s, attempt
 
-    outcomes = clock.run([job(req) for req in scenario.requests])
-    ends = []
-    for result, err in outcomes:
-        if err is not None:
-            raise err
-        ends.append(result)
+    ends = simulation.run_jobs(clock, [job(r) for r in scenario.requests])
     while clock.now() < horizon_s:
         clock.sleep(min(1.0, horizon_s - clock.now()))
         with store.session():

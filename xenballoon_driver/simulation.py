@@ -78,6 +78,23 @@ def lower_bound_s(model, footprint_mb):
     return release + footprint_mb / model.build.populate_rate_mb_s
 
 
+def domain_spec(req):
+    """The DomainSpec a scenario's request asks for."""
+    return base.DomainSpec(name=req.name, memory_mb=req.memory_mb,
+                           vcpus=req.vcpus, guest_type=req.guest_type,
+                           fail_at_fraction=req.fail_at_fraction)
+
+
+def run_jobs(clock, jobs):
+    """clock.run(jobs): what each returned; a job's exception is a bug."""
+    results = []
+    for result, err in clock.run(jobs):
+        if err is not None:
+            raise err  # a bug, not an outcome
+        results.append(result)
+    return results
+
+
 def run(scenario, strategy_name, conf):
     model = model_mod.HostModel(scenario)
     clock = clock_mod.VirtualClock()
@@ -88,9 +105,7 @@ def run(scenario, strategy_name, conf):
     strategy = strategies.load(strategy_name, conf, backend, ledger)
 
     def job(req):
-        spec = base.DomainSpec(name=req.name, memory_mb=req.memory_mb,
-                               vcpus=req.vcpus, guest_type=req.guest_type,
-                               fail_at_fraction=req.fail_at_fraction)
+        spec = domain_spec(req)
 
         def attempt():
             model.advance(clock.now())
@@ -121,13 +136,7 @@ def run(scenario, strategy_name, conf):
                 error=str(err) if err else '')
         return req.at_s, attempt
 
-    outcomes = clock.run([job(req) for req in scenario.requests])
-    results = []
-    for result, err in outcomes:
-        if err is not None:
-            raise err  # a bug in a strategy, not an outcome
-        results.append(result)
-    return results
+    return run_jobs(clock, [job(req) for req in scenario.requests])
 
 
 def run_all(scenario, strategy_names, conf):
@@ -243,9 +252,7 @@ def run_fleet(scenario, conf, seed=0, on_refused=None):
     clock = fleet.clock
 
     def job(req):
-        spec = base.DomainSpec(name=req.name, memory_mb=req.memory_mb,
-                               vcpus=req.vcpus, guest_type=req.guest_type,
-                               fail_at_fraction=req.fail_at_fraction)
+        spec = domain_spec(req)
 
         def result(outcome, selection=None, err=None):
             return FleetRequestResult(
@@ -277,10 +284,5 @@ def run_fleet(scenario, conf, seed=0, on_refused=None):
             return result(_outcome(err), selection, err)
         return req.at_s, attempt
 
-    outcomes = clock.run([job(req) for req in scenario.requests])
-    results = []
-    for result, err in outcomes:
-        if err is not None:
-            raise err  # a bug, not an outcome
-        results.append(result)
+    results = run_jobs(clock, [job(req) for req in scenario.requests])
     return results, fleet.host_results()

@@ -51,6 +51,16 @@ def empty():
     return {'baseline_mb': None, 'entries': {}, 'next_seq': 0}
 
 
+def _add_entry(state, res_id, name, entry_state, need_mb, from_free_mb):
+    """A new entry, numbered in arrival order (first come, first served)."""
+    seq = state.setdefault('next_seq', 0)
+    state['next_seq'] = seq + 1
+    state['entries'][res_id] = {
+        'name': name, 'need_mb': need_mb, 'from_free_mb': from_free_mb,
+        'from_dom0_mb': need_mb - from_free_mb, 'state': entry_state,
+        'seq': seq}
+
+
 class Ledger:
     def __init__(self, storage, dom0_min_mb):
         self.storage = storage
@@ -142,14 +152,8 @@ class Ledger:
                     reserved_mb=fig.reserved_mb)
             unpromised = fig.available_mb - fig.balloonable_mb
             from_free = max(0, min(need_mb, unpromised))
-            seq = state.setdefault('next_seq', 0)
-            state['next_seq'] = seq + 1
-            entry = {'name': name, 'need_mb': need_mb,
-                     'from_free_mb': from_free,
-                     'from_dom0_mb': need_mb - from_free,
-                     'state': RESERVED, 'seq': seq}
             res_id = res_id or uuid.uuid4().hex
-            state['entries'][res_id] = entry
+            _add_entry(state, res_id, name, RESERVED, need_mb, from_free)
             return Reservation(id=res_id, name=name, need_mb=need_mb,
                                from_free_mb=from_free,
                                from_dom0_mb=need_mb - from_free,
@@ -259,11 +263,7 @@ class Ledger:
             if state['baseline_mb'] is None:
                 state['baseline_mb'] = backend.dom0_memory().target_mb
             if res_id not in state['entries']:
-                seq = state.setdefault('next_seq', 0)
-                state['next_seq'] = seq + 1
-                state['entries'][res_id] = {
-                    'name': name, 'need_mb': 0, 'from_free_mb': 0,
-                    'from_dom0_mb': 0, 'state': DESTROYING, 'seq': seq}
+                _add_entry(state, res_id, name, DESTROYING, 0, 0)
             return any(e['state'] == DOMAIN for e in mine)
 
     def forget_domain(self, name, reinflate):

@@ -4,8 +4,6 @@ Every test runs the real taskflow engine on a simulated host whose clock
 is virtual: minutes of ballooning take milliseconds.
 """
 
-import logging
-
 import pytest
 from taskflow import exceptions as tf_exceptions
 
@@ -135,9 +133,8 @@ def test_small_request_after_a_big_one_is_not_a_stall(sim):
     assert host.model.contention_s == 0
 
 
-def test_32_concurrent_spawns_makespan(sim, caplog):
+def test_32_concurrent_spawns_makespan(sim):
     """32 spawns at once on a host with room for 25 of them."""
-    caplog.set_level(logging.WARNING)
     host = sim(host={'total_mb': 512 * GiB, 'dom0_mb': 480 * GiB},
                balloon={'release_rate_mb_s': 4096},
                build={'populate_rate_mb_s': 64 * GiB})
@@ -154,9 +151,6 @@ def test_32_concurrent_spawns_makespan(sim, caplog):
     assert host.model.contention_s == 0
     release_s = (25 * need - before['free_mb']) / 4096
     assert host.clock.now() <= 1.05 * release_s
-    # Each spawn moved dom0's target through the ledger: none of them saw
-    # another's change as dom0 growing back.
-    assert 'asserting it again' not in caplog.text
 
 
 # Invariant 2: no false NOMEM.
