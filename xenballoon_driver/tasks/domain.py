@@ -68,7 +68,15 @@ class BuildDomain(common.QuietTask):
                 LOG.info('Destroyed partly built domain %s', name)
             except exception.DomainNotFound:
                 pass
-        common.safely('destroying %s' % name, destroy)
+
+        def owe(err):
+            # Still on the host, holding memory: recorded, so reconcile
+            # knows it and recover destroys it.
+            self.ledger.owe_destroy(name, 'the revert of the spawn of %s '
+                                    'could not destroy it: %s' % (
+                                        name, ledger_mod.one_line(err)))
+            return 'recorded: "xenballoon recover" destroys it'
+        common.safely('destroying %s' % name, destroy, on_error=owe)
 
 
 class DestroyDomain(common.QuietTask):
