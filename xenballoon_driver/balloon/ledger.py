@@ -96,7 +96,9 @@ def upgrade(state):
 def one_line(err):
     """An error as one line: its message's first, or its type's name."""
     lines = str(err).strip().splitlines()
-    return lines[0] if lines else type(err).__name__
+    line = lines[0] if lines else type(err).__name__
+    # A tool's garbage must not garble the operator's terminal.
+    return ''.join(c if c.isprintable() else '?' for c in line)
 
 
 def _add_entry(state, res_id, name, entry_state, need_mb, from_free_mb):
@@ -466,7 +468,7 @@ class Ledger:
                 results.append(Debt(
                     kind=DOM0_DEBT, name=DOM0_NAME, owed_mb=owed,
                     reason=debt['reason'], paid=now is None,
-                    error=now['error'] if now else debt.get('error', '')))
+                    error=now['error'] if now else ''))
         return results
 
     @staticmethod
