@@ -55,7 +55,11 @@ def reinflate_fails(mode, make_host):
 
     result = host.run('host-status', '-f', 'json')
     status = result.json()
-    one_warning(result, 'Giving dom0 back')   # start-up recovery tried
+    line = one_warning(result, 'dom0-debt')   # start-up recovery tried
+    assert ('dom0 owed %d MiB after the destroy of g1; still failing: '
+            'Toolstack call mem-set 0 %dm failed' % (
+                FROM_DOM0_MB, FRESH['dom0_target_mb'])) in line
+    assert 'Giving dom0 back' not in result.stderr   # one line, not two
     assert status['dom0_owed_mb'] == FROM_DOM0_MB
     assert status['dom0_target_mb'] == SHRUNK_MB
     assert status['available_mb'] == FRESH['available_mb']

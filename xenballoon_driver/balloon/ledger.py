@@ -181,10 +181,14 @@ class Ledger:
                 raise
             debt = state['dom0_debt'] or {'reason': 'dom0 target raised'}
             state['dom0_debt'] = dict(debt, error=one_line(err))
-            LOG.warning('Giving dom0 back %d MiB (target %d MiB, now %d '
-                        'MiB) failed: %s; the ledger keeps it owed, and '
-                        'the next command or "xenballoon recover" pays it',
-                        target - found, target, found, one_line(err))
+            # One line per debt: a revert's next step, or the start-up
+            # recovery of every command, finding it still failing is
+            # reported by that command's own line (or by -v).
+            LOG.log(logging.INFO if debt.get('error') else logging.WARNING,
+                    'Giving dom0 back %d MiB (target %d MiB, now %d MiB) '
+                    'failed: %s; the ledger keeps it owed, and the next '
+                    'command or "xenballoon recover" pays it',
+                    target - found, target, found, one_line(err))
             LOG.debug('The give-back failed', exc_info=True)
         else:
             self._paid(state, target)

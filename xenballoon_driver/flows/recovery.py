@@ -215,6 +215,9 @@ def pay_debts(driver):
     action 'paid' (or 'destroyed') or 'owed', detail says how much and why.
     """
     rows = []
+    dom0_debt, to_destroy = driver.ledger.debts()
+    if not (dom0_debt or to_destroy):
+        return rows  # the common case: no lock, no look at the host
     for debt in driver.ledger.settle(driver.backend):
         if debt.kind == ledger_mod.DOM0_DEBT:
             detail = 'dom0 owed %d MiB after %s' % (debt.owed_mb,

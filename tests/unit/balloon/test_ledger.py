@@ -467,3 +467,17 @@ def test_an_old_document_without_debts_is_read(tmp_path):
     ledger = make(storage)
     assert ledger.debts() == (None, {})
     assert ledger.figures(Toolstack()).dom0_owed_mb == 0
+
+
+def test_a_debt_is_one_warning_line_however_often_it_fails(caplog):
+    host = Toolstack()
+    ledger = make()
+    built(ledger, host)
+    host.mem_set_fault = 'error'
+    caplog.set_level('INFO', logger=ledger_mod.__name__)
+    destroyed(ledger, host)
+    ledger.apply_target(host)
+    ledger.settle(host)
+    failures = [r for r in caplog.records if 'Giving dom0 back' in r.message]
+    assert [r.levelname for r in failures] == ['WARNING', 'INFO', 'INFO']
+    assert all(r.exc_info is None for r in failures)
