@@ -80,7 +80,13 @@ class BuildDomain(common.QuietTask):
 
 
 class DestroyDomain(common.QuietTask):
-    """Destroy the domain; DomainBusy while a spawn of it is under way."""
+    """Destroy the domain; DomainBusy while a spawn of it is under way.
+
+    Runs before ReleaseDomainMemory: a destroy that fails (or an xl
+    destroy that exits 0 and leaves the domain, which the backend raises)
+    fails the flow here, and its revert drops only the hold on the name,
+    so the domain's ledger entry stays as long as the domain does.
+    """
 
     def __init__(self, backend, ledger, **kwargs):
         super().__init__(requires=('name', 'request_id'), **kwargs)
@@ -104,7 +110,12 @@ class DestroyDomain(common.QuietTask):
 
 
 class ReleaseDomainMemory(common.QuietTask):
-    """Drop the domain's ledger entry; re-inflate dom0 if configured."""
+    """Drop the domain's ledger entry; re-inflate dom0 if configured.
+
+    A re-inflate that fails does not fail the destroy (the domain is
+    gone): the ledger keeps what dom0 is owed and says so in one line.
+    Returns dom0's target as the ledger derives it.
+    """
 
     default_provides = 'dom0_target_after'
 
