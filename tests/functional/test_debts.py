@@ -83,6 +83,25 @@ for _mode in ('error', 'hang', 'ignore'):
 
 
 @CHECKS.add()
+def spawn_revert_whose_reinflate_fails_is_owed_then_paid(make_host):
+    # Both of the revert's re-inflates fail (dom0's, then the
+    # reservation's): one warning line, and the debt outlives the spawn.
+    host = make_host(base.small_scenario(build={'fail_at_fraction': 0.5},
+                                         toolstack={'reinflate_faults': 2}))
+    result = host.run('spawn', 'b1', '--memory-mb', MEMORY_MB)
+    assert result.rc == 5, result
+    assert result.error == ('error: Building domain b1 failed: simulated '
+                            'build failure at 50% of its memory')
+    one_warning(result, 'Giving dom0 back %d MiB' % FROM_DOM0_MB)
+    rows = host.run('recover', '-f', 'json').json()
+    assert rows == [{
+        'what': 'dom0-debt', 'name': 'Domain-0', 'outcome': 'paid',
+        'detail': 'dom0 owed %d MiB after the revert of b1' % FROM_DOM0_MB,
+    }]
+    assert host.settled_snapshot() == (FRESH, [])
+
+
+@CHECKS.add()
 def destroy_that_leaves_the_domain_keeps_it(make_host):
     host = make_host(base.small_scenario(toolstack={'destroy_faults': 1}))
     assert host.run('spawn', 'g1', '--memory-mb', MEMORY_MB).rc == 0
