@@ -35,6 +35,10 @@ FAKE_XL_FAULT       comma-separated faults:
   oom-create            create fails with the claim's Out of memory
   create-leaves-domain  a failed build leaves its crashed domain behind
                         (real xl destroys it)
+  destroy-noop          destroy exits 0 and leaves the domain running
+  flaky-<sub>           the first FAKE_XL_FLAKY_N (default 1) calls of
+                        <sub> exit 1 as rc1 does, later ones work (a
+                        transient glitch; counted in <state>.flaky-<sub>)
 
 <sub> is the subcommand (info, list, mem-set, create, destroy).
 """
@@ -430,7 +434,8 @@ def cmd_destroy(host, args, faults, env):
             raise Exit(1, stderr=render.destroy_dom0())
         if name is None:
             raise Exit(1, stderr=render.destroy_no_such_domid(domid))
-        model.destroy(name)
+        if 'destroy-noop' not in faults:
+            model.destroy(name)
     raise Exit(0)
 
 
@@ -441,6 +446,17 @@ COMMANDS = {'info': cmd_info, 'list': cmd_list, 'mem-set': cmd_mem_set,
 def hang(sub, faults, env):
     if 'timeout' in faults or 'timeout-%s' % sub in faults:
         time.sleep(float(env.get('FAKE_XL_HANG_S') or 300))
+
+
+def flaky(env, sub):
+    """Whether this call of ``sub`` is one of the first N, which fail."""
+    path = '%s.flaky-%s' % (os.path.abspath(env['FAKE_XL_STATE']), sub)
+    with open(path, 'a+', encoding='ascii') as f:
+        fcntl.lockf(f, fcntl.LOCK_EX)
+        f.seek(0)
+        done = len(f.read())
+        f.write('x')
+    return done < int(env.get('FAKE_XL_FLAKY_N') or 1)
 
 
 def log_call(env, argv):
@@ -467,7 +483,8 @@ def run(argv, env):
     sub, rest = args[0], args[1:]
     if sub not in COMMANDS:
         raise Exit(1, stderr=render.NOT_IMPLEMENTED)
-    if 'rc1' in faults or 'rc1-%s' % sub in faults:
+    if 'rc1' in faults or 'rc1-%s' % sub in faults or (
+            'flaky-%s' % sub in faults and flaky(env, sub)):
         raise Exit(1, stderr=render.NO_CONTEXT)
     if sub != 'create':
         hang(sub, faults, env)
