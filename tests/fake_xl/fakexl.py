@@ -36,9 +36,10 @@ FAKE_XL_FAULT       comma-separated faults:
   create-leaves-domain  a failed build leaves its crashed domain behind
                         (real xl destroys it)
   destroy-noop          destroy exits 0 and leaves the domain running
-  flaky-<sub>           the first FAKE_XL_FLAKY_N (default 1) calls of
-                        <sub> exit 1 as rc1 does, later ones work (a
-                        transient glitch; counted in <state>.flaky-<sub>)
+  flaky-<sub>           FAKE_XL_FLAKY_N (default 1) calls of <sub>,
+                        after the first FAKE_XL_FLAKY_AFTER (default 0),
+                        exit 1 as rc1 does; the others work (a transient
+                        glitch; counted in <state>.flaky-<sub>)
 
 <sub> is the subcommand (info, list, mem-set, create, destroy).
 """
@@ -449,14 +450,15 @@ def hang(sub, faults, env):
 
 
 def flaky(env, sub):
-    """Whether this call of ``sub`` is one of the first N, which fail."""
+    """Whether this call of ``sub`` is one of the N that fail."""
     path = '%s.flaky-%s' % (os.path.abspath(env['FAKE_XL_STATE']), sub)
     with open(path, 'a+', encoding='ascii') as f:
         fcntl.lockf(f, fcntl.LOCK_EX)
         f.seek(0)
         done = len(f.read())
         f.write('x')
-    return done < int(env.get('FAKE_XL_FLAKY_N') or 1)
+    after = int(env.get('FAKE_XL_FLAKY_AFTER') or 0)
+    return after <= done < after + int(env.get('FAKE_XL_FLAKY_N') or 1)
 
 
 def log_call(env, argv):

@@ -419,6 +419,106 @@ def test_bad_names_refused_before_xl(backend, fake):
     assert fake.calls() == []
 
 
+# -- transient trouble: looks are retried, changes are not ---------------
+
+
+def test_transient_glitch_in_a_look_is_retried(backend, fake, monkeypatch,
+                                               caplog):
+    monkeypatch.setenv('FAKE_XL_FAULT', 'flaky-info')
+    monkeypatch.setenv('FAKE_XL_FLAKY_N', '2')
+    with caplog.at_level(logging.WARNING):
+        assert backend.host_memory().free_mb == FREE
+    assert fake.calls() == [['info']] * 3
+    # The pauses ran on the backend's clock, which the balloon wait's
+    # stall clock reads: [xl] look_retry_interval each.
+    assert backend.clock.now() == 2 * 1.0
+    retries = [r.getMessage() for r in caplog.records
+               if 'trying again' in r.getMessage()]
+    assert len(retries) == 2
+    assert retries[0].startswith('Toolstack call xl info failed: exit '
+                                 'status 1: ')
+    assert '(try 1 of 4)' in retries[0]
+
+
+def test_persistent_failure_still_fails(backend, fake, conf, monkeypatch):
+    conf.flags(group='xl', look_retries=2, look_retry_interval=0.5)
+    monkeypatch.setenv('FAKE_XL_FAULT', 'rc1-list')
+    with pytest.raises(exception.ToolstackError) as err:
+        backend.list_domains()
+    assert 'cannot init xl context' in err.value.message
+    assert fake.calls() == [['list']] * 3
+    assert backend.clock.now() == 1.0
+
+
+def test_retries_stop_at_the_window(backend, fake, conf, monkeypatch):
+    conf.flags(group='xl', look_retries=10, look_retry_interval=1.0,
+               look_retry_window=2.5)
+    monkeypatch.setenv('FAKE_XL_FAULT', 'rc1-info')
+    with pytest.raises(exception.ToolstackError):
+        backend.host_memory()
+    # Tries at 0, 1 and 2 s; one at 3 s would start past the window.
+    assert fake.calls() == [['info']] * 3
+    assert backend.clock.now() == 2.0
+
+
+def test_retries_off(backend, fake, conf, monkeypatch):
+    conf.flags(group='xl', look_retries=0)
+    monkeypatch.setenv('FAKE_XL_FAULT', 'flaky-info')
+    with pytest.raises(exception.ToolstackError):
+        backend.host_memory()
+    assert fake.calls() == [['info']]
+
+
+def test_changes_are_not_retried(backend, fake, monkeypatch):
+    monkeypatch.setenv('FAKE_XL_FAULT', 'flaky-mem-set,flaky-destroy')
+    with pytest.raises(exception.ToolstackError):
+        backend.set_dom0_target(1024)
+    assert fake.subcommands() == ['mem-set']
+    with fake.host() as model:
+        assert model.dom0_target_mb == DOM0
+    backend.create_domain(spec('g1', 64))
+    with pytest.raises(exception.ToolstackError):
+        backend.destroy_domain('g1')
+    assert fake.subcommands().count('destroy') == 1
+    assert [d.name for d in backend.list_domains()] == ['g1']
+    assert backend.clock.now() == 0.0
+
+
+def test_create_not_retried(backend, fake, monkeypatch):
+    monkeypatch.setenv('FAKE_XL_FAULT', 'flaky-create')
+    with pytest.raises(exception.BuildFailed):
+        backend.create_domain(spec('g1', 64))
+    assert fake.subcommands().count('create') == 1
+
+
+# -- xl destroy that does not destroy -------------------------------------
+
+
+def test_destroy_that_did_nothing_is_an_error(backend, fake, monkeypatch):
+    backend.create_domain(spec('g1', 64))
+    monkeypatch.setenv('FAKE_XL_FAULT', 'destroy-noop')
+    with pytest.raises(exception.ToolstackError) as err:
+        backend.destroy_domain('g1')
+    assert err.value.message == (
+        'Toolstack call xl destroy g1 failed: xl exited 0 but xl list g1 '
+        'still shows the domain (id 1, 64 MiB): it was not destroyed; its '
+        'memory is not back. Try the destroy again')
+    assert err.value.domain_left is True
+    assert fake.calls()[-2:] == [['destroy', 'g1'], ['list', 'g1']]
+    monkeypatch.delenv('FAKE_XL_FAULT')
+    backend.destroy_domain('g1')
+    assert_host_clean(fake, backend)
+
+
+def test_destroy_check_glitch_is_retried(backend, fake, monkeypatch):
+    backend.create_domain(spec('g1', 64))
+    calls = len(fake.calls())
+    monkeypatch.setenv('FAKE_XL_FAULT', 'flaky-list')
+    backend.destroy_domain('g1')
+    assert fake.calls()[calls:] == [['destroy', 'g1'], ['list', 'g1'],
+                                    ['list', 'g1']]
+
+
 # -- xl.conf -------------------------------------------------------------
 
 
