@@ -61,7 +61,8 @@ from xenballoon_driver.simulator import scenario as scenario_mod
 
 STATE_VERSION = 1
 EPS = 1e-6
-# The host the captures were taken on: Xen keeps 23 MiB, free 488 MiB.
+# The host the captures were taken on: Xen keeps 23 MiB, free 488 MiB;
+# its balloon stalled at 264 MiB (REPORT.md, run b009).
 CAPTURED_SCENARIO = {
     'name': 'captured-xen-4.17-qemu',
     'host': {'total_mb': 2047, 'dom0_mb': 1536, 'dom0_low_mb': 264,
