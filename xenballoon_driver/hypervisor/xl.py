@@ -1,21 +1,25 @@
 """The "xl" backend: the real Xen toolstack, through the xl command.
 
-Every call runs xl with an argument list (no shell) and a timeout, as root
-directly or through the privsep daemon (xenballoon_driver.privsep), and
-reads its output with xenballoon_driver.hypervisor.xl_parse:
+Every call runs one of the checked operations of xl_ops.py (an argument
+list it builds itself, no shell, a timeout), as root directly or through
+the privsep daemon (xenballoon_driver.privsep), and reads its output
+with xenballoon_driver.hypervisor.xl_parse:
 
 =====================  ==================================================
 host_memory            ``xl info``: total_memory, free_memory,
                        outstanding_claims (MiB)
 host_info              ``xl info``: nr_cpus, cores_per_socket,
                        threads_per_core, machine, xen_version
-dom0_memory            dom0's balloon driver in sysfs (see xl_sysfs.py);
-                       without it ``xl list 0`` (Mem: dom0's current
-                       size) and ``xl list -l 0`` (b_info.target_memkb)
+dom0_memory            dom0's balloon driver in sysfs (see xl_sysfs.py),
+                       once it agreed with xl at the first look; without
+                       it ``xl list 0`` (Mem: dom0's current size) and
+                       ``xl list -l 0`` (b_info.target_memkb)
 set_dom0_target        ``xl mem-set 0 <N>m``
-create_domain          ``xl create <file>``, a config this backend writes
-                       into a private temporary directory
-destroy_domain         ``xl destroy <name>``
+create_domain          ``xl create <file>``, a config the side that runs
+                       xl renders from checked fields into a private
+                       temporary directory of its own
+destroy_domain         ``xl destroy <name>``, then ``xl list <name>``: an
+                       exit 0 that left the domain is an error
 list_domains           ``xl list``
 memory                 the base class's: ``xl info`` first, then dom0
                        (xl has no single look at both; reading free memory
@@ -23,8 +27,14 @@ memory                 the base class's: ``xl info`` first, then dom0
 =====================  ==================================================
 
 Not running as root, xl runs in the privsep daemon, which runs its own
-[xl] command (read from the service's config files when it starts) with
-the arguments this backend gives it.
+[xl] command (read from the service's config files when it starts) and
+takes only typed, checked arguments (xl_ops.py).
+
+Read-only looks (xl info, xl list, sysfs reads) that fail are tried
+again, a bounded number of times within a bounded time ([xl]
+look_retries, look_retry_interval, look_retry_window), waiting on this
+backend's clock, so a balloon wait counts that time as it counts any
+other. mem-set, create and destroy are not: they may have acted.
 
 Every failure becomes one of the project's exceptions carrying xl's
 message: DomainExists, DomainNotFound, OutOfMemory, BuildFailed, and
