@@ -34,7 +34,11 @@ def _field(default, lo=None, hi=None, kind=float, optional=False):
 class HostSpec:
     total_mb: int = _field(1024 * GiB, 1024, validation.MAX_MEMORY_MB, int)
     dom0_mb: int = _field(960 * GiB, 256, validation.MAX_MEMORY_MB, int)
-    # The balloon driver's low mark: dom0 cannot shrink below it.
+    # Where dom0's balloon stalls: dom0 cannot shrink below it (what it
+    # cannot free: unreclaimable memory and the kernel's reserve; 262-272
+    # MiB for the 1.5 GiB dom0 of /work/shared/xenlab/captures, runs b009
+    # and c007). Not sysfs info/low_kb: that is the memory IN the balloon
+    # (262144 KiB at boot, a031; 786432 after mem-set 1024m, a160).
     dom0_low_mb: int = _field(2048, 128, validation.MAX_MEMORY_MB, int)
     # Memory Xen keeps for itself (heap, frame table): never free.
     xen_mb: int = _field(0, 0, validation.MAX_MEMORY_MB, int)
