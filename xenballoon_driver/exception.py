@@ -131,3 +131,24 @@ class Interrupted(XenBalloonException):
     msg_fmt = ('The spawn of %(name)s was interrupted before its domain was '
                'built; it is undone')
     exit_code = EXIT_INTERRUPTED
+
+
+# The state directory, the flow database or a lock file cannot be used
+# (corrupt, unwritable, full, a directory where a file belongs).
+EXIT_STORAGE = 9
+
+
+class StorageError(XenBalloonException):
+    msg_fmt = 'Cannot use %(what)s: %(reason)s; %(hint)s'
+    exit_code = EXIT_STORAGE
+
+
+class UsageError(InvalidInput):
+    """A command line argparse or cliff refused."""
+
+    msg_fmt = '%(prog)s: %(reason)s (see "%(prog)s --help")'
+
+
+class UnexpectedError(XenBalloonException):
+    msg_fmt = ('%(kind)s: %(reason)s (a defect: run again with --debug for '
+               'the traceback and report it)')

@@ -6,6 +6,8 @@ import socket
 
 from oslo_config import cfg
 
+from xenballoon_driver.conf import num
+
 
 def _default_state_dir():
     if os.geteuid() == 0:
@@ -19,30 +21,30 @@ xenballoon_group = cfg.OptGroup(
          'that ballooning is still making progress, and when it gives up.')
 
 xenballoon_opts = [
-    cfg.IntOpt('dom0_min_memory_mb', default=4096, min=256, max=1 << 30,
+    num.IntOpt('dom0_min_memory_mb', default=4096, min=256, max=1 << 30,
                help='dom0 is never asked to go below this many MiB. Keep it '
                     'above the balloon driver\'s low mark (sysfs low_kb): a '
                     'lower target stalls the balloon, and a much lower one '
                     'can kill dom0. A request that does not fit with dom0 at '
                     'this floor is refused before dom0 is touched.'),
-    cfg.FloatOpt('poll_interval', default=1.0, min=0.01, max=60.0,
+    num.FloatOpt('poll_interval', default=1.0, min=0.01, max=60.0,
                  help='The longest gap, in seconds, between two looks at '
                       'dom0 while waiting for the balloon. Looks come more '
                       'often as the memory nears its goal.'),
-    cfg.FloatOpt('min_poll_interval', default=0.05, min=0.001, max=60.0,
+    num.FloatOpt('min_poll_interval', default=0.05, min=0.001, max=60.0,
                  help='The shortest gap, in seconds, between two looks at '
                       'dom0. Each look costs a toolstack call; keep this '
                       'above that call\'s latency on real hosts.'),
-    cfg.FloatOpt('stall_timeout', default=10.0, min=0.1, max=3600.0,
+    num.FloatOpt('stall_timeout', default=10.0, min=0.1, max=3600.0,
                  help='Seconds over which ballooning must make at least '
                       'min_progress_mb_s of progress. Slower than that for '
                       'this long counts as a stall: the spawn fails with a '
                       '"balloon stalled" error and dom0 is re-inflated.'),
-    cfg.FloatOpt('min_progress_mb_s', default=1.0, min=0.0, max=1.0e6,
+    num.FloatOpt('min_progress_mb_s', default=1.0, min=0.0, max=1.0e6,
                  help='Release rate (MiB/s), averaged over stall_timeout, '
                       'below which ballooning counts as stalled. Either dom0 '
                       'shrinking or free memory growing counts as progress.'),
-    cfg.FloatOpt('max_wait', default=0.0, min=0.0, max=86400.0,
+    num.FloatOpt('max_wait', default=0.0, min=0.0, max=86400.0,
                  help='Optional overall cap, in seconds, on one balloon '
                       'wait. 0 (the default) means no cap: the wait lasts as '
                       'long as ballooning keeps making progress.'),
