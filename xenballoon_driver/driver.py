@@ -18,6 +18,7 @@ from xenballoon_driver.flows import destroy as destroy_flow
 from xenballoon_driver.flows import engine
 from xenballoon_driver.flows import recovery
 from xenballoon_driver.flows import spawn as spawn_flow
+from xenballoon_driver import host_identity
 from xenballoon_driver import hypervisor
 from xenballoon_driver.hypervisor import base
 from xenballoon_driver import persistence as persistence_mod
@@ -53,10 +54,11 @@ class XenBalloonDriver:
         if self.lock_dir is None:
             self.lock_dir = os.path.join(
                 os.path.expanduser(self.conf.xenballoon.state_dir), 'locks')
+        self.host = host_identity.resolve(self.conf)
         if self.ledger is None:
             opts = self.conf.xenballoon
             storage = ledger_storage.SqlStorage(
-                persistence_mod.connection_url(self.conf), opts.host,
+                persistence_mod.connection_url(self.conf), self.host,
                 os.path.expanduser(opts.state_dir))
             self.ledger = ledger_mod.Ledger(storage, opts.dom0_min_memory_mb)
         if recover:

@@ -2,7 +2,6 @@
 
 import copy
 import os
-import socket
 
 from oslo_config import cfg
 
@@ -53,10 +52,16 @@ xenballoon_opts = [
                      'memory it gave for that guest.'),
     # A plain string: a machine's name may not be a valid DNS name (a
     # bare kernel says "(none)"), and it is only a key here.
-    cfg.StrOpt('host', default=socket.gethostname() or 'localhost',
-               sample_default='this machine\'s hostname',
-               help='Name of this compute host: the key of its '
-                    'reservation ledger in a shared database.'),
+    cfg.StrOpt('host', default='',
+               help='Name of this compute host: the key of its reservation '
+                    'ledger and of its flows in a shared database. 1 to 255 '
+                    'printable characters, no control characters, no '
+                    'leading or trailing space. Empty (the default): the '
+                    'machine\'s hostname when the driver first starts, '
+                    'stored in host-id in state_dir and read back from '
+                    'there ever after, so that renaming the machine does '
+                    'not orphan its guests. Changing it on a host with '
+                    'guests makes them unknown to the new name.'),
     cfg.StrOpt('state_dir', default=_default_state_dir(),
                sample_default='/var/lib/xenballoon (root) or '
                               '~/.local/state/xenballoon',
