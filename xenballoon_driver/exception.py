@@ -152,3 +152,31 @@ class UsageError(InvalidInput):
 class UnexpectedError(XenBalloonException):
     msg_fmt = ('%(kind)s: %(reason)s (a defect: run again with --debug for '
                'the traceback and report it)')
+
+
+def signal_exit_code(signum):
+    """What a shell reports for a process that a signal stopped."""
+    return 128 + int(signum)
+
+
+class SpawnSignalled(Interrupted):
+    msg_fmt = ('The spawn of %(name)s was stopped by %(signal)s before its '
+               'domain was built; it is undone')
+
+    def __init__(self, message=None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.exit_code = signal_exit_code(kwargs['signum'])
+
+
+class SpawnSignalledLate(SpawnSignalled):
+    msg_fmt = ('%(signal)s came after the domain %(name)s was built: it is '
+               'running (destroy it if it is not wanted)')
+
+
+class DestroySignalled(XenBalloonException):
+    msg_fmt = ('%(signal)s came during the destroy of %(name)s, which was '
+               'let finish first: %(outcome)s')
+
+    def __init__(self, message=None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.exit_code = signal_exit_code(kwargs['signum'])
