@@ -76,7 +76,8 @@ class Destroy(base.ErrorMapping, show.ShowOne):
     toolstack fails, 8 while the guest's spawn is still running, 9 when
     the state directory or the flow database cannot be used. SIGINT,
     SIGHUP and SIGTERM do not cut a destroy in half: it finishes, then
-    the command exits 128 + the signal's number (130, 129, 143).
+    the command exits 128 + the signal's number (130, 129, 143). With
+    -v, a line on stderr says when the destroy starts.
     """
 
     def get_parser(self, prog_name):
@@ -89,8 +90,12 @@ class Destroy(base.ErrorMapping, show.ShowOne):
         # A destroy is short and must not be cut in half: a signal waits
         # until its flow has finished.
         with signals.caught() as received:
+            driver = self.driver()
+            if self.app.options.verbose_level > 0:
+                self.app.stderr.write('destroy: destroying %s\n' % name)
+                self.app.stderr.flush()
             try:
-                target = self.driver().destroy(name)
+                target = driver.destroy(name)
             except exception.XenBalloonException as err:
                 if not received.event.is_set():
                     raise
