@@ -47,6 +47,7 @@ class XenBalloonDriver:
         crash interrupted (see flows/recovery.py).
         """
         conf_mod.validate(self.conf)
+        self.host = host_identity.resolve(self.conf)
         if self.backend is None:
             self.backend = hypervisor.load(self.conf)
         if self.persistence is None:
@@ -54,7 +55,6 @@ class XenBalloonDriver:
         if self.lock_dir is None:
             self.lock_dir = os.path.join(
                 os.path.expanduser(self.conf.xenballoon.state_dir), 'locks')
-        self.host = host_identity.resolve(self.conf)
         if self.ledger is None:
             opts = self.conf.xenballoon
             storage = ledger_storage.SqlStorage(

@@ -8,6 +8,7 @@ import sys
 from oslo_config import cfg
 
 from xenballoon_driver.cmd import errors
+from xenballoon_driver.cmd import state_dir
 from xenballoon_driver import conf as conf_mod
 from xenballoon_driver.conf import files as conf_files
 from xenballoon_driver import driver as driver_mod
@@ -70,7 +71,7 @@ class ErrorMapping:
             return super().run(parsed_args) or 0
         except Exception as err:
             LOG.debug('Command failed', exc_info=True)
-            mapped = errors.mapped(err, self._database())
+            mapped = errors.mapped(err, *self._where())
             if (isinstance(mapped, exception.UnexpectedError) and
                     self.app.options.debug):
                 raise
@@ -78,10 +79,13 @@ class ErrorMapping:
             self.app.stderr.flush()
             return mapped.exit_code
 
-    def _database(self):
+    def _where(self):
+        """(flow database, state directory) for error messages."""
         if self._conf is None:
-            return 'the flow database'
-        return errors.database_name(persistence.connection_url(self._conf))
+            return 'the flow database', 'the state directory'
+        return (errors.database_name(persistence.connection_url(self._conf)),
+                'state directory %s' % os.path.expanduser(
+                    self._conf.xenballoon.state_dir))
 
     def conf(self):
         if self._conf is None:
@@ -89,5 +93,6 @@ class ErrorMapping:
         return self._conf
 
     def driver(self, recover=True):
-        return driver_mod.XenBalloonDriver(self.conf()).init_host(
-            recover=recover)
+        conf = self.conf()
+        state_dir.check(conf)
+        return driver_mod.XenBalloonDriver(conf).init_host(recover=recover)

@@ -50,8 +50,10 @@ def _causes(err):
     return seen
 
 
-def _os_error(err):
-    path = err.filename or 'the state directory'
+def _os_error(err, state_dir):
+    # A write that fails (ENOSPC) names no file: the state directory is
+    # where we write.
+    path = err.filename or state_dir
     if err.filename2:
         path = '%s -> %s' % (path, err.filename2)
     reason = '%s (%s)' % (err.strerror or err,
@@ -82,7 +84,8 @@ def database_name(url):
     return '%s://%s' % (scheme, rest.rsplit('@', 1)[-1])
 
 
-def mapped(err, database='the flow database'):
+def mapped(err, database='the flow database',
+           state_dir='the state directory'):
     """The XenBalloonException to report for ``err``."""
     causes = _causes(err)
     for i, cause in enumerate(causes):
@@ -93,11 +96,11 @@ def mapped(err, database='the flow database'):
                 beneath = [c for c in causes[i + 1:]
                            if isinstance(c, OSError) and c.errno]
                 if beneath:
-                    return _os_error(beneath[0])
+                    return _os_error(beneath[0], state_dir)
             return cause
     for cause in causes:
         if isinstance(cause, OSError) and cause.errno is not None:
-            return _os_error(cause)
+            return _os_error(cause, state_dir)
         if isinstance(cause, (sqlite3.DatabaseError,
                               sa_exc.DatabaseError)):
             return _db_error(cause, database)
