@@ -160,8 +160,8 @@ def signal_exit_code(signum):
 
 
 class SpawnSignalled(Interrupted):
-    msg_fmt = ('The spawn of %(name)s was stopped by %(signal)s before its '
-               'domain was built; it is undone')
+    msg_fmt = ('The spawn of %(name)s was interrupted by %(signal)s before '
+               'its domain was built; it is undone')
 
     def __init__(self, message=None, **kwargs):
         super().__init__(message, **kwargs)

@@ -295,16 +295,29 @@ def _command(case, host, tmp, available_mb):
     return lambda: host.run(*args)
 
 
-def _stored(state_dir):
-    """Every row of the flow database: stored flows and the ledger."""
-    path = state_dir / 'flows.sqlite'
+# Refused by the flow's first task, which leaves the flow's record
+# (REVERTED) as its trail, and nothing else: the request of each.
+LEAVE_A_RECORD = {'name-taken': 'spawn ' + RESIDENT, 'too-big': 'spawn huge',
+                  'too-big-by-one': 'spawn nearly',
+                  'destroy-unknown': 'destroy nosuch'}
+
+
+def _stored(host):
+    """The stored flows {flow_id: (request, state)} and the ledger rows.
+
+    The ledger's next_seq counts reservations tried, refused ones too.
+    """
+    flows = {f['flow_id']: (f['request'], f['state'])
+             for f in host.run('flows', '-f', 'json').json()}
+    path = host.state_dir / 'flows.sqlite'
     with sqlite3.connect('file:%s?mode=ro' % path, uri=True) as db:
-        tables = [row[0] for row in db.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' "
-            "ORDER BY name")]
-        assert 'xenballoon_ledger' in tables, tables
-        return {table: sorted(db.execute('SELECT * FROM "%s"' % table))
-                for table in tables}
+        ledger = []
+        for owner, doc in db.execute(
+                'SELECT host, doc FROM xenballoon_ledger ORDER BY host'):
+            doc = json.loads(doc)
+            doc.pop('next_seq')
+            ledger.append((owner, doc))
+    return flows, ledger
 
 
 @pytest.fixture(scope='module')
@@ -322,14 +335,14 @@ def batch(tmp_path_factory):
     status, domains = before
     assert [d['name'] for d in domains] == [RESIDENT]
     assert status['dom0_target_mb'] < 56 * base.GiB
-    stored_before = _stored(host.state_dir)
+    stored_before = _stored(host)
 
     jobs = {case.id: _command(case, host, tmp, status['available_mb'])
             for case in CASES}
     futures = base.run_parallel(jobs)
     results = {key: future.result() for key, future in futures.items()}
     after = host.snapshot()
-    return before, after, results, (stored_before, _stored(host.state_dir))
+    return before, after, results, (stored_before, _stored(host))
 
 
 def test_the_battery_is_large():
@@ -350,7 +363,15 @@ def test_refused_and_nothing_changed(batch, case):
     if case.args and case.args[0] == 'spawn' and case.args[1] != RESIDENT:
         assert case.args[1] not in [d['name'] for d in after[1]]
     assert after == before
-    assert stored[1] == stored[0]
+    # The stored flows and the ledger: as before, but for the records the
+    # flows refused by their first task left (LEAVE_A_RECORD).
+    (flows_before, ledger_before), (flows_after, ledger_after) = stored
+    assert ledger_after == ledger_before
+    new = {flow_id: flows_after[flow_id]
+           for flow_id in set(flows_after) - set(flows_before)}
+    assert {k: flows_after[k] for k in flows_before} == flows_before
+    assert sorted(new.values()) == sorted(
+        (request, 'REVERTED') for request in LEAVE_A_RECORD.values())
 
 
 def test_too_big_names_the_figures(batch):

@@ -44,8 +44,8 @@ def _spawn_signalled(make_host, signum):
     assert rc == 128 + signum, err
     errors = [line for line in err.splitlines() if line.startswith('error:')]
     assert errors == [
-        'error: The spawn of cut1 was stopped by %s before its domain was '
-        'built; it is undone' % signal.Signals(signum).name], err
+        'error: The spawn of cut1 was interrupted by %s before its domain '
+        'was built; it is undone' % signal.Signals(signum).name], err
     assert 'Traceback' not in err and out == ''
     # Reverted by the command itself: read without recovery first.
     flows = _flows(host)
