@@ -12,6 +12,8 @@ from xenballoon_driver import exception
 class XenBalloonApp(app.App):
     # Quiet by default: errors are one line; -v shows the flows' logs.
     DEFAULT_VERBOSE_LEVEL = 0
+    # cliff takes the name from argv[0], which is "shell" under python -m.
+    NAME = 'xenballoon'
 
     def __init__(self):
         super().__init__(
@@ -29,6 +31,7 @@ class XenBalloonApp(app.App):
             '--config-file', action='append', default=[], metavar='PATH',
             help='oslo.config ini file (repeatable). Without it, '
                  '/etc/xenballoon/xenballoon.conf is read if present.')
+        parser.prog = self.NAME
         return base.one_line_usage_errors(parser)
 
     def run_subcommand(self, argv):
