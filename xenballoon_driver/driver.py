@@ -19,6 +19,7 @@ from xenballoon_driver.flows import engine
 from xenballoon_driver.flows import recovery
 from xenballoon_driver.flows import registry
 from xenballoon_driver.flows import spawn as spawn_flow
+from xenballoon_driver import host_identity
 from xenballoon_driver import hypervisor
 from xenballoon_driver.hypervisor import base
 from xenballoon_driver import persistence as persistence_mod
@@ -50,7 +51,7 @@ class XenBalloonDriver:
         """
         conf_mod.validate(self.conf)
         if self.host is None:
-            self.host = self.conf.xenballoon.host
+            self.host = host_identity.resolve(self.conf)
         if self.backend is None:
             self.backend = hypervisor.load(self.conf)
         if self.persistence is None:

@@ -135,3 +135,52 @@ class Interrupted(XenBalloonException):
     msg_fmt = ('The spawn of %(name)s was interrupted before its domain was '
                'built; it is undone')
     exit_code = EXIT_INTERRUPTED
+
+
+# The state directory, the flow database or a lock file cannot be used
+# (corrupt, unwritable, full, a directory where a file belongs).
+EXIT_STORAGE = 9
+
+
+class StorageError(XenBalloonException):
+    msg_fmt = 'Cannot use %(what)s: %(reason)s; %(hint)s'
+    exit_code = EXIT_STORAGE
+
+
+class UsageError(InvalidInput):
+    """A command line argparse or cliff refused."""
+
+    msg_fmt = '%(prog)s: %(reason)s (see "%(prog)s --help")'
+
+
+class UnexpectedError(XenBalloonException):
+    msg_fmt = ('%(kind)s: %(reason)s (a defect: run again with --debug for '
+               'the traceback and report it)')
+
+
+def signal_exit_code(signum):
+    """What a shell reports for a process that a signal stopped."""
+    return 128 + int(signum)
+
+
+class SpawnSignalled(Interrupted):
+    msg_fmt = ('The spawn of %(name)s was interrupted by %(signal)s before '
+               'its domain was built; it is undone')
+
+    def __init__(self, message=None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.exit_code = signal_exit_code(kwargs['signum'])
+
+
+class SpawnSignalledLate(SpawnSignalled):
+    msg_fmt = ('%(signal)s came after the domain %(name)s was built: it is '
+               'running (destroy it if it is not wanted)')
+
+
+class DestroySignalled(XenBalloonException):
+    msg_fmt = ('%(signal)s came during the destroy of %(name)s, which was '
+               'let finish first: %(outcome)s')
+
+    def __init__(self, message=None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.exit_code = signal_exit_code(kwargs['signum'])

@@ -93,7 +93,6 @@ def available_resource(driver, nodename=None):
                  guests_mb)
     measured = driver.release_rate.mb_s
     rate = measured or driver.conf.scheduler.default_release_rate_mb_s
-    opts = driver.conf.xenballoon
     return {
         'vcpus': info.cpus,
         'vcpus_used': sum(d.vcpus for d in domains),
@@ -104,7 +103,7 @@ def available_resource(driver, nodename=None):
         'disk_available_least': 0,
         'hypervisor_type': 'xen',
         'hypervisor_version': info.hypervisor_version,
-        'hypervisor_hostname': nodename or opts.host,
+        'hypervisor_hostname': nodename or driver.host,
         'cpu_info': _cpu_info(info),
         'numa_topology': None,
         'supported_instances': [(info.arch, 'xen', mode)

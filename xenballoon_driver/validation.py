@@ -17,6 +17,14 @@ MAX_NAME_LEN = 64
 # guest of ours can be larger than that.
 MAX_MEMORY_MB = 16 * 1024 * 1024
 MAX_VCPUS = 512
+# dom0's name in xl and libvirt: a guest by that name (in any case) would
+# be dom0 to some tools and a guest to others.
+RESERVED_NAMES = ('domain-0',)
+# xl reads a name that strtoul() takes whole as a domain ID.
+DOMID_RE = re.compile(r'\s*[+-]?[0-9]+')
+# Sizes and counts: ASCII digits only. \d and int() also take Unicode
+# digits ("١٠٢٤") and int() takes "1_024".
+NUMBER_RE = re.compile(r'[+-]?[0-9]+')
 
 
 def domain_name(name):
@@ -31,6 +39,16 @@ def domain_name(name):
             what='domain name',
             reason='%d characters, at most %d allowed' % (len(name),
                                                           MAX_NAME_LEN))
+    if name.lower() in RESERVED_NAMES:
+        raise exception.InvalidInput(
+            what='domain name',
+            reason='%r: reserved for dom0 (in any case); choose another '
+                   'name' % name)
+    if DOMID_RE.fullmatch(name):
+        raise exception.InvalidInput(
+            what='domain name',
+            reason='%r: xl would read it as a domain ID; use a letter '
+                   'first, then letters, digits, "_", "." or "-"' % name)
     if not NAME_RE.fullmatch(name):
         raise exception.InvalidInput(
             what='domain name',
@@ -46,9 +64,11 @@ def _positive_int(value, what, maximum, unit=''):
                                      reason='%r is not a number' % value)
     if isinstance(value, str):
         text = value.strip()
-        if not re.fullmatch(r'[+-]?\d+', text):
+        if not NUMBER_RE.fullmatch(text):
             raise exception.InvalidInput(
-                what=what, reason='%r is not a whole number%s' % (value, unit))
+                what=what,
+                reason='%r is not a whole number%s in ASCII digits' % (
+                    value, unit))
         if len(text.lstrip('+-0')) > len(str(maximum)):
             # Also spares int() a number too long for it to read.
             raise exception.InvalidInput(

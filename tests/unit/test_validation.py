@@ -137,3 +137,33 @@ def test_bad_vcpus(value, reason):
     assert message.startswith('Invalid vCPU count: ')
     assert reason in message
     assert 'MiB' not in message
+
+
+# -- issue 9: reserved names and ASCII digits -----------------------------
+
+
+@pytest.mark.parametrize('name', ['Domain-0', 'domain-0', 'DOMAIN-0',
+                                  'dOmAiN-0'])
+def test_dom0s_name_is_reserved_in_any_case(name):
+    assert rejected(validation.domain_name, name) == (
+        'Invalid domain name: %r: reserved for dom0 (in any case); choose '
+        'another name' % name)
+
+
+@pytest.mark.parametrize('name', ['0', '7', '+7', '-1', ' 12', '0012'])
+def test_names_xl_reads_as_a_domid(name):
+    message = rejected(validation.domain_name, name)
+    assert 'xl would read it as a domain ID' in message
+
+
+def test_names_close_to_reserved_ones_are_fine():
+    for name in ('Domain-01', 'Domain-0x', 'my-Domain-0', 'd0', 'x0'):
+        assert validation.domain_name(name) == name
+
+
+@pytest.mark.parametrize('text', [
+    '\u0661\u0660\u0662\u0664', '\uff11\uff10\uff12\uff14', '1_024',
+    '\u0967\u0966', '10\u00b2'])
+def test_sizes_take_ascii_digits_only(text):
+    assert 'ASCII digits' in rejected(validation.memory_mb, text)
+    assert 'ASCII digits' in rejected(validation.vcpus, text)

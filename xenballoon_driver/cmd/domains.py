@@ -1,8 +1,6 @@
 """``xenballoon spawn``, ``destroy`` and ``list``."""
 
 import dataclasses
-import signal
-import threading
 
 from cliff import lister
 from cliff import show
@@ -11,6 +9,7 @@ from xenballoon_driver.balloon import footprint
 from xenballoon_driver import clock as clock_mod
 from xenballoon_driver.cmd import base
 from xenballoon_driver.cmd import progress
+from xenballoon_driver.cmd import signals
 from xenballoon_driver import exception
 
 
@@ -18,8 +17,11 @@ class Spawn(base.ErrorMapping, show.ShowOne):
     """Create a guest, ballooning dom0 down as far as it needs.
 
     Exits 2 on bad input, 3 when the host cannot fit the guest, 4 when
-    dom0's balloon stalls, 5 when the build fails. On every failure dom0
-    is re-inflated and nothing is left behind.
+    dom0's balloon stalls, 5 when the build fails, 9 when the state
+    directory or the flow database cannot be used. SIGINT (Ctrl-C),
+    SIGHUP and SIGTERM stop the spawn at its next wait and exit 128 + the
+    signal's number (130, 129, 143). On every failure dom0 is re-inflated
+    and nothing is left behind.
     """
 
     def get_parser(self, prog_name):
@@ -35,24 +37,32 @@ class Spawn(base.ErrorMapping, show.ShowOne):
         return parser
 
     def take_action(self, parsed_args):
-        driver = self.driver()
-        display = progress.BalloonProgress(parsed_args.name,
-                                           self.app.stderr)
-        stop = threading.Event()
-        clock = driver.backend.clock = clock_mod.Interruptible(
-            driver.backend.clock, stop,
-            lambda: exception.Interrupted(name=parsed_args.name))
-        started = clock.now()
-        handlers = {sig: signal.signal(sig, lambda *args: stop.set())
-                    for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            info = driver.spawn(parsed_args.name, parsed_args.memory_mb,
-                                parsed_args.vcpus, parsed_args.guest_type,
-                                progress=display)
-        finally:
-            for sig, handler in handlers.items():
-                signal.signal(sig, handler)
-            display.close()
+        name = parsed_args.name
+        with signals.caught() as received:
+            driver = self.driver()
+            display = progress.BalloonProgress(name, self.app.stderr)
+            # A signal stops the spawn at its next wait, inside a task, so
+            # the flow reverts as on any failure.
+            clock = driver.backend.clock = clock_mod.Interruptible(
+                driver.backend.clock, received.event,
+                lambda: exception.SpawnSignalled(name=name,
+                                                 **received.details()))
+            started = clock.now()
+            try:
+                if received.event.is_set():
+                    raise exception.SpawnSignalled(name=name,
+                                                   **received.details())
+                info = driver.spawn(name, parsed_args.memory_mb,
+                                    parsed_args.vcpus,
+                                    parsed_args.guest_type,
+                                    progress=display)
+            finally:
+                display.close()
+        if received.event.is_set():
+            # Too late to stop: the domain was built before any wait saw
+            # the signal. Say so rather than exit as if all went well.
+            raise exception.SpawnSignalledLate(name=name,
+                                               **received.details())
         row = dataclasses.asdict(info)
         row['ready_after_s'] = round(clock.now() - started, 2)
         names = sorted(row)
@@ -60,7 +70,15 @@ class Spawn(base.ErrorMapping, show.ShowOne):
 
 
 class Destroy(base.ErrorMapping, show.ShowOne):
-    """Destroy a guest; dom0 grows back if reinflate_on_destroy is set."""
+    """Destroy a guest; dom0 grows back if reinflate_on_destroy is set.
+
+    Exits 2 on bad input, 6 when there is no such guest, 7 when the
+    toolstack fails, 8 while the guest's spawn is still running, 9 when
+    the state directory or the flow database cannot be used. SIGINT,
+    SIGHUP and SIGTERM do not cut a destroy in half: it finishes, then
+    the command exits 128 + the signal's number (130, 129, 143). With
+    -v, a line on stderr says when the destroy starts.
+    """
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -68,8 +86,26 @@ class Destroy(base.ErrorMapping, show.ShowOne):
         return parser
 
     def take_action(self, parsed_args):
-        target = self.driver().destroy(parsed_args.name)
-        return ('name', 'dom0_target_mb'), (parsed_args.name, target)
+        name = parsed_args.name
+        # A destroy is short and must not be cut in half: a signal waits
+        # until its flow has finished.
+        with signals.caught() as received:
+            driver = self.driver()
+            if self.app.options.verbose_level > 0:
+                self.app.stderr.write('destroy: destroying %s\n' % name)
+                self.app.stderr.flush()
+            try:
+                target = driver.destroy(name)
+            except exception.XenBalloonException as err:
+                if not received.event.is_set():
+                    raise
+                outcome = 'it failed: %s' % err
+            else:
+                outcome = 'it succeeded, dom0 target %d MiB' % target
+        if received.event.is_set():
+            raise exception.DestroySignalled(name=name, outcome=outcome,
+                                             **received.details())
+        return ('name', 'dom0_target_mb'), (name, target)
 
 
 class ListDomains(base.ErrorMapping, lister.Lister):

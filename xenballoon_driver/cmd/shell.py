@@ -5,12 +5,15 @@ import sys
 from cliff import app
 from cliff import commandmanager
 
+from xenballoon_driver.cmd import base
 from xenballoon_driver import exception
 
 
 class XenBalloonApp(app.App):
     # Quiet by default: errors are one line; -v shows the flows' logs.
     DEFAULT_VERBOSE_LEVEL = 0
+    # cliff takes the name from argv[0], which is "shell" under python -m.
+    NAME = 'xenballoon'
 
     def __init__(self):
         super().__init__(
@@ -28,18 +31,36 @@ class XenBalloonApp(app.App):
             '--config-file', action='append', default=[], metavar='PATH',
             help='oslo.config ini file (repeatable). Without it, '
                  '/etc/xenballoon/xenballoon.conf is read if present.')
-        return parser
+        parser.prog = self.NAME
+        return base.one_line_usage_errors(parser)
+
+    def run_subcommand(self, argv):
+        # cliff answers an unknown command (or an unknown option before
+        # it, which its parser leaves in argv) with several lines on
+        # stdout.
+        try:
+            self.command_manager.find_command(argv)
+        except ValueError:
+            word = argv[0]
+            if word.startswith('-'):
+                reason = 'unrecognized option %s' % word
+            else:
+                matches = self.get_fuzzy_matches(word)
+                reason = 'unknown command %r%s' % (
+                    word, '; did you mean %s?' % ' or '.join(matches)
+                    if matches else '')
+            err = exception.UsageError(prog=self.NAME, reason=reason)
+            self.stderr.write('error: %s\n' % err)
+            return err.exit_code
+        return super().run_subcommand(argv)
 
 
 def main(argv=None):
+    # Errors are caught once, where each command runs (cmd/base.py).
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
         argv = ['--help']
-    try:
-        return XenBalloonApp().run(argv)
-    except exception.XenBalloonException as err:
-        sys.stderr.write('error: %s\n' % err)
-        return err.exit_code
+    return XenBalloonApp().run(argv)
 
 
 if __name__ == '__main__':

@@ -1,5 +1,7 @@
 """Configuration: one module per option group, registered on CONF."""
 
+import re
+
 from oslo_config import cfg
 
 from xenballoon_driver.conf import hypervisor
@@ -24,6 +26,23 @@ def register_opts(conf):
 register_opts(CONF)
 
 
+def _where(group, opt, err):
+    """'[group] option', with the file that set it when there is one."""
+    where = '[%s] %s' % (group, opt.name)
+    # oslo.config says "Value for option X from LocationInfo(...,
+    # detail='FILE') is not valid: REASON" (get_location() would read the
+    # bad value again and fail).
+    match = re.search(r"detail='([^']+)'", str(err))
+    if match:
+        where += ' in %s' % match.group(1)
+    return where
+
+
+def _reason(err):
+    text = str(err).splitlines()[0]
+    return text.split(' is not valid: ', 1)[-1]
+
+
 def validate(conf):
     """Read every option once, so that a bad value fails at start-up.
 
@@ -39,8 +58,8 @@ def validate(conf):
                     getattr(conf[group.name], opt.dest)
                 except (cfg.ConfigFileValueError, ValueError) as err:
                     raise exception.InvalidConfig(
-                        option='[%s] %s' % (group.name, opt.name),
-                        reason=str(err).splitlines()[0])
+                        option=_where(group.name, opt, err),
+                        reason=_reason(err))
     xb = conf.xenballoon
     if xb.min_poll_interval > xb.poll_interval:
         raise exception.InvalidConfig(

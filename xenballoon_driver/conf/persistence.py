@@ -4,6 +4,8 @@ import copy
 
 from oslo_config import cfg
 
+from xenballoon_driver.conf import num
+
 persistence_group = cfg.OptGroup(
     'persistence', title='Flow persistence',
     help='Every spawn and destroy flow is stored as it runs (a taskflow '
@@ -30,7 +32,7 @@ persistence_opts = [
                     '(e.g. created by a flow whose store was lost). '
                     '"clean" destroys such domains: use it only on hosts '
                     'where every guest is this driver\'s.'),
-    cfg.IntOpt('retention_hours', default=24, min=0, max=24 * 365,
+    num.IntOpt('retention_hours', default=24, min=0, max=24 * 365,
                help='Finished flows (succeeded or reverted) are kept this '
                     'long for "xenballoon flows", then pruned at start-up. '
                     'Unfinished flows are never pruned.'),

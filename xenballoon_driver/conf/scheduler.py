@@ -4,6 +4,8 @@ import copy
 
 from oslo_config import cfg
 
+from xenballoon_driver.conf import num
+
 scheduler_group = cfg.OptGroup(
     'scheduler', title='Balloon-aware scheduling',
     help='How hosts report ballooning to a scheduler, and how the '
@@ -12,7 +14,7 @@ scheduler_group = cfg.OptGroup(
          'full, but memory that dom0 must first give back costs time.')
 
 scheduler_opts = [
-    cfg.FloatOpt('default_release_rate_mb_s', default=680.0, min=1.0,
+    num.FloatOpt('default_release_rate_mb_s', default=680.0, min=1.0,
                  max=1.0e6,
                  help='MiB/s at which dom0 is assumed to give memory back '
                       'until this driver has measured it. Each spawn that '
@@ -20,7 +22,7 @@ scheduler_opts = [
                       'rate (kept by the driver process). The default is '
                       'the rate of the 2014 xen-devel report: 100 GiB in '
                       'about 2.5 minutes.'),
-    cfg.FloatOpt('balloon_time_weight_multiplier', default=1.0, min=0.0,
+    num.FloatOpt('balloon_time_weight_multiplier', default=1.0, min=0.0,
                  max=1000.0,
                  help='Multiplier of the balloon time weigher, which '
                       'prefers hosts where a request is ready sooner: MiB '
@@ -29,20 +31,20 @@ scheduler_opts = [
                       'release rate. Weights are normalised to 0..1 across '
                       'hosts, then multiplied by this. 0 turns the weigher '
                       'off.'),
-    cfg.FloatOpt('max_balloon_time_s', default=0.0, min=0.0,
+    num.FloatOpt('max_balloon_time_s', default=0.0, min=0.0,
                  max=86400.0,
                  help='The balloon memory filter also rejects a host on '
                       'which the request would wait longer than this many '
                       'seconds for dom0 to release its memory (predicted '
                       'from the host\'s release rate). 0 means no limit: '
                       'any host that can free the memory passes.'),
-    cfg.IntOpt('host_subset_size', default=1, min=1, max=1000,
+    num.IntOpt('host_subset_size', default=1, min=1, max=1000,
                help='Pick at random among this many of the best weighed '
                     'hosts, as Nova\'s [filter_scheduler] '
                     'host_subset_size does. 1 always picks the best host; '
                     'with the weigher off, a size at least the number of '
                     'hosts places at random among those that pass.'),
-    cfg.FloatOpt('cpu_allocation_ratio', default=4.0, min=0.0001,
+    num.FloatOpt('cpu_allocation_ratio', default=4.0, min=0.0001,
                  max=1000.0,
                  help='Allocation ratio of the VCPU inventory published by '
                       'update_provider_tree (Nova\'s '

@@ -4,6 +4,8 @@ import copy
 
 from oslo_config import cfg
 
+from xenballoon_driver.conf import num
+
 simulator_group = cfg.OptGroup(
     'simulator', title='Simulated Xen host',
     help='The "simulated" hypervisor backend: a deterministic model of a Xen '
@@ -19,7 +21,7 @@ simulator_opts = [
                help='JSON file holding the simulated host between commands, '
                     'so that separate CLI commands see one host. Empty means '
                     'simulated-host.json in [xenballoon] state_dir.'),
-    cfg.FloatOpt('time_scale', default=1.0, min=0.001, max=1.0e6,
+    num.FloatOpt('time_scale', default=1.0, min=0.001, max=1.0e6,
                  help='Simulated seconds per real second for the CLI. 1 is '
                       'real time; 60 makes a 2.5-minute balloon take 2.5 s.'),
 ]

@@ -2,9 +2,10 @@
 
 import copy
 import os
-import socket
 
 from oslo_config import cfg
+
+from xenballoon_driver.conf import num
 
 
 def _default_state_dir():
@@ -19,31 +20,31 @@ xenballoon_group = cfg.OptGroup(
          'that ballooning is still making progress, and when it gives up.')
 
 xenballoon_opts = [
-    cfg.IntOpt('dom0_min_memory_mb', default=4096, min=256, max=1 << 30,
+    num.IntOpt('dom0_min_memory_mb', default=4096, min=256, max=1 << 30,
                help='dom0 is never asked to go below this many MiB. Keep it '
                     'above where dom0\'s balloon stalls (what dom0 cannot '
                     'free; not sysfs info/low_kb, the memory IN it): a '
                     'lower target stalls the balloon, and a much lower one '
                     'can kill dom0. A request that does not fit with dom0 at '
                     'this floor is refused before dom0 is touched.'),
-    cfg.FloatOpt('poll_interval', default=1.0, min=0.01, max=60.0,
+    num.FloatOpt('poll_interval', default=1.0, min=0.01, max=60.0,
                  help='The longest gap, in seconds, between two looks at '
                       'dom0 while waiting for the balloon. Looks come more '
                       'often as the memory nears its goal.'),
-    cfg.FloatOpt('min_poll_interval', default=0.05, min=0.001, max=60.0,
+    num.FloatOpt('min_poll_interval', default=0.05, min=0.001, max=60.0,
                  help='The shortest gap, in seconds, between two looks at '
                       'dom0. Each look costs a toolstack call; keep this '
                       'above that call\'s latency on real hosts.'),
-    cfg.FloatOpt('stall_timeout', default=10.0, min=0.1, max=3600.0,
+    num.FloatOpt('stall_timeout', default=10.0, min=0.1, max=3600.0,
                  help='Seconds over which ballooning must make at least '
                       'min_progress_mb_s of progress. Slower than that for '
                       'this long counts as a stall: the spawn fails with a '
                       '"balloon stalled" error and dom0 is re-inflated.'),
-    cfg.FloatOpt('min_progress_mb_s', default=1.0, min=0.0, max=1.0e6,
+    num.FloatOpt('min_progress_mb_s', default=1.0, min=0.0, max=1.0e6,
                  help='Release rate (MiB/s), averaged over stall_timeout, '
                       'below which ballooning counts as stalled. Either dom0 '
                       'shrinking or free memory growing counts as progress.'),
-    cfg.FloatOpt('max_wait', default=0.0, min=0.0, max=86400.0,
+    num.FloatOpt('max_wait', default=0.0, min=0.0, max=86400.0,
                  help='Optional overall cap, in seconds, on one balloon '
                       'wait. 0 (the default) means no cap: the wait lasts as '
                       'long as ballooning keeps making progress.'),
@@ -52,10 +53,16 @@ xenballoon_opts = [
                      'memory it gave for that guest.'),
     # A plain string: a machine's name may not be a valid DNS name (a
     # bare kernel says "(none)"), and it is only a key here.
-    cfg.StrOpt('host', default=socket.gethostname() or 'localhost',
-               sample_default='this machine\'s hostname',
-               help='Name of this compute host: the key of its '
-                    'reservation ledger in a shared database.'),
+    cfg.StrOpt('host', default='',
+               help='Name of this compute host: the key of its reservation '
+                    'ledger and of its flows in a shared database. 1 to 255 '
+                    'printable characters, no control characters, no '
+                    'leading or trailing space. Empty (the default): the '
+                    'machine\'s hostname when the driver first starts, '
+                    'stored in host-id in state_dir and read back from '
+                    'there ever after, so that renaming the machine does '
+                    'not orphan its guests. Changing it on a host with '
+                    'guests makes them unknown to the new name.'),
     cfg.StrOpt('state_dir', default=_default_state_dir(),
                sample_default='/var/lib/xenballoon (root) or '
                               '~/.local/state/xenballoon',

@@ -4,6 +4,8 @@ import copy
 
 from oslo_config import cfg
 
+from xenballoon_driver.conf import num
+
 xl_group = cfg.OptGroup(
     'xl', title='xl toolstack backend',
     help='The "xl" hypervisor backend: runs the real xl command (directly '
@@ -13,17 +15,17 @@ xl_group = cfg.OptGroup(
 xl_opts = [
     cfg.StrOpt('command', default='xl',
                help='Path to the xl binary (or its name on PATH).'),
-    cfg.FloatOpt('command_timeout', default=60.0, min=1.0, max=3600.0,
+    num.FloatOpt('command_timeout', default=60.0, min=1.0, max=3600.0,
                  help='Seconds before an xl command that is not a create '
                       'or a destroy is killed and reported as a toolstack '
                       'error. xl info / list / mem-set take well under a '
                       'second on hardware.'),
-    cfg.FloatOpt('create_timeout', default=900.0, min=1.0, max=86400.0,
+    num.FloatOpt('create_timeout', default=900.0, min=1.0, max=86400.0,
                  help='Seconds before "xl create" is killed and reported as '
                       'a toolstack error; whatever it left of the domain is '
                       'then destroyed. Building a guest populates all its '
                       'memory, which for hundreds of GiB takes minutes.'),
-    cfg.FloatOpt('destroy_timeout', default=300.0, min=1.0, max=86400.0,
+    num.FloatOpt('destroy_timeout', default=300.0, min=1.0, max=86400.0,
                  help='Seconds before "xl destroy" is killed and reported '
                       'as a toolstack error. Destroying a big guest returns '
                       'all its memory to Xen, which can take a while.'),

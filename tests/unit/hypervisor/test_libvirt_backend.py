@@ -267,9 +267,10 @@ def test_duplicate_name_is_refused_and_the_first_domain_kept(backend):
 
 def test_dom0s_name_is_refused_and_dom0_untouched(backend):
     before = libvirt_dom0(backend)
-    with pytest.raises(exception.DomainExists) as err:
+    # Refused by our name rule before libvirt is asked.
+    with pytest.raises(exception.InvalidInput) as err:
         backend.create_domain(base.DomainSpec('Domain-0', 1024))
-    assert "domain 'Domain-0' already exists" in err.value.message
+    assert "'Domain-0': reserved for dom0" in err.value.message
     assert libvirt_dom0(backend) == before
     assert libvirt_names(backend) == ['Domain-0']
 
