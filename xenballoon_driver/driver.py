@@ -76,6 +76,10 @@ class XenBalloonDriver:
         """
         return recovery.recover(self)
 
+    def discard_flow(self, flow_id):
+        """Close a quarantined flow of this host (see recovery.py)."""
+        recovery.discard_quarantined(self, flow_id)
+
     def list_flows(self):
         return recovery.list_flows(self.persistence, self.host)
 

@@ -125,11 +125,10 @@ def _quarantine(persistence, detail, reason):
         conn.update_flow_details(detail)
 
 
-def _discard(persistence, detail):
-    """A flow that never ran a task: nothing to undo, so it is REVERTED."""
+def _discard(persistence, detail, why='no task had run; nothing to undo'):
+    """A flow with nothing left to undo is closed as REVERTED."""
     detail.state = states.REVERTED
-    detail.meta = dict(detail.meta or {},
-                       discarded='no task had run; nothing to undo')
+    detail.meta = dict(detail.meta or {}, discarded=why)
     with contextlib.closing(persistence.get_connection()) as conn:
         conn.update_flow_details(detail)
 
@@ -154,6 +153,29 @@ def _resume(driver, book, detail):
         return Recovered(book.name, detail.uuid, was, 'completed')
     except exception.XenBalloonException as err:
         return Recovered(book.name, detail.uuid, was, 'reverted', str(err))
+
+
+def discard_quarantined(driver, flow_id):
+    """Close a quarantined flow of this host, on the operator's word.
+
+    For a record recovery cannot rebuild, once the operator has checked
+    the host: the flow is closed as REVERTED, so what its reservation
+    still holds becomes a stale reservation that reconcile reports (and
+    releases with orphan_action = clean).
+    """
+    with engine_mod.owning(driver.lock_dir, flow_id):
+        detail = _reread(driver.persistence, flow_id)
+        if detail is None or registry.owner(detail) not in (driver.host,
+                                                            None):
+            raise exception.InvalidInput(
+                what='flow id', reason='%s: no flow of host %s has it' % (
+                    flow_id, driver.host))
+        if registry.owner(detail) is None or _state(detail) == QUARANTINED:
+            _discard(driver.persistence, detail, 'by the operator')
+            return
+        raise exception.InvalidInput(
+            what='flow id', reason='%s is %s, not quarantined: only a '
+            'quarantined flow can be discarded' % (flow_id, _state(detail)))
 
 
 def resume_unfinished(driver):

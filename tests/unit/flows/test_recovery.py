@@ -13,6 +13,7 @@ import pytest
 from taskflow import states
 
 from tests import conftest
+from xenballoon_driver import exception
 from xenballoon_driver.flows import engine as engine_mod
 from xenballoon_driver.flows import recovery
 from xenballoon_driver.flows import registry
@@ -188,3 +189,32 @@ def test_older_record_without_owner_or_inputs_is_reported(hosts):
         (flow_id, 'quarantined')]
     assert 'no owning host' in recovered[0].error
     assert stored(host)[flow_id] == before
+
+
+def test_operator_discards_a_quarantined_flow_and_reconcile_takes_over(
+        hosts, conf):
+    host = hosts()
+    flow_id = interrupted_spawn(host)
+    with contextlib.closing(host.driver.persistence.get_connection()) as c:
+        detail = c.get_flow_details(flow_id)
+        detail.meta['factory'] = 'xenballoon-teleport'
+        c.update_flow_details(detail)
+    host.driver.recover()
+    with pytest.raises(exception.InvalidInput, match='no flow of host'):
+        host.driver.discard_flow('0' * 32)
+    host.driver.discard_flow(flow_id)
+    assert stored(host)[flow_id][0] == states.REVERTED
+    conf.flags('persistence', orphan_action='clean')
+    recovered, orphans = host.driver.recover()
+    assert recovered == []
+    assert [(o.kind, o.action) for o in orphans] == [
+        ('stale-reservation', 'released')]
+    assert host.ledger.entries() == {}
+
+
+def test_only_a_quarantined_flow_can_be_discarded(hosts):
+    host = hosts()
+    host.driver.spawn('vm1', 1 * GiB)
+    flow, = host.driver.list_flows()
+    with pytest.raises(exception.InvalidInput, match='not quarantined'):
+        host.driver.discard_flow(flow.flow_id)
