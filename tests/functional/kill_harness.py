@@ -1,0 +1,315 @@
+"""What the kill tests share: commands that die where told, and the checks.
+
+Commands run in children forked by one ``fault_runner.py serve`` process
+per test worker (Zygote): each is a process of its own, killed as one,
+but starts without paying Python's imports again (two seconds on a busy
+machine; the kill tests run several hundred commands).
+
+``consistency_problems`` states DESIGN.md invariant 6 on what is stored,
+as a list of sentences (empty: consistent), so that a failure shows
+every inconsistency at once, with the case's seed.
+"""
+
+import atexit
+import contextlib
+import itertools
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+
+import yaml
+
+from xenballoon_driver.cmd import base as cmd_base
+from xenballoon_driver import driver as driver_mod
+from xenballoon_driver import exception
+
+HERE = os.path.dirname(__file__)
+RUNNER = os.path.join(HERE, 'fault_runner.py')
+GiB = 1024
+FINISHED = ('SUCCESS', 'REVERTED')
+# Seconds a command may take before the test gives up on it.
+TIMEOUT_S = 120
+
+# How many random kill points per database (test items); see the
+# "Crash and concurrency harness" section of tests/functional/README.
+KILL_POINTS = int(os.environ.get('XENBALLOON_KILL_POINTS', '40'))
+
+
+def session_seed():
+    """XENBALLOON_KILL_SEED, or one drawn now (printed with failures)."""
+    seed = os.environ.get('XENBALLOON_KILL_SEED')
+    if seed is None:
+        seed = os.environ['XENBALLOON_KILL_SEED'] = str(
+            random.SystemRandom().randrange(10 ** 9))
+    return int(seed)
+
+
+def case_random(*key):
+    """A Random for one case: the session seed and the case's name."""
+    return random.Random('%d-%s' % (session_seed(), '-'.join(
+        str(k) for k in key)))
+
+
+class Result:
+    """What one command did: exit code, stdout, stderr."""
+
+    def __init__(self, argv, rc, stdout, stderr):
+        self.argv, self.rc, self.stdout, self.stderr = argv, rc, stdout, stderr
+
+    def json(self):
+        assert self.rc == 0, str(self)
+        return json.loads(self.stdout)
+
+    def __repr__(self):
+        return 'xenballoon %r -> exit %s\nstdout:\n%s\nstderr:\n%s' % (
+            self.argv, self.rc, self.stdout, self.stderr)
+
+
+class Job:
+    """One command forked by the zygote."""
+
+    def __init__(self, argv, out, err):
+        self.argv, self.out, self.err = argv, out, err
+        self.pid = None
+        self.rc = None
+        self.started = threading.Event()
+        self.done = threading.Event()
+
+    def wait(self, timeout=TIMEOUT_S):
+        if not self.done.wait(timeout):
+            self.kill()
+            self.done.wait(10)
+            raise AssertionError('xenballoon %r still running after %d s' % (
+                self.argv, timeout))
+        with open(self.out) as out, open(self.err) as err:
+            return Result(self.argv, self.rc, out.read(), err.read())
+
+    def kill(self):
+        self.started.wait(TIMEOUT_S)
+        if not self.done.is_set():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, 9)
+
+
+class Zygote:
+    """``fault_runner.py serve``: forks a command per request."""
+
+    def __init__(self, scratch):
+        self.scratch = scratch
+        os.makedirs(scratch, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, RUNNER, 'serve'], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, text=True, bufsize=1)
+        first = self.proc.stdout.readline()
+        assert json.loads(first) == {'ready': True}, first
+        self.jobs = {}
+        self.ids = itertools.count()
+        self.lock = threading.Lock()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            msg = json.loads(line)
+            job = self.jobs[msg['id']]
+            if 'pid' in msg:
+                job.pid = msg['pid']
+                job.started.set()
+            else:
+                job.rc = msg['rc']
+                job.done.set()
+
+    def start(self, conf, *args, point='none', pgid=0):
+        """Fork ``xenballoon --config-file conf args``; returns its Job.
+
+        ``pgid``: 0 puts it in a process group of its own; a pid puts it
+        in that process's group (``group:N`` points kill the whole group).
+        """
+        argv = ['--config-file', str(conf)] + [str(a) for a in args]
+        with self.lock:
+            key = next(self.ids)
+            out = os.path.join(self.scratch, '%d.out' % key)
+            err = os.path.join(self.scratch, '%d.err' % key)
+            job = self.jobs[key] = Job(argv, out, err)
+            self.proc.stdin.write(json.dumps({
+                'id': key, 'argv': argv, 'point': point, 'pgid': pgid,
+                'stdout': out, 'stderr': err}) + '\n')
+            self.proc.stdin.flush()
+        assert job.started.wait(TIMEOUT_S), 'the zygote did not fork'
+        return job
+
+    def run(self, conf, *args, point='none', timeout=TIMEOUT_S):
+        return self.start(conf, *args, point=point).wait(timeout)
+
+    def close(self):
+        with contextlib.suppress(OSError):
+            self.proc.stdin.close()
+        self.proc.wait(TIMEOUT_S)
+
+
+_zygote = []
+
+
+def zygote(tmp_path_factory):
+    """This test process's zygote, started on first use."""
+    if not _zygote:
+        _zygote.append(Zygote(str(tmp_path_factory.mktemp('zygote'))))
+        atexit.register(_zygote[0].close)
+    return _zygote[0]
+
+
+# -- hosts ---------------------------------------------------------------
+
+def small_scenario(**build):
+    return {
+        'host': {'total_mb': 64 * GiB, 'dom0_mb': 56 * GiB,
+                 'dom0_low_mb': 1024, 'xen_mb': 0},
+        'balloon': {'release_rate_mb_s': 2048},
+        'build': dict({'populate_rate_mb_s': 1024}, **build),
+    }
+
+
+def write_host(root, url, scenario, host_name=None, time_scale=1000,
+               **options):
+    """A config file for one simulated host under ``root``; its path.
+
+    ``options``: extra lines for [xenballoon].
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    (root / 'scenario.yaml').write_text(yaml.safe_dump(scenario))
+    xb = {'state_dir': root / 'state', 'poll_interval': 0.5}
+    if host_name:
+        xb['host'] = host_name
+    xb.update(options)
+    text = '[xenballoon]\n' + ''.join(
+        '%s = %s\n' % item for item in xb.items())
+    text += '[persistence]\nconnection = %s\n' % url
+    text += '[simulator]\nscenario_file = %s\ntime_scale = %s\n' % (
+        root / 'scenario.yaml', time_scale)
+    conf = root / 'xenballoon.conf'
+    conf.write_text(text)
+    return str(conf)
+
+
+def driver(conf, recover=False):
+    return driver_mod.XenBalloonDriver(cmd_base.load_conf([conf])).init_host(
+        recover=recover)
+
+
+# -- the checks ----------------------------------------------------------
+
+def debt_mb(drv):
+    """MiB the ledger says it still owes dom0 (issue 9 item 3), or 0.
+
+    Read through whichever interface the ledger has: a debt_mb() method,
+    or a 'debt_mb' / 'debts' key in its stored state.
+    """
+    method = getattr(drv.ledger, 'debt_mb', None)
+    if callable(method):
+        return method()
+    with drv.ledger.storage.snapshot() as state:
+        debts = state.get('debts')
+        if isinstance(debts, dict):
+            return sum(debts.values())
+        return state.get('debt_mb') or 0
+
+
+def host_sample(drv):
+    """(ledger + guests + Xen, total, unknown domains), read together.
+
+    Under the ledger's lock, so no spawn or destroy moves the ledger
+    between the two reads: every ledger entry counts its whole need (a
+    domain being built as well), dom0 counts at the target the ledger
+    derives, and domains the ledger does not know count what they hold.
+    """
+    with drv.ledger.storage.locked() as state:
+        with drv.backend.store.session(write=False) as model:
+            names = {e['name'] for e in state['entries'].values()}
+            unknown = {name: dom['populated_mb']
+                       for name, dom in model.domains.items()
+                       if name not in names}
+            if state['entries']:
+                dom0 = drv.ledger._target(state)
+            else:
+                dom0 = model.dom0_target_mb
+            used = (dom0 + sum(e['need_mb'] for e in
+                               state['entries'].values()) +
+                    sum(unknown.values()) + model.xen_mb)
+            return used, model.total_mb, sorted(unknown)
+
+
+def consistency_problems(conf, recovered=()):
+    """Invariant 6 after recovery, as sentences; [] when consistent.
+
+    ``recovered``: the rows of ``recover -f json``; a flow it reported
+    'quarantined' may stay unfinished if nothing of it is left.
+    """
+    drv = driver(conf)
+    problems = []
+    quarantined = {r['name'] for r in recovered
+                   if r.get('outcome') == 'quarantined'}
+    entries = drv.ledger.entries()
+    domains = {d.name: d for d in drv.backend.list_domains()}
+    for flow in drv.list_flows():
+        if flow.state in FINISHED:
+            continue
+        if flow.request in quarantined:
+            name = flow.request.split(' ', 1)[-1]
+            if flow.flow_id in entries or (
+                    flow.request.startswith('spawn') and name in domains):
+                problems.append('quarantined flow %s (%s) left %s behind' % (
+                    flow.request, flow.flow_id, 'a ledger entry'
+                    if flow.flow_id in entries else 'a domain'))
+            continue
+        problems.append('flow %s (%s) is %s after recovery' % (
+            flow.request, flow.flow_id, flow.state))
+    for res_id, entry in entries.items():
+        if entry['state'] != 'domain':
+            problems.append('ledger entry %s for %s is %r, not a domain' % (
+                res_id, entry['name'], entry['state']))
+    for name, dom in domains.items():
+        if dom.state != 'running':
+            problems.append('domain %s is %s (partial)' % (name, dom.state))
+    in_ledger = {e['name'] for e in entries.values()}
+    if set(domains) != in_ledger:
+        problems.append('domains %s != ledger names %s' % (
+            sorted(domains), sorted(in_ledger)))
+    derived = drv.ledger.target()
+    if derived is None:
+        derived = drv.ledger.baseline()
+    found = drv.backend.dom0_memory().target_mb
+    debt = debt_mb(drv)
+    if derived is not None and found + debt != derived:
+        problems.append('dom0 target %d MiB + debt %d MiB != %d MiB the '
+                        'ledger derives' % (found, debt, derived))
+    used, total, unknown = host_sample(drv)
+    if used > total + 1e-6:
+        problems.append('ledger + guests + Xen = %.0f MiB > host total %.0f '
+                        'MiB' % (used, total))
+    return problems
+
+
+def still_works_problems(conf):
+    """Any command's start (recovery first), host-status, list, spawn."""
+    problems = []
+    try:
+        drv = driver(conf, recover=True)
+        drv.host_status()
+        before = set(drv.list_instances())
+        try:
+            drv.spawn('probe', GiB)
+        except exception.BuildFailed:
+            # The scenario fails every build: the spawn must undo itself.
+            if set(drv.list_instances()) != before:
+                problems.append('failed probe spawn left a domain')
+        else:
+            if set(drv.list_instances()) != before | {'probe'}:
+                problems.append('probe spawn did not leave a running domain')
+            drv.destroy('probe')
+    except Exception as err:  # any failure here is the finding
+        problems.append('after recovery, commands fail: %s: %s' % (
+            type(err).__name__, err))
+    return problems
