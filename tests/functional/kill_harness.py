@@ -33,8 +33,8 @@ FINISHED = ('SUCCESS', 'REVERTED')
 # Seconds a command may take before the test gives up on it.
 TIMEOUT_S = 120
 
-# How many random kill points per database (test items); see the
-# "Crash and concurrency harness" section of tests/functional/README.
+# How many random kill points per database (test items) test_kill_random
+# tries; tools/crash_soak.py sets it higher.
 KILL_POINTS = int(os.environ.get('XENBALLOON_KILL_POINTS', '40'))
 
 
@@ -199,6 +199,66 @@ def driver(conf, recover=False):
         recover=recover)
 
 
+# What the random kills interrupt, in turn.
+KINDS = ('spawn', 'spawn-revert', 'destroy')
+# Unfinished flows for recover to work on, and recover killed meanwhile:
+# one it reverts, one it completes, one it finishes reverting.
+RECOVER_SETUPS = {
+    'reverting': ('spawn', 'balloon-after-target'),
+    'completing': ('spawn', 'build-before-commit'),
+    'revert-resumed': ('spawn-revert', 'revert-returning-dom0'),
+}
+
+
+def scenario(kind):
+    if kind == 'spawn-revert':
+        # The build fails half-way: the flow reverts.
+        return small_scenario(fail_at_fraction=0.5)
+    return small_scenario()
+
+
+def command(kind, name='vm1'):
+    if kind == 'destroy':
+        return ('destroy', name)
+    return ('spawn', name, '--memory-mb', 20 * GiB)
+
+
+def new_host(root, url, kind, name='vm1', host_name=None):
+    """A host ready for ``command(kind, name)``: with it for a destroy."""
+    conf = write_host(root, url, scenario(kind), host_name=host_name)
+    if kind == 'destroy':
+        driver(conf).spawn(name, 20 * GiB)
+    return conf
+
+
+_totals = {}
+
+
+def count_events(zygote, tmp_path_factory, key):
+    """Events in one undisturbed run of ``key`` on SQLite (cached).
+
+    ``key`` is a kind, or ('recover', setup) for recover after a spawn
+    killed at a named point. Counts hardly depend on the database (the
+    same calls are made); waits make them vary a little from run to run.
+    """
+    if key not in _totals:
+        root = tmp_path_factory.mktemp('count')
+        url = 'sqlite:///%s' % (root / 'flows.sqlite')
+        counted = root / 'events'
+        if isinstance(key, tuple):
+            kind, point = RECOVER_SETUPS[key[1]]
+            conf = new_host(root / 'host', url, kind)
+            zygote.run(conf, *command(kind), point=point)
+            args = ('recover', '-f', 'json')
+        else:
+            conf = new_host(root / 'host', url, key)
+            args = command(key)
+        result = zygote.run(conf, *args, point='count:%s' % counted)
+        assert 'Traceback' not in result.stderr, result
+        _totals[key] = int(counted.read_text())
+    return _totals[key]
+
+
 # -- the checks ----------------------------------------------------------
 
 def debt_mb(drv):
@@ -241,11 +301,13 @@ def host_sample(drv):
             return used, model.total_mb, sorted(unknown)
 
 
-def consistency_problems(conf, recovered=()):
+def consistency_problems(conf, recovered=(), mine=None):
     """Invariant 6 after recovery, as sentences; [] when consistent.
 
     ``recovered``: the rows of ``recover -f json``; a flow it reported
     'quarantined' may stay unfinished if nothing of it is left.
+    ``mine(request)``: which stored flows are this host's (default: all),
+    when hosts share a database.
     """
     drv = driver(conf)
     problems = []
@@ -254,7 +316,7 @@ def consistency_problems(conf, recovered=()):
     entries = drv.ledger.entries()
     domains = {d.name: d for d in drv.backend.list_domains()}
     for flow in drv.list_flows():
-        if flow.state in FINISHED:
+        if flow.state in FINISHED or (mine and not mine(flow.request)):
             continue
         if flow.request in quarantined:
             name = flow.request.split(' ', 1)[-1]

@@ -25,65 +25,6 @@ import pytest
 
 from tests.functional import kill_harness as kh
 
-GiB = kh.GiB
-KINDS = ('spawn', 'spawn-revert', 'destroy')
-# Unfinished flows for recover to work on, and recover killed meanwhile:
-# one it reverts, one it completes, one it finishes reverting.
-RECOVER_SETUPS = {
-    'reverting': ('spawn', 'balloon-after-target'),
-    'completing': ('spawn', 'build-before-commit'),
-    'revert-resumed': ('spawn-revert', 'revert-returning-dom0'),
-}
-
-
-def scenario(kind):
-    if kind == 'spawn-revert':
-        # The build fails half-way: the flow reverts.
-        return kh.small_scenario(fail_at_fraction=0.5)
-    return kh.small_scenario()
-
-
-def command(kind, name='vm1'):
-    if kind == 'destroy':
-        return ('destroy', name)
-    return ('spawn', name, '--memory-mb', 20 * GiB)
-
-
-def new_host(root, url, kind):
-    """A host ready for ``command(kind)``: with vm1 for a destroy."""
-    conf = kh.write_host(root, url, scenario(kind))
-    if kind == 'destroy':
-        kh.driver(conf).spawn('vm1', 20 * GiB)
-    return conf
-
-
-_totals = {}
-
-
-def count_events(zygote, tmp_path_factory, key, setup=None):
-    """Events in one undisturbed run of ``key`` on SQLite (cached).
-
-    ``key`` is a kind, or ('recover', setup) for recover after a spawn
-    killed at a named point. Counts hardly depend on the database (the
-    same calls are made); waits make them vary a little from run to run.
-    """
-    if key not in _totals:
-        root = tmp_path_factory.mktemp('count')
-        url = 'sqlite:///%s' % (root / 'flows.sqlite')
-        counted = root / 'events'
-        if isinstance(key, tuple):
-            kind, point = RECOVER_SETUPS[key[1]]
-            conf = new_host(root / 'host', url, kind)
-            zygote.run(conf, *command(kind), point=point)
-            args = ('recover', '-f', 'json')
-        else:
-            conf = new_host(root / 'host', url, key)
-            args = command(key)
-        result = zygote.run(conf, *args, point='count:%s' % counted)
-        assert 'Traceback' not in result.stderr, result
-        _totals[key] = int(counted.read_text())
-    return _totals[key]
-
 
 def check(zygote, conf, what, *killed):
     """Recover in a new process; assert the host is consistent."""
@@ -113,32 +54,32 @@ def zygote(tmp_path_factory):
 @pytest.mark.parametrize('index', range(kh.KILL_POINTS))
 def test_random_kill(db_url, zygote, tmp_path, tmp_path_factory, request,
                      index):
-    kind = KINDS[index % len(KINDS)]
-    total = count_events(zygote, tmp_path_factory, kind)
+    kind = kh.KINDS[index % len(kh.KINDS)]
+    total = kh.count_events(zygote, tmp_path_factory, kind)
     nth = kh.case_random(request.node.callspec.id).randint(1, total)
-    conf = new_host(tmp_path / 'host', db_url, kind)
-    killed = zygote.run(conf, *command(kind), point='nth:%d' % nth)
+    conf = kh.new_host(tmp_path / 'host', db_url, kind)
+    killed = zygote.run(conf, *kh.command(kind), point='nth:%d' % nth)
     check(zygote, conf, '%s killed at event %d of about %d' % (
         kind, nth, total), killed)
 
 
 def test_kill_right_after_the_logbook_appears(db_url, zygote, tmp_path):
-    conf = new_host(tmp_path / 'host', db_url, 'spawn')
-    killed = zygote.run(conf, *command('spawn'), point='logbook-saved')
+    conf = kh.new_host(tmp_path / 'host', db_url, 'spawn')
+    killed = zygote.run(conf, *kh.command('spawn'), point='logbook-saved')
     assert killed.rc == -9, killed
     check(zygote, conf, 'spawn killed once its logbook was saved', killed)
 
 
-@pytest.mark.parametrize('setup', sorted(RECOVER_SETUPS))
+@pytest.mark.parametrize('setup', sorted(kh.RECOVER_SETUPS))
 def test_kill_recover_itself(db_url, zygote, tmp_path, tmp_path_factory,
                              request, setup):
-    kind, point = RECOVER_SETUPS[setup]
-    total = count_events(zygote, tmp_path_factory, ('recover', setup))
+    kind, point = kh.RECOVER_SETUPS[setup]
+    total = kh.count_events(zygote, tmp_path_factory, ('recover', setup))
     # Not its last event: recover dies with work left.
     nth = kh.case_random(request.node.callspec.id).randint(
         1, max(1, total - 1))
-    conf = new_host(tmp_path / 'host', db_url, kind)
-    first = zygote.run(conf, *command(kind), point=point)
+    conf = kh.new_host(tmp_path / 'host', db_url, kind)
+    first = zygote.run(conf, *kh.command(kind), point=point)
     assert first.rc == -9, first
     killed = zygote.run(conf, 'recover', point='nth:%d' % nth)
     check(zygote, conf, 'recover after %s killed at event %d of about %d'
@@ -148,12 +89,12 @@ def test_kill_recover_itself(db_url, zygote, tmp_path, tmp_path_factory,
 @pytest.mark.parametrize('index', range(2))
 def test_two_spawns_killed_together(db_url, zygote, tmp_path,
                                     tmp_path_factory, request, index):
-    total = count_events(zygote, tmp_path_factory, 'spawn')
+    total = kh.count_events(zygote, tmp_path_factory, 'spawn')
     nth = kh.case_random(request.node.callspec.id).randint(1, total)
-    conf = new_host(tmp_path / 'host', db_url, 'spawn')
+    conf = kh.new_host(tmp_path / 'host', db_url, 'spawn')
     # vm2 kills the process group it shares with vm1 at its N-th event.
-    first = zygote.start(conf, *command('spawn', 'vm1'))
-    second = zygote.start(conf, *command('spawn', 'vm2'),
+    first = zygote.start(conf, *kh.command('spawn', 'vm1'))
+    second = zygote.start(conf, *kh.command('spawn', 'vm2'),
                           point='group:%d' % nth, pgid=first.pid)
     results = [first.wait(), second.wait()]
     check(zygote, conf, 'vm1 and vm2 killed together at vm2\'s event %d '
