@@ -5,10 +5,15 @@ one that finished between its look and its lock (issue 9: recovery
 reverted finished spawns, leaving guests the ledger did not know). Each
 spawn is a process of its own; another process runs ``xenballoon
 recover`` over and over meanwhile, and the test samples the ledger and
-the host together all along. On SQLite, PostgreSQL and MariaDB.
+the host together all along. On SQLite, PostgreSQL and MariaDB,
+XENBALLOON_CONCURRENT_RUNS times each (default 1; tools/crash_soak.py
+sets it higher).
 """
 
+import os
 import threading
+
+import pytest
 
 from tests.functional import kill_harness as kh
 
@@ -18,6 +23,7 @@ SPAWNS = 16
 # floor); each guest needs 5120 MiB with its overhead: 12 fit.
 GUEST_MB = 5 * GiB - 2
 FIT = 12
+RUNS = int(os.environ.get('XENBALLOON_CONCURRENT_RUNS', '1'))
 
 
 def scenario():
@@ -47,7 +53,9 @@ class Sampler(threading.Thread):
             self.error = err
 
 
-def test_spawns_while_recover_loops(db_url, tmp_path, tmp_path_factory):
+@pytest.mark.parametrize('run', range(RUNS))
+def test_spawns_while_recover_loops(db_url, tmp_path, tmp_path_factory,
+                                    run):
     zygote = kh.zygote(tmp_path_factory)
     conf = kh.write_host(tmp_path / 'host', db_url, scenario(),
                          time_scale=20)
