@@ -63,10 +63,6 @@ def test_hosts_sharing_a_database(server_url, tmp_path, tmp_path_factory,
     nth = rng.randint(1, kh.count_events(zygote, tmp_path_factory, 'spawn'))
     killed_a = zygote.run(a, *kh.command('spawn', 'a-vm1'), point=point)
     assert killed_a.rc == -9, killed_a
-    killed_b = zygote.run(b, *kh.command('spawn', 'b-vm1'),
-                          point='nth:%d' % nth)
-
-    problems = []
     a_flows = stored_flows(a, 'a-')
     a_ledger = kh.driver(a).ledger.entries()
     unfinished = [f for f in kh.driver(a).list_flows()
@@ -74,6 +70,11 @@ def test_hosts_sharing_a_database(server_url, tmp_path, tmp_path_factory,
                   f.state not in kh.FINISHED]
     assert unfinished, 'A was killed at %s: its flow must be unfinished' % (
         point)
+    # Every command recovers first: B's spawn is B's first recovery.
+    killed_b = zygote.run(b, *kh.command('spawn', 'b-vm1'),
+                          point='nth:%d' % nth)
+
+    problems = []
     rows_b = zygote.run(b, 'recover', '-f', 'json')
     if rows_b.rc:
         problems.append('B: recover exits %d: %s' % (
@@ -82,9 +83,9 @@ def test_hosts_sharing_a_database(server_url, tmp_path, tmp_path_factory,
         problems += ['B recovered A\'s %s' % r for r in rows_b.json()
                      if r['name'].split(' ', 1)[-1].startswith('a-')]
     if stored_flows(a, 'a-') != a_flows:
-        problems.append('B\'s recover changed A\'s stored flows')
+        problems.append('B\'s spawn and recover changed A\'s stored flows')
     if kh.driver(a).ledger.entries() != a_ledger:
-        problems.append('B\'s recover changed A\'s ledger')
+        problems.append('B\'s spawn and recover changed A\'s ledger')
     problems += ['B: %s' % p for p in kh.consistency_problems(
         b, rows_b.json() if not rows_b.rc else (), mine=mine('b-'))]
 
