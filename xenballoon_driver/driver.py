@@ -17,6 +17,7 @@ from xenballoon_driver import exception
 from xenballoon_driver.flows import destroy as destroy_flow
 from xenballoon_driver.flows import engine
 from xenballoon_driver.flows import recovery
+from xenballoon_driver.flows import registry
 from xenballoon_driver.flows import spawn as spawn_flow
 from xenballoon_driver import hypervisor
 from xenballoon_driver.hypervisor import base
@@ -36,6 +37,8 @@ class XenBalloonDriver:
         self.persistence = persistence
         # Running flows hold a lock file here; None: no locks (simulate).
         self.lock_dir = lock_dir
+        # The name that owns this host's flows and ledger in the store.
+        self.host = None
         # dom0's release rate as this process has measured it.
         self.release_rate = resources.ReleaseRate()
 
@@ -46,6 +49,8 @@ class XenBalloonDriver:
         crash interrupted (see flows/recovery.py).
         """
         conf_mod.validate(self.conf)
+        if self.host is None:
+            self.host = self.conf.xenballoon.host
         if self.backend is None:
             self.backend = hypervisor.load(self.conf)
         if self.persistence is None:
@@ -56,7 +61,7 @@ class XenBalloonDriver:
         if self.ledger is None:
             opts = self.conf.xenballoon
             storage = ledger_storage.SqlStorage(
-                persistence_mod.connection_url(self.conf), opts.host,
+                persistence_mod.connection_url(self.conf), self.host,
                 os.path.expanduser(opts.state_dir))
             self.ledger = ledger_mod.Ledger(storage, opts.dom0_min_memory_mb)
         if recover:
@@ -71,7 +76,7 @@ class XenBalloonDriver:
         return recovery.recover(self)
 
     def list_flows(self):
-        return recovery.list_flows(self.persistence)
+        return recovery.list_flows(self.persistence, self.host)
 
     def spawn(self, name, memory_mb, vcpus=1, guest_type='pv',
               progress=None, fail_at_fraction=None):
@@ -86,13 +91,14 @@ class XenBalloonDriver:
             vcpus=validation.vcpus(vcpus),
             guest_type=self._guest_type(guest_type),
             fail_at_fraction=fail_at_fraction)
-        flow = spawn_flow.get_flow(self.backend, self.ledger,
-                                   self.conf.xenballoon)
+        flow = registry.build(self, spawn_flow.FLOW_NAME)
         # Flow inputs are plain data: persisted logbooks store them as JSON.
         results = engine.run(flow, {'spec': dataclasses.asdict(spec)},
                              progress=progress, persistence=self.persistence,
                              request='spawn %s' % spec.name,
-                             lock_dir=self.lock_dir)
+                             lock_dir=self.lock_dir,
+                             meta=registry.meta(spawn_flow.FLOW_NAME,
+                                                self.host))
         report = results.get('balloon_report') or {}
         self.release_rate.observe(report.get('released_mb', 0),
                                   report.get('waited_s', 0),
@@ -101,13 +107,14 @@ class XenBalloonDriver:
 
     def destroy(self, name):
         validation.domain_name(name)
-        flow = destroy_flow.get_flow(
-            self.backend, self.ledger,
-            self.conf.xenballoon.reinflate_on_destroy)
+        args = {'reinflate': self.conf.xenballoon.reinflate_on_destroy}
+        flow = registry.build(self, destroy_flow.FLOW_NAME, **args)
         results = engine.run(flow, {'name': name},
                              persistence=self.persistence,
                              request='destroy %s' % name,
-                             lock_dir=self.lock_dir)
+                             lock_dir=self.lock_dir,
+                             meta=registry.meta(destroy_flow.FLOW_NAME,
+                                                self.host, **args))
         return results['dom0_target_after']
 
     def list_instances(self):

@@ -122,6 +122,10 @@ class FlowBusy(XenBalloonException):
     msg_fmt = 'Flow %(flow_id)s is being run by another process'
 
 
+class Unrebuildable(XenBalloonException):
+    msg_fmt = 'Flow %(flow_id)s cannot be rebuilt from its record: %(reason)s'
+
+
 class BuildInterrupted(BuildFailed):
     msg_fmt = ('The build of %(name)s was interrupted (the process running '
                'it stopped); its partial domain is destroyed')

@@ -12,12 +12,21 @@ import fcntl
 import os
 
 
+class Held(Exception):
+    """Another open of the file holds its lock."""
+
+
 @contextlib.contextmanager
-def locked(path):
+def locked(path, blocking=True):
+    """Hold ``path``'s lock; without ``blocking``, raise Held at once."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        flags = fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB
+        try:
+            fcntl.flock(fd, flags)
+        except BlockingIOError:
+            raise Held(path)
         yield
     finally:
         os.close(fd)  # closing releases the lock

@@ -5,15 +5,16 @@ import logging
 import os
 import uuid
 
-import fasteners
-
 from taskflow import engines
 from taskflow import exceptions as tf_exceptions
 from taskflow.listeners import logging as logging_listener
 from taskflow.persistence import models
+from taskflow import states
 from taskflow import task as tf_task
 
 from xenballoon_driver import exception
+from xenballoon_driver import filelock
+from xenballoon_driver.flows import registry
 
 LOG = logging.getLogger(__name__)
 PROGRESS = tf_task.EVENT_UPDATE_PROGRESS
@@ -25,27 +26,45 @@ def flow_lock_path(lock_dir, flow_id):
 
 @contextlib.contextmanager
 def owning(lock_dir, flow_id):
-    """Hold the flow's lock while it runs: recovery skips held flows."""
+    """Hold the flow's lock while it runs: recovery skips held flows.
+
+    flock: the kernel drops it when the holder dies, and two opens in one
+    process exclude each other too.
+    """
     if lock_dir is None:
         yield
         return
-    os.makedirs(lock_dir, exist_ok=True)
     path = flow_lock_path(lock_dir, flow_id)
-    lock = fasteners.InterProcessLock(path)
-    if not lock.acquire(blocking=False):
-        raise exception.FlowBusy(flow_id=flow_id)
-    try:
-        yield
-    finally:
-        lock.release()
-        with contextlib.suppress(OSError):
-            os.unlink(path)
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(filelock.locked(path, blocking=False))
+        except filelock.Held:
+            raise exception.FlowBusy(flow_id=flow_id)
+        try:
+            yield
+        finally:
+            # A waiter that opened the file before this unlink may still
+            # lock it: it then re-reads the finished flow and leaves it.
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
 
-def new_flow_detail(backend, flow_name, request):
-    """A logbook holding one flow detail for this request, saved."""
+def new_flow_detail(backend, flow_name, request, store, meta=None,
+                    flow_id=None):
+    """Save a new flow record, with its inputs, in one write.
+
+    The logbook, its flow detail (``meta`` says how to rebuild the flow:
+    see registry.py) and taskflow's injector atom holding ``store`` are
+    saved together, so no reader ever finds a flow without its inputs.
+    """
     book = models.LogBook(request)
-    detail = models.FlowDetail(flow_name, uuid=uuid.uuid4().hex)
+    detail = models.FlowDetail(flow_name, uuid=flow_id or uuid.uuid4().hex)
+    detail.state = states.PENDING
+    detail.meta = dict(meta or {})
+    injected = models.TaskDetail(registry.INJECTOR, uuid.uuid4().hex)
+    injected.results = dict(store)
+    injected.state = states.SUCCESS
+    detail.add(injected)
     book.add(detail)
     with contextlib.closing(backend.get_connection()) as conn:
         conn.save_logbook(book)
@@ -53,28 +72,34 @@ def new_flow_detail(backend, flow_name, request):
 
 
 def run(flow, store, progress=None, persistence=None, request=None,
-        lock_dir=None):
+        lock_dir=None, meta=None):
     """Run ``flow`` to the end and return everything its tasks provided.
 
     With a ``persistence`` backend the flow is stored as it runs, in a
-    logbook named ``request``, and ``store['request_id']`` is its flow
-    detail's uuid. On failure the flow has already been reverted; the first
-    task error is raised as it was (not wrapped), so callers see the
-    project's exception. ``progress(task_name, details)`` is told of every
-    progress update.
+    logbook named ``request`` whose flow detail carries ``meta`` (see
+    registry.py), and ``store['request_id']`` is its flow detail's uuid.
+    The flow's lock is taken before its record is first saved and held
+    until it ends: recovery never finds it unlocked while it runs.
+    On failure the flow has already been reverted; the first task error
+    is raised as it was (not wrapped), so callers see the project's
+    exception. ``progress(task_name, details)`` is told of every progress
+    update.
     """
-    kwargs = {}
     store = dict(store)
+    flow_id = uuid.uuid4().hex
     if persistence is not None:
-        book, detail = new_flow_detail(persistence, flow.name,
-                                       request or flow.name)
-        kwargs = {'backend': persistence, 'book': book,
-                  'flow_detail': detail}
-        store['request_id'] = detail.uuid
+        store['request_id'] = flow_id
     else:
-        store.setdefault('request_id', uuid.uuid4().hex)
+        store.setdefault('request_id', flow_id)
     with owning(lock_dir, store['request_id']):
-        engine = engines.load(flow, store=store, engine='serial', **kwargs)
+        if persistence is None:
+            engine = engines.load(flow, store=store, engine='serial')
+        else:
+            book, detail = new_flow_detail(persistence, flow.name,
+                                           request or flow.name, store,
+                                           meta, flow_id)
+            engine = engines.load(flow, flow_detail=detail, book=book,
+                                  backend=persistence, engine='serial')
         return run_engine(engine, flow, progress)
 
 

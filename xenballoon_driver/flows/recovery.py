@@ -26,18 +26,20 @@ import datetime
 import logging
 
 from taskflow import engines
+from taskflow import exceptions as tf_exceptions
 from taskflow import states
 
 from xenballoon_driver.balloon import ledger as ledger_mod
 from xenballoon_driver import exception
-from xenballoon_driver.flows import destroy as destroy_flow
 from xenballoon_driver.flows import engine as engine_mod
-from xenballoon_driver.flows import spawn as spawn_flow
+from xenballoon_driver.flows import registry
 from xenballoon_driver.tasks import common as tasks_common
 
 LOG = logging.getLogger(__name__)
 
 FINISHED = (states.SUCCESS, states.REVERTED)
+# A flow that cannot be rebuilt from its record: reported, never run.
+QUARANTINED = 'QUARANTINED'
 
 
 @dataclasses.dataclass
@@ -48,6 +50,7 @@ class FlowRow:
     state: str
     age_s: float
     progress: float
+    host: str = ''
 
 
 @dataclasses.dataclass
@@ -68,67 +71,120 @@ def _age(book, now):
     return (now - created).total_seconds()
 
 
-def _details(persistence):
+def _details(persistence, host=None):
+    """(book, detail) of every stored flow; only ``host``'s if given."""
     with contextlib.closing(persistence.get_connection()) as conn:
         for book in conn.get_logbooks():
             for detail in book:
-                yield book, detail
+                if host is None or registry.owner(detail) in (host, None):
+                    yield book, detail
 
 
-def list_flows(persistence):
-    """Every stored flow, newest first."""
+def _state(detail):
+    if (detail.meta or {}).get(QUARANTINED):
+        return QUARANTINED
+    return detail.state or states.PENDING
+
+
+def list_flows(persistence, host=None):
+    """The stored flows of ``host`` (None: every host's), newest first."""
     now = datetime.datetime.now(datetime.timezone.utc)
     rows = []
-    for book, detail in _details(persistence):
-        progress = [atom.meta.get('progress', 0.0) if atom.meta else 0.0
-                    for atom in detail]
-        done = sum(1 for atom in detail if atom.state in (
+    for book, detail in _details(persistence, host):
+        atoms = [atom for atom in detail if atom.name != registry.INJECTOR]
+        done = sum(1 for atom in atoms if atom.state in (
             states.SUCCESS, states.REVERTED))
         rows.append(FlowRow(
             request=book.name, flow_id=detail.uuid, kind=detail.name,
-            state=detail.state or states.PENDING, age_s=_age(book, now),
-            progress=(done / len(progress)) if progress else 0.0))
+            state=_state(detail), age_s=_age(book, now),
+            progress=(done / len(atoms)) if atoms else 0.0,
+            host=registry.owner(detail) or ''))
     return sorted(rows, key=lambda r: r.age_s)
 
 
-def _flow_for(driver, name):
-    if name == spawn_flow.FLOW_NAME:
-        return spawn_flow.get_flow(driver.backend, driver.ledger,
-                                   driver.conf.xenballoon, recovering=True)
-    if name == destroy_flow.FLOW_NAME:
-        return destroy_flow.get_flow(
-            driver.backend, driver.ledger,
-            driver.conf.xenballoon.reinflate_on_destroy)
-    return None
+def _reread(persistence, flow_id):
+    """The flow's record as stored now (None if it is gone)."""
+    with contextlib.closing(persistence.get_connection()) as conn:
+        try:
+            return conn.get_flow_details(flow_id)
+        except tf_exceptions.NotFound:
+            return None
+
+
+def _never_started(detail):
+    """True when no task of the flow has done anything yet."""
+    return all(atom.state in (None, states.PENDING) for atom in detail
+               if atom.name != registry.INJECTOR)
+
+
+def _quarantine(persistence, detail, reason):
+    detail.meta = dict(detail.meta or {}, **{QUARANTINED: reason})
+    with contextlib.closing(persistence.get_connection()) as conn:
+        conn.update_flow_details(detail)
+
+
+def _discard(persistence, detail):
+    """A flow that never ran a task: nothing to undo, so it is REVERTED."""
+    detail.state = states.REVERTED
+    detail.meta = dict(detail.meta or {},
+                       discarded='no task had run; nothing to undo')
+    with contextlib.closing(persistence.get_connection()) as conn:
+        conn.update_flow_details(detail)
+
+
+def _resume(driver, book, detail):
+    """Resume one flow whose lock we hold and whose record we re-read."""
+    was = _state(detail)
+    if _never_started(detail):
+        _discard(driver.persistence, detail)
+        return Recovered(book.name, detail.uuid, was, 'discarded',
+                         'no task had started')
+    try:
+        flow = registry.rebuild(driver, detail)
+    except exception.Unrebuildable as err:
+        _quarantine(driver.persistence, detail, err.reason)
+        return Recovered(book.name, detail.uuid, was, QUARANTINED.lower(),
+                         str(err))
+    try:
+        engine = engines.load(flow, flow_detail=detail, book=book,
+                              backend=driver.persistence, engine='serial')
+        engine_mod.run_engine(engine, flow)
+        return Recovered(book.name, detail.uuid, was, 'completed')
+    except exception.XenBalloonException as err:
+        return Recovered(book.name, detail.uuid, was, 'reverted', str(err))
 
 
 def resume_unfinished(driver):
-    """Run every unfinished flow to completion or revert; report each."""
+    """Run this host's unfinished flows to completion or revert.
+
+    Each flow is acted on only while recovery holds its lock, and only on
+    its record as re-read under that lock: a flow that finished after the
+    listing, or that a live process holds, is left alone. Flows of other
+    hosts sharing the store are never touched; neither are quarantined
+    ones (they are reported again each time).
+    """
     results = []
-    for book, detail in list(_details(driver.persistence)):
-        if detail.state in FINISHED:
+    for book, listed in list(_details(driver.persistence, driver.host)):
+        if listed.state in FINISHED:
             continue
-        flow = _flow_for(driver, detail.name)
-        if flow is None:
-            LOG.warning('Flow %s (%s) is of unknown kind %s; left alone',
-                        detail.uuid, book.name, detail.name)
+        if registry.owner(listed) is None or _state(listed) == QUARANTINED:
+            reason = (listed.meta or {}).get(
+                QUARANTINED, 'it records no owning host (an older '
+                'release made it); left alone')
+            results.append(Recovered(book.name, listed.uuid, _state(listed),
+                                     QUARANTINED.lower(), reason))
             continue
-        was = detail.state or states.PENDING
         try:
-            with engine_mod.owning(driver.lock_dir, detail.uuid):
-                engine = engines.load(flow, flow_detail=detail, book=book,
-                                      backend=driver.persistence,
-                                      engine='serial')
-                engine_mod.run_engine(engine, flow)
-            outcome, error = 'completed', ''
+            with engine_mod.owning(driver.lock_dir, listed.uuid):
+                detail = _reread(driver.persistence, listed.uuid)
+                if detail is None or detail.state in FINISHED:
+                    continue  # finished (or pruned) since the listing
+                result = _resume(driver, book, detail)
         except exception.FlowBusy:
             continue  # alive in another process: not ours to touch
-        except exception.XenBalloonException as err:
-            outcome, error = 'reverted', str(err)
-        LOG.info('Recovered %s (%s, was %s): %s %s', book.name, detail.uuid,
-                 was, outcome, error)
-        results.append(Recovered(request=book.name, flow_id=detail.uuid,
-                                 was=was, outcome=outcome, error=error))
+        LOG.info('Recovered %s (%s, was %s): %s %s', result.request,
+                 result.flow_id, result.was, result.outcome, result.error)
+        results.append(result)
     return results
 
 
@@ -194,14 +250,20 @@ def _busy(driver, flow_id):
         return True
 
 
-def prune(persistence, retention_hours):
-    """Drop finished flows older than the retention; return how many."""
+def prune(persistence, retention_hours, host=None):
+    """Drop finished flows older than the retention; return how many.
+
+    With ``host``, only that host's (and ownerless old) flows.
+    """
     now = datetime.datetime.now(datetime.timezone.utc)
     dropped = 0
     with contextlib.closing(persistence.get_connection()) as conn:
         for book in list(conn.get_logbooks()):
             details = list(book)
             if not details or not all(d.state in FINISHED for d in details):
+                continue
+            if host is not None and any(
+                    registry.owner(d) not in (host, None) for d in details):
                 continue
             if _age(book, now) > retention_hours * 3600:
                 conn.destroy_logbook(book.uuid)
@@ -214,5 +276,5 @@ def recover(driver):
     opts = driver.conf.persistence
     recovered = resume_unfinished(driver)
     orphans = reconcile(driver, clean=opts.orphan_action == 'clean')
-    prune(driver.persistence, opts.retention_hours)
+    prune(driver.persistence, opts.retention_hours, driver.host)
     return recovered, orphans
