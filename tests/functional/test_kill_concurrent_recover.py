@@ -20,8 +20,9 @@ from tests.functional import kill_harness as kh
 GiB = kh.GiB
 SPAWNS = 16
 # The host can take 61440 MiB (8 GiB free, dom0 down to its 4 GiB
-# floor); each guest needs 5120 MiB with its overhead: 12 fit.
-GUEST_MB = 5 * GiB - 2
+# floor); each guest needs 5000 MiB with its overhead: 12 fit, with
+# room to spare for the MiB that looks at a moving balloon round down.
+GUEST_MB = 4998
 FIT = 12
 RUNS = int(os.environ.get('XENBALLOON_CONCURRENT_RUNS', '1'))
 
@@ -59,8 +60,8 @@ def test_spawns_while_recover_loops(db_url, tmp_path, tmp_path_factory,
     zygote = kh.zygote(tmp_path_factory)
     conf = kh.write_host(tmp_path / 'host', db_url, scenario(),
                          time_scale=20)
-    assert kh.driver(conf).host_status()['available_mb'] == FIT * (
-        GUEST_MB + 2)
+    assert kh.driver(conf).host_status()['available_mb'] // (
+        GUEST_MB + 2) == FIT
     sampler = Sampler(conf)
     sampler.start()
     spawns = {'g%02d' % i: zygote.start(
@@ -81,9 +82,9 @@ def test_spawns_while_recover_loops(db_url, tmp_path, tmp_path_factory,
                 result.rc, result.stderr.strip().splitlines()[-1:]))
             continue
         for row in result.json():
-            if row['what'] == 'unknown-domain' or row['outcome'] in (
-                    'reverted', 'completed'):
-                # Only crashes leave flows to recover: there was none.
+            if row['what'] in ('flow', 'unknown-domain'):
+                # Only crashes leave flows to recover, and there was none:
+                # any flow recovery acted on (or quarantined) was live.
                 problems.append('a recover during the run: %s' % row)
     ran = sorted(name for name, r in results.items() if r.rc == 0)
     refused = sorted(name for name, r in results.items() if r.rc == 3)
@@ -93,7 +94,9 @@ def test_spawns_while_recover_loops(db_url, tmp_path, tmp_path_factory,
         problems.append('spawns that neither ran nor were refused: %s' %
                         others)
     if len(ran) != FIT:
-        problems.append('%d spawns ran, %d fit: %s' % (len(ran), FIT, ran))
+        problems.append('%d spawns ran, %d fit: %s; refused: %s' % (
+            len(ran), FIT, ran, [results[name].stderr.strip().splitlines()[
+                -1:] for name in refused]))
     over = [s for s in sampler.samples if s[0] > s[1] + 1e-6]
     if over:
         problems.append('%d of %d samples: ledger + guests + Xen > total, '
