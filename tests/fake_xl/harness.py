@@ -76,8 +76,11 @@ class FakeXl:
         """Point ``conf`` at this fake: [hypervisor] driver = xl etc."""
         conf.flags(group='hypervisor', driver='xl')
         # dom0 through xl, never the machine's own sysfs.
+        # The kernel is this fake's own, in a directory the test user
+        # (root where xl runs) holds.
         options = {'command': self.command, 'guest_kernel': self.kernel,
-                   'xl_conf': self.xl_conf, 'dom0_balloon_dir': ''}
+                   'xl_conf': self.xl_conf, 'dom0_balloon_dir': '',
+                   'guest_image_dirs': [self.root]}
         options.update(xl_options)
         conf.flags(group='xl', **options)
         return conf

@@ -99,6 +99,7 @@ def pending_spawn_is_reserved_for_other_processes(make_host):
             'reserved_mb': SLOW_NEED_MB,
             # What is free or still coming out of dom0 is all promised.
             'available_mb': BALLOONABLE_MB,
+            'dom0_owed_mb': 0,
             'backend': 'simulated',
             'domains': 1,
         }

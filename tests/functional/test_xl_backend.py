@@ -74,8 +74,10 @@ class Run:
             self.fake = harness.FakeXl(os.path.join(root, 'fake'), data,
                                        time_scale=TIME_SCALE)
             self.fake.configure(self.opts)
+            # Retries of looks pause briefly: the fake answers at once.
             self.fixture.config(group='xl', command_timeout=30.0,
-                                create_timeout=60.0)
+                                create_timeout=60.0,
+                                look_retry_interval=0.05)
         else:
             path = os.path.join(root, 'scenario.yaml')
             with open(path, 'w', encoding='utf-8') as f:
@@ -234,3 +236,100 @@ def test_name_taken(tmp_path):
     assert results['xl'][0]['error'] == 'DomainExists'
     assert results['xl'][0]['domains'] == ['g1']
     assert results['xl'][0]['reserved'] == 1
+
+
+def test_transient_glitch_during_the_wait_does_not_abort(
+        tmp_path, monkeypatch):
+    # The 2nd and 3rd xl info of the spawn fail (the reserve made the
+    # 1st): the wait tries again and the spawn ends as on a quiet host.
+    monkeypatch.setenv('FAKE_XL_FAULT', 'flaky-info')
+    monkeypatch.setenv('FAKE_XL_FLAKY_AFTER', '1')
+    monkeypatch.setenv('FAKE_XL_FLAKY_N', '2')
+    results = both(tmp_path, scenario(), spawn('g1', 16 * GiB))
+    assert results['xl'][0]['error'] is None
+    assert results['xl'][0]['domains'] == ['g1']
+    assert results['xl'][2].fake.subcommands().count('info') >= 4
+
+
+def test_persistent_glitch_still_fails_and_reverts(tmp_path, monkeypatch):
+    run = Run(str(tmp_path / 'xl'), 'xl', scenario())
+    try:
+        monkeypatch.setenv('FAKE_XL_FAULT', 'flaky-info')
+        monkeypatch.setenv('FAKE_XL_FLAKY_AFTER', '1')
+        monkeypatch.setenv('FAKE_XL_FLAKY_N', '1000')
+        with pytest.raises(exception.ToolstackError) as err:
+            run.driver.spawn('g1', 16 * GiB)
+        assert 'xl info' in err.value.message
+        monkeypatch.delenv('FAKE_XL_FAULT')
+        model = run.model()
+        assert model.domains == {}
+        assert model.dom0_target_mb == DOM0_MB
+        assert run.driver.ledger.entries() == {}
+    finally:
+        run.close()
+
+
+def stale_balloon_dir(root, dom0_mb):
+    """A balloon directory that exists but never updates."""
+    path = os.path.join(root, 'stale-xen_memory0')
+    os.makedirs(os.path.join(path, 'info'))
+    for name in ('target_kb', os.path.join('info', 'current_kb')):
+        with open(os.path.join(path, name), 'w', encoding='ascii') as f:
+            f.write('%d\n' % (dom0_mb * 1024))
+    return path
+
+
+def driver_beside(run, **xl_options):
+    """Another process's driver on ``run``'s host: same fake, same state."""
+    opts = cfg.ConfigOpts()
+    conf_mod.register_opts(opts)
+    opts([], default_config_files=[])
+    fixture = config_fixture.Config(opts)
+    fixture.setUp()
+    opts.flags = lambda group, **kw: fixture.config(group=group, **kw)
+    fixture.config(group='xenballoon', **{
+        key: getattr(run.opts.xenballoon, key) for key in (
+            'state_dir', 'dom0_min_memory_mb', 'poll_interval',
+            'min_poll_interval', 'stall_timeout')})
+    run.fake.configure(opts, **xl_options)
+    return driver_mod.XenBalloonDriver(opts).init_host(), fixture
+
+
+def test_stale_sysfs_directory_is_not_believed(tmp_path):
+    """A process that never called mem-set reads dom0 right.
+
+    The directory still says 56 GiB after another process ballooned
+    dom0 down for g1: believed, it counted what dom0 gave twice (free,
+    and still in dom0) and a spawn then stalled on memory that was not
+    there.
+    """
+    run = Run(str(tmp_path / 'xl'), 'xl', scenario())
+    fixtures = []
+    try:
+        run.driver.spawn('g1', 16 * GiB)
+        target_after_g1 = DOM0_MB - (16 * GiB + 2 - FREE_MB)
+        stale = stale_balloon_dir(str(tmp_path), DOM0_MB)
+        reader, fixture = driver_beside(run, dom0_balloon_dir=stale)
+        fixtures.append(fixture)
+        plain, fixture = driver_beside(run, dom0_balloon_dir='')
+        fixtures.append(fixture)
+        status = reader.host_status()
+        assert status == plain.host_status()
+        assert reader.backend.balloon_dir is None
+        assert (status['dom0_current_mb'], status['dom0_target_mb']) == (
+            target_after_g1, target_after_g1)
+        # A second spawn from the process with the stale directory:
+        # dom0 gives what free memory lacks, no stall.
+        reader.spawn('g2', 8 * GiB)
+        model = run.model()
+        assert sorted(model.domains) == ['g1', 'g2']
+        need = 8 * GiB + 2
+        assert model.dom0_target_mb == target_after_g1 - (
+            need - status['free_mb'])
+        assert len(reader.ledger.entries()) == 2
+        after = plain.host_status()
+        assert after == reader.host_status()
+    finally:
+        for fixture in fixtures:
+            fixture.cleanUp()
+        run.close()

@@ -36,7 +36,8 @@ def test_host_status_figures(sim, conf):
         'total_mb': 64 * GiB, 'free_mb': 8 * GiB,
         'dom0_current_mb': 56 * GiB, 'dom0_target_mb': 56 * GiB,
         'dom0_min_mb': floor, 'balloonable_mb': 56 * GiB - floor,
-        'reserved_mb': 0, 'available_mb': 64 * GiB - floor}
+        'reserved_mb': 0, 'available_mb': 64 * GiB - floor,
+        'dom0_owed_mb': 0}
 
 
 def test_destroy_reinflates_dom0(sim):

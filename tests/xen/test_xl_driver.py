@@ -32,7 +32,7 @@ PVGRUB = '/guest/pvgrub.bin'
 # that its time does not hang on whether the balloon beat the first one.
 GIVE_A_MB = 768
 GIVE_B_MB = 256
-# dom0's floor in tests (a)-(c): far above the balloon's low mark.
+# dom0's floor in tests (a)-(c): far above where its balloon stalls.
 SAFE_MIN_MB = 512
 # The stall test aims this far below dom0's estimated floor: enough for
 # the estimate's error (it came within 1-7 MiB of where the balloon
@@ -110,7 +110,9 @@ def xl_driver(conf, tmp_path, xl_calls):
 
     def make(guest_kernel=PVGRUB, **xenballoon):
         conf.flags(group='hypervisor', driver='xl')
+        # Root boots files only from these (test (b)'s is in tmp_path).
         conf.flags(group='xl', guest_kernel=guest_kernel,
+                   guest_image_dirs=['/guest', str(tmp_path)],
                    command_timeout=60.0, create_timeout=180.0,
                    destroy_timeout=120.0)
         options = {'dom0_min_memory_mb': SAFE_MIN_MB, 'poll_interval': 1.0,

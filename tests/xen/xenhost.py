@@ -73,7 +73,12 @@ def _read_int(path):
 
 
 def balloon():
-    """dom0's balloon from sysfs, in KiB: current, target, low, high."""
+    """dom0's balloon from sysfs, in KiB: current, target, low, high.
+
+    low_kb and high_kb are what the balloon holds (from low and high
+    memory; high is 0 on 64-bit), not marks: low_kb is 262144 at boot and
+    786432 after mem-set 1024m (captures a031, a160).
+    """
     return {
         'current_kb': _read_int(BALLOON + '/info/current_kb'),
         'target_kb': _read_int(BALLOON + '/target_kb'),

@@ -43,7 +43,8 @@ class MemoryStorage:
     @contextlib.contextmanager
     def locked(self):
         with self._lock:
-            state = copy.deepcopy(self._state) or ledger.empty()
+            state = ledger.upgrade(copy.deepcopy(self._state) or
+                                   ledger.empty())
             yield state
             self._state = state
 
@@ -73,13 +74,14 @@ class SqlStorage:
     def snapshot(self):
         """The state as committed, for reading: no lock needed."""
         doc = self.table.read()
-        yield json.loads(doc) if doc else ledger.empty()
+        yield ledger.upgrade(json.loads(doc) if doc else ledger.empty())
 
     @contextlib.contextmanager
     def locked(self):
         with filelock.locked(self.lock_path):
             doc = self.table.read()
-            state = json.loads(doc) if doc else ledger.empty()
+            state = ledger.upgrade(json.loads(doc) if doc else
+                                   ledger.empty())
             # Unchanged (most reads under the lock): no write at all.
             before = doc or _dump(ledger.empty())
             yield state

@@ -21,7 +21,8 @@ xenballoon_group = cfg.OptGroup(
 xenballoon_opts = [
     cfg.IntOpt('dom0_min_memory_mb', default=4096, min=256, max=1 << 30,
                help='dom0 is never asked to go below this many MiB. Keep it '
-                    'above the balloon driver\'s low mark (sysfs low_kb): a '
+                    'above where dom0\'s balloon stalls (what dom0 cannot '
+                    'free; not sysfs info/low_kb, the memory IN it): a '
                     'lower target stalls the balloon, and a much lower one '
                     'can kill dom0. A request that does not fit with dom0 at '
                     'this floor is refused before dom0 is touched.'),

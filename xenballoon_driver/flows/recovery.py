@@ -17,7 +17,9 @@ process that asked for a spawn is gone, so nobody waits for it any more:
 Then the ledger is checked against the flows and the host: reservations
 no live flow owns, ledger entries whose domain is gone, and domains the
 ledger does not know are reported, and cleaned when
-[persistence] orphan_action = clean.
+[persistence] orphan_action = clean. Before that, what the ledger says
+the host is owed (a give-back to dom0 that failed, a partial domain a
+revert could not destroy) is paid, and reported paid or still owed.
 """
 
 import contextlib
@@ -197,49 +199,97 @@ class Orphan:
 
 
 def reconcile(driver, clean=False):
-    """Compare the ledger with the stored flows and the host."""
+    """Compare the ledger with the stored flows and the host.
+
+    Race-free against spawns and destroys running meanwhile: the ledger's
+    entries and the host's domains are read together under the ledger's
+    lock (Ledger.census); names with a spawn or destroy in flight are left
+    to it; a flow's state is read only after its entry (a flow's lock is
+    held from before its logbook exists), and an entry is called stale
+    only if it is still the same once its flow is seen finished and free.
+    Every clean-up checks again under the ledger's lock.
+    """
     persistence, ledger, backend = (driver.persistence, driver.ledger,
                                     driver.backend)
-    states_by_id = {detail.uuid: detail.state
+    entries, owed, on_host = ledger.census(backend)
+    in_flight = {e['name'] for e in entries.values()
+                 if e['state'] != ledger_mod.DOMAIN}
+    # Read after the entries: a flow that wrote one is in the store.
+    states_by_id = {detail.uuid: _state(detail)
                     for _, detail in _details(persistence)}
-    on_host = {d.name for d in backend.list_domains()}
     orphans = []
-    known = set()
-    for res_id, entry in ledger.entries().items():
-        known.add(entry['name'])
+    for res_id, entry in entries.items():
+        name = entry['name']
         if entry['state'] == ledger_mod.DOMAIN:
-            if entry['name'] not in on_host:
-                orphans.append(Orphan(
-                    'vanished-domain', entry['name'],
-                    'ledger holds %d MiB for a domain that is gone'
-                    % entry['need_mb'], 'forgotten' if clean else 'none'))
-                if clean:
-                    ledger.forget_domain(entry['name'], reinflate=True)
+            if name in on_host or name in in_flight:
+                continue
+            action = 'none'
+            if clean:
+                action = ('forgotten' if ledger.forget_vanished(backend, name)
+                          else 'none')
+            orphans.append(Orphan(
+                'vanished-domain', name,
+                'ledger holds %d MiB for a domain that is gone'
+                % entry['need_mb'], action))
             continue
         state = states_by_id.get(res_id)
-        if state in FINISHED or state is None:
-            if _busy(driver, res_id):
-                continue
-            orphans.append(Orphan(
-                'stale-reservation', entry['name'],
-                '%d MiB reserved by flow %s (%s)' % (
-                    entry['need_mb'], res_id, state or 'not in the store'),
-                'released' if clean else 'none'))
-            if clean:
-                ledger.release(res_id)
+        if state not in FINISHED + (QUARANTINED,) and state is not None:
+            continue  # unfinished: resume_unfinished's, or running
+        if _busy(driver, res_id) or ledger.entry(res_id) != entry:
+            continue  # its flow is alive, or moved on since the census
+        action = 'none'
+        if clean:
+            action = ('released' if ledger.release_stale(res_id, entry)
+                      else 'none')
+        orphans.append(Orphan(
+            'stale-reservation', name,
+            '%d MiB reserved by flow %s (%s)' % (
+                entry['need_mb'], res_id, state or 'not in the store'),
+            action))
+    known = {e['name'] for e in entries.values()} | owed
     for name in sorted(on_host - known):
+        action = 'none'
+        if clean:
+            action = ('destroyed' if ledger.destroy_unknown(backend, name)
+                      else 'none')
         orphans.append(Orphan(
             'unknown-domain', name, 'on the host, not in the ledger',
-            'destroyed' if clean else 'none'))
-        if clean:
-            with contextlib.suppress(exception.DomainNotFound):
-                backend.destroy_domain(name)
+            action))
     if clean and orphans:
         tasks_common.apply_ledger_target(backend, ledger)
     for orphan in orphans:
         LOG.warning('Out of step: %s %s: %s (action: %s)', orphan.kind,
                     orphan.name, orphan.detail, orphan.action)
     return orphans
+
+
+def pay_debts(driver):
+    """Pay what the ledger says the host is owed; one row for each debt.
+
+    dom0's give-backs that failed, and partial domains a revert could not
+    destroy (see balloon/ledger.py). Rows are Orphans: kind is the debt's,
+    action 'paid' (or 'destroyed') or 'owed', detail says how much and why.
+    """
+    rows = []
+    dom0_debt, to_destroy = driver.ledger.debts()
+    if not (dom0_debt or to_destroy):
+        return rows  # the common case: no lock, no look at the host
+    for debt in driver.ledger.settle(driver.backend):
+        if debt.kind == ledger_mod.DOM0_DEBT:
+            detail = 'dom0 owed %d MiB after %s' % (debt.owed_mb,
+                                                    debt.reason)
+            action = 'paid' if debt.paid else 'owed'
+        else:
+            detail = '%s (it holds %d MiB)' % (debt.reason, debt.owed_mb)
+            action = 'destroyed' if debt.paid else 'owed'
+        if not debt.paid:
+            detail += '; still failing: %s' % debt.error
+        row = Orphan(debt.kind, debt.name, detail, action)
+        level = logging.INFO if debt.paid else logging.WARNING
+        LOG.log(level, 'Debt %s %s: %s (action: %s)', row.kind, row.name,
+                row.detail, row.action)
+        rows.append(row)
+    return rows
 
 
 def _busy(driver, flow_id):
@@ -275,6 +325,9 @@ def recover(driver):
     """What init_host and ``xenballoon recover`` run."""
     opts = driver.conf.persistence
     recovered = resume_unfinished(driver)
+    # After the flows (their reverts may owe more), before reconcile (a
+    # domain destroyed here is no orphan).
+    debts = pay_debts(driver)
     orphans = reconcile(driver, clean=opts.orphan_action == 'clean')
     prune(driver.persistence, opts.retention_hours, driver.host)
-    return recovered, orphans
+    return recovered, debts + orphans

@@ -85,11 +85,26 @@ class SimulatedHypervisor(base.Hypervisor):
         return self._snapshot().dom0
 
     def set_dom0_target(self, target_mb):
-        base.check_dom0_target('mem-set 0 %sm' % (target_mb,), target_mb)
+        call = 'mem-set 0 %sm' % (target_mb,)
+        base.check_dom0_target(call, target_mb)
+        lat = self.latency
         with self.store.session() as model:
-            model.set_dom0_target(target_mb)
+            fault = (target_mb > model.dom0_target_mb and
+                     model.take_fault('reinflate', lat.reinflate_faults))
+            if not fault:
+                model.set_dom0_target(target_mb)
+        # Raised after the session, which keeps the fault counted.
+        if fault and lat.reinflate_fault == 'hang':
+            self._call(lat.fault_hang_s)
+            raise exception.ToolstackError(
+                call=call, reason='no answer within %g s (simulated hang)'
+                % lat.fault_hang_s)
+        if fault and lat.reinflate_fault == 'error':
+            raise exception.ToolstackError(
+                call=call, reason='simulated failure (toolstack.'
+                'reinflate_faults)')
         # xl writes the target first; the balloon starts while xl exits.
-        self._call(self.latency.mem_set_s)
+        self._call(lat.mem_set_s)
 
     def create_domain(self, spec):
         self._call(self.latency.create_s)
@@ -124,7 +139,15 @@ class SimulatedHypervisor(base.Hypervisor):
         with self.store.session() as model:
             if name not in model.domains:
                 raise exception.DomainNotFound(name=name)
-            model.destroy(name)
+            fault = model.take_fault('destroy', self.latency.destroy_faults)
+            if not fault:
+                model.destroy(name)
+        if fault:
+            # What the xl backend says of an xl destroy that exits 0 and
+            # leaves the domain.
+            raise exception.ToolstackError(
+                call='destroy %s' % name, reason='the domain is still there '
+                'after the destroy (simulated: toolstack.destroy_faults)')
 
     def list_domains(self):
         self._call(self.latency.list_s)

@@ -1,21 +1,25 @@
 """The "xl" backend: the real Xen toolstack, through the xl command.
 
-Every call runs xl with an argument list (no shell) and a timeout, as root
-directly or through the privsep daemon (xenballoon_driver.privsep), and
-reads its output with xenballoon_driver.hypervisor.xl_parse:
+Every call runs one of the checked operations of xl_ops.py (an argument
+list it builds itself, no shell, a timeout), as root directly or through
+the privsep daemon (xenballoon_driver.privsep), and reads its output
+with xenballoon_driver.hypervisor.xl_parse:
 
 =====================  ==================================================
 host_memory            ``xl info``: total_memory, free_memory,
                        outstanding_claims (MiB)
 host_info              ``xl info``: nr_cpus, cores_per_socket,
                        threads_per_core, machine, xen_version
-dom0_memory            dom0's balloon driver in sysfs (see xl_sysfs.py);
-                       without it ``xl list 0`` (Mem: dom0's current
-                       size) and ``xl list -l 0`` (b_info.target_memkb)
+dom0_memory            dom0's balloon driver in sysfs (see xl_sysfs.py),
+                       once it agreed with xl at the first look; without
+                       it ``xl list 0`` (Mem: dom0's current size) and
+                       ``xl list -l 0`` (b_info.target_memkb)
 set_dom0_target        ``xl mem-set 0 <N>m``
-create_domain          ``xl create <file>``, a config this backend writes
-                       into a private temporary directory
-destroy_domain         ``xl destroy <name>``
+create_domain          ``xl create <file>``, a config the side that runs
+                       xl renders from checked fields into a private
+                       temporary directory of its own
+destroy_domain         ``xl destroy <name>``, then ``xl list <name>``: an
+                       exit 0 that left the domain is an error
 list_domains           ``xl list``
 memory                 the base class's: ``xl info`` first, then dom0
                        (xl has no single look at both; reading free memory
@@ -23,8 +27,14 @@ memory                 the base class's: ``xl info`` first, then dom0
 =====================  ==================================================
 
 Not running as root, xl runs in the privsep daemon, which runs its own
-[xl] command (read from the service's config files when it starts) with
-the arguments this backend gives it.
+[xl] command (read from the service's config files when it starts) and
+takes only typed, checked arguments (xl_ops.py).
+
+Read-only looks (xl info, xl list, sysfs reads) that fail are tried
+again, a bounded number of times within a bounded time ([xl]
+look_retries, look_retry_interval, look_retry_window), waiting on this
+backend's clock, so a balloon wait counts that time as it counts any
+other. mem-set, create and destroy are not: they may have acted.
 
 Every failure becomes one of the project's exceptions carrying xl's
 message: DomainExists, DomainNotFound, OutOfMemory, BuildFailed, and
@@ -44,18 +54,16 @@ start-up when claims are off.
 
 import logging
 import os
-import shlex
-import tempfile
 
 from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import exception
 from xenballoon_driver.hypervisor import base
 from xenballoon_driver.hypervisor import xl_config
 from xenballoon_driver.hypervisor import xl_exec
+from xenballoon_driver.hypervisor import xl_ops
 from xenballoon_driver.hypervisor import xl_parse
 from xenballoon_driver.hypervisor import xl_sysfs
 from xenballoon_driver import privsep
-from xenballoon_driver import validation
 
 LOG = logging.getLogger(__name__)
 
@@ -80,10 +88,14 @@ class XlHypervisor(base.Hypervisor):
         self.options = conf.xl
         self.clock = clock_mod.RealClock()
         self.command = self.options.command
+        self._timeouts = {'create_domain': self.options.create_timeout,
+                          'destroy_domain': self.options.destroy_timeout}
         self.privileged = os.geteuid() != 0
         self.claim_mode, self.autoballoon = self._read_xl_conf(
             self.options.xl_conf)
         self.balloon_dir = None
+        # Trusted only once it agreed with xl (_check_balloon_dir).
+        self._balloon_dir_checked = False
         if xl_sysfs.available(self.options.dom0_balloon_dir):
             self.balloon_dir = self.options.dom0_balloon_dir
         if self.options.guest_kernel:
@@ -95,36 +107,71 @@ class XlHypervisor(base.Hypervisor):
 
     # -- running xl ------------------------------------------------------
 
-    def _run(self, args, timeout=None):
-        """Run ``xl args...``; Result, or ToolstackError if xl did not run."""
-        timeout = timeout or self.options.command_timeout
-        call = ' '.join(['xl'] + [shlex.quote(str(a)) for a in args])
+    def _run(self, call, op, *args):
+        """Run xl_ops.<op>(*args) on the side that runs xl; a Result.
+
+        ToolstackError if xl did not run. ``call`` names the command in
+        errors (``xl list -l 0``).
+        """
+        timeout = self._timeouts.get(op, self.options.command_timeout)
         if self.privileged:
             try:
-                status = privsep.run_xl(list(args), timeout)
+                status = getattr(privsep, op)(*args)
             except Exception as err:
                 # The daemon could not start, or died: privsep's own error.
                 raise exception.ToolstackError(
                     call=call, reason='privsep daemon failed: %s: %s' % (
-                        type(err).__name__, err))
+                        type(err).__name__, err), permanent=True)
             command = 'xl (privsep daemon\'s [xl] command)'
         else:
-            status = xl_exec.run(self.command, args, timeout)
+            # Already root: the same checked function the daemon runs.
+            status = getattr(xl_ops, op)(self.options, *args)
             command = self.command
         result = xl_exec.check(status, call, command, timeout)
         if result.code != 0:
             LOG.debug('%s exited %s; stderr: %r', call, result.code,
                       result.stderr)
-        return call, result
+        return result
 
-    def _checked(self, args, timeout=None):
+    def _checked(self, call, op, *args):
         """Run xl; ToolstackError with xl's message unless it exits 0."""
-        call, result = self._run(args, timeout)
+        result = self._run(call, op, *args)
         if result.code != 0:
             raise exception.ToolstackError(
                 call=call, reason=self._exit_reason(result),
                 code=result.code, stderr=result.stderr)
-        return call, result
+        return result
+
+    def _look(self, call, op, parse):
+        """A read-only xl look, parsed; retried (see _retried)."""
+        return self._retried(call, lambda: self._parsed(
+            call, parse, self._checked(call, op).stdout))
+
+    def _retried(self, call, look):
+        """``look()``, tried again on a transient ToolstackError.
+
+        Only for what changes nothing (xl info, xl list, sysfs reads):
+        at most [xl] look_retries more tries, none starting later than
+        [xl] look_retry_window after the first, each after
+        look_retry_interval on this backend's clock, so a balloon wait
+        counts the time in its stall clock. A missing binary, a refusal
+        or a dead privsep daemon is not tried again.
+        """
+        started = self.clock.now()
+        retries = self.options.look_retries
+        for attempt in range(1, retries + 2):
+            try:
+                return look()
+            except exception.ToolstackError as err:
+                pause = self.options.look_retry_interval
+                late = (self.clock.now() - started + pause >
+                        self.options.look_retry_window)
+                if (getattr(err, 'permanent', False) or attempt > retries or
+                        late):
+                    raise
+                LOG.warning('%s (try %d of %d); trying again in %.1f s',
+                            err.message, attempt, retries + 1, pause)
+                self.clock.sleep(pause)
 
     @staticmethod
     def _exit_reason(result):
@@ -175,30 +222,72 @@ class XlHypervisor(base.Hypervisor):
     # -- the contract ----------------------------------------------------
 
     def host_memory(self):
-        call, result = self._checked(['info'])
-        return self._parsed(call, xl_parse.host_memory, result.stdout)
+        return self._look('xl info', 'info', xl_parse.host_memory)
 
     def host_info(self):
-        call, result = self._checked(['info'])
-        return self._parsed(call, xl_parse.host_info, result.stdout)
+        return self._look('xl info', 'info', xl_parse.host_info)
 
     def dom0_memory(self):
+        if self.balloon_dir and not self._balloon_dir_checked:
+            return self._check_balloon_dir()
         if self.balloon_dir:
-            return xl_sysfs.dom0_memory(self.balloon_dir)
-        call, result = self._checked(['list', '0'])
-        row = self._parsed(
-            call, lambda text: xl_parse.dom0_row(xl_parse.parse_list(text)),
-            result.stdout)
-        call, result = self._checked(['list', '-l', '0'])
-        target = self._parsed(
-            call, lambda text: xl_parse.dom0_target_mb(
-                xl_parse.parse_list_long(text)), result.stdout)
-        return base.Dom0Memory(current_mb=row.mem_mb, target_mb=target)
+            return self._read_balloon_dir()
+        return self._dom0_from_xl()
+
+    def _dom0_from_xl(self):
+        current = self._look(
+            'xl list 0', 'dom0_list',
+            lambda text: xl_parse.dom0_row(xl_parse.parse_list(text)).mem_mb)
+        target = self._look(
+            'xl list -l 0', 'dom0_list_long',
+            lambda text: xl_parse.dom0_target_mb(
+                xl_parse.parse_list_long(text)))
+        return base.Dom0Memory(current_mb=current, target_mb=target)
+
+    def _read_balloon_dir(self):
+        directory = self.balloon_dir
+        return self._retried('read %s' % directory,
+                             lambda: xl_sysfs.dom0_memory(directory))
+
+    def _check_balloon_dir(self):
+        """Trust the balloon directory only if xl agrees with it; dom0.
+
+        Once per backend (one per process), at the first look at dom0: a
+        directory that exists but does not follow dom0 (stale, or not
+        this dom0's) would otherwise be believed by every process that
+        never calls mem-set. xl reads a moment after sysfs, so its
+        figures must lie between two sysfs readings taken around it,
+        within [xl] sysfs_check_tolerance_mb (xl rounds down; at rest the
+        two agree exactly: captures, REPORT.md "xl list 0 vs sysfs").
+        """
+        before = self._read_balloon_dir()
+        seen = self._dom0_from_xl()
+        after = self._read_balloon_dir()
+        slack = self.options.sysfs_check_tolerance_mb
+
+        def within(field):
+            low = min(getattr(before, field), getattr(after, field))
+            high = max(getattr(before, field), getattr(after, field))
+            return low - slack <= getattr(seen, field) <= high + slack
+
+        self._balloon_dir_checked = True
+        if within('current_mb') and within('target_mb'):
+            return after
+        LOG.warning(
+            '%s does not agree with xl: it says dom0 holds %d MiB with a '
+            'target of %d MiB, xl list 0 / xl list -l 0 say %d MiB and %d '
+            'MiB (tolerance %d MiB). Reading dom0 with xl from now on; set '
+            '[xl] dom0_balloon_dir to dom0\'s balloon directory (or empty) '
+            'to avoid this.', self.balloon_dir, after.current_mb,
+            after.target_mb, seen.current_mb, seen.target_mb, slack)
+        self.balloon_dir = None
+        return seen
 
     def set_dom0_target(self, target_mb):
         call = 'xl mem-set 0 %sm' % (target_mb,)
         base.check_dom0_target(call, target_mb)
-        self._checked(['mem-set', '0', '%dm' % target_mb])
+        # Not retried: a mem-set that timed out may have been done.
+        self._checked(call, 'set_dom0_target', target_mb)
         if self.balloon_dir:
             self._wait_sysfs_target(target_mb)
 
@@ -209,7 +298,7 @@ class XlHypervisor(base.Hypervisor):
         never shows it is not followed again: dom0 is then read with xl.
         """
         deadline = self.clock.now() + SYSFS_TARGET_WAIT_S
-        while xl_sysfs.dom0_memory(self.balloon_dir).target_mb != target_mb:
+        while self._read_balloon_dir().target_mb != target_mb:
             if self.clock.now() >= deadline:
                 LOG.warning('%s/target_kb does not follow xl mem-set (asked '
                             '%d MiB): reading dom0 with xl from now on',
@@ -232,20 +321,29 @@ class XlHypervisor(base.Hypervisor):
         ramdisk = self.options.guest_ramdisk or None
         if ramdisk:
             xl_config.check_file(ramdisk, '[xl] guest_ramdisk')
-        with tempfile.TemporaryDirectory(prefix='xenballoon-xl-') as tmp:
-            # Validates every value before anything runs.
-            path = xl_config.write(tmp, spec, kernel, ramdisk)
-            try:
-                return self._create(spec, path)
-            except exception.DomainExists:
-                raise
-            except Exception:
+        # Refuse bad values here, before anything runs; the side that
+        # runs xl checks them again and renders the config itself.
+        xl_config.render(spec, kernel, ramdisk)
+        fields = {'name': spec.name, 'memory_mb': spec.memory_mb,
+                  'vcpus': spec.vcpus, 'guest_type': spec.guest_type,
+                  'kernel': kernel, 'ramdisk': ramdisk}
+        try:
+            return self._create(spec, fields)
+        except exception.DomainExists:
+            raise
+        except exception.ToolstackError as err:
+            # Refused by the side that runs xl: xl never ran, and a
+            # destroy now would be of someone else's domain.
+            if not getattr(err, 'refused', False):
                 self._remove_leftover(spec.name)
-                raise
+            raise
+        except Exception:
+            self._remove_leftover(spec.name)
+            raise
 
-    def _create(self, spec, path):
-        call, result = self._run(['create', path],
-                                 self.options.create_timeout)
+    def _create(self, spec, fields):
+        call = 'xl create <config of %s>' % spec.name
+        result = self._run(call, 'create_domain', fields)
         if result.code != 0:
             stderr = result.stderr
             xl_message = xl_parse.message(stderr) or 'no message'
@@ -287,12 +385,16 @@ class XlHypervisor(base.Hypervisor):
             LOG.exception('Could not destroy what xl left of %s', name)
 
     def destroy_domain(self, name):
-        validation.domain_name(name)
-        if name == xl_config.DOM0_NAME:
-            raise exception.InvalidInput(what='domain name',
-                                         reason='dom0 is never destroyed')
-        call, result = self._run(['destroy', name],
-                                 self.options.destroy_timeout)
+        """``xl destroy``, then one look that the domain is gone.
+
+        DomainNotFound if there was no such domain; ToolstackError if xl
+        failed, or exited 0 but the domain is still listed (xl has been
+        seen to do that): the caller must not count its memory as back.
+        Not retried: only looks are.
+        """
+        name = xl_config.guest_name(name)
+        call = 'xl destroy %s' % name
+        result = self._run(call, 'destroy_domain', name)
         if result.code != 0:
             if xl_parse.says_not_found(result.stderr):
                 raise exception.DomainNotFound(
@@ -300,11 +402,38 @@ class XlHypervisor(base.Hypervisor):
             raise exception.ToolstackError(
                 call=call, reason=self._exit_reason(result),
                 code=result.code, stderr=result.stderr)
+        still = self._domain_listed(name)
+        if still is not None:
+            raise exception.ToolstackError(
+                call=call, reason='xl exited 0 but xl list %s still shows the '
+                                  'domain (id %d, %d MiB): it was not '
+                                  'destroyed; its memory is not back. Try '
+                                  'the destroy again' % (
+                                      name, still.domid, still.mem_mb),
+                code=0, domain_left=True)
+
+    def _domain_listed(self, name):
+        """``xl list NAME``'s row for ``name``, or None if xl knows none."""
+        call = 'xl list %s' % name
+
+        def look():
+            result = self._run(call, 'domain_list', name)
+            if result.code != 0 and xl_parse.says_not_found(result.stderr):
+                return None
+            if result.code != 0:
+                raise exception.ToolstackError(
+                    call=call, reason=self._exit_reason(result),
+                    code=result.code, stderr=result.stderr)
+            rows = self._parsed(call, xl_parse.parse_list, result.stdout)
+            return next((row for row in rows if row.name == name), None)
+        return self._retried(call, look)
 
     def list_domains(self):
-        call, result = self._checked(['list'])
-        rows = self._parsed(call, xl_parse.parse_list, result.stdout)
-        self._parsed(call, xl_parse.dom0_row, rows)
+        def parse(text):
+            rows = xl_parse.parse_list(text)
+            xl_parse.dom0_row(rows)
+            return rows
+        rows = self._look('xl list', 'list_domains', parse)
         return [base.DomainInfo(name=row.name, domid=row.domid,
                                 memory_mb=row.mem_mb, vcpus=row.vcpus,
                                 state=row.state)

@@ -51,6 +51,73 @@ def check_file(path, option):
     return path
 
 
+def guest_name(name):
+    """A guest's name by our rule, never dom0's; InvalidInput if not.
+
+    A letter first: never an xl option ("-f") nor a domid ("0").
+    """
+    name = validation.domain_name(name)
+    if name == DOM0_NAME:
+        raise exception.InvalidInput(what='domain name',
+                                     reason='%s is dom0\'s name' % name)
+    return name
+
+
+def check_image(path, directories, option):
+    """A boot file root may hand to xl: in an allowed, root-held directory.
+
+    ``directories`` are [xl] guest_image_dirs as the side that runs xl
+    reads them. The file, resolved, must lie under one of them, and it
+    and every directory from there down must belong to this process's
+    user (root, where xl runs) and be writable by nobody else: otherwise
+    whoever can write there could swap in a file of their own between
+    this check and xl's read. Returns the resolved path; InvalidConfig
+    if not.
+    """
+    check_path(path, option)
+    real = os.path.realpath(path)
+    for directory in directories or ():
+        if not directory or not os.path.isabs(directory):
+            continue
+        top = os.path.realpath(directory)
+        if os.path.commonpath([top, real]) != top or real == top:
+            continue
+        _check_held(top, real, option)
+        if not os.path.isfile(real):
+            raise exception.InvalidConfig(
+                option=option, reason='%s is not a file on this host' % path)
+        return real
+    raise exception.InvalidConfig(
+        option=option, reason='%s is not in a directory of [xl] '
+                              'guest_image_dirs (%s): move it there or add '
+                              'its directory' % (
+                                  path, ', '.join(directories or ()) or
+                                  'none'))
+
+
+def _check_held(top, real, option):
+    """Each step from ``top`` down to ``real``: ours, and only we write."""
+    uid = os.geteuid()
+    step = top
+    parts = os.path.relpath(real, top).split(os.sep)
+    for part in [None] + parts:
+        if part is not None:
+            step = os.path.join(step, part)
+        try:
+            st = os.lstat(step)
+        except OSError as err:
+            raise exception.InvalidConfig(
+                option=option, reason='cannot check %s: %s' % (
+                    step, err.strerror or err))
+        if st.st_uid != uid or st.st_mode & 0o022:
+            raise exception.InvalidConfig(
+                option=option, reason='%s is owned by uid %d with mode %o: '
+                                      'it must be owned by uid %d (who runs '
+                                      'xl) and not writable by group or '
+                                      'others' % (step, st.st_uid,
+                                                  st.st_mode & 0o7777, uid))
+
+
 def _quote(value):
     # Every value reaching here matched a pattern without quotes or
     # backslashes; refuse anything else rather than trying to escape it.
@@ -66,10 +133,7 @@ def render(spec, kernel, ramdisk=None):
     memory and maxmem are both the guest's memory (no populate-on-demand,
     no balloon headroom), so what xl builds is what we reserved.
     """
-    name = validation.domain_name(spec.name)
-    if name == DOM0_NAME:
-        raise exception.InvalidInput(what='domain name',
-                                     reason='%s is dom0\'s name' % name)
+    name = guest_name(spec.name)
     memory = validation.memory_mb(spec.memory_mb)
     vcpus = validation.vcpus(spec.vcpus)
     if spec.guest_type not in XL_TYPES:

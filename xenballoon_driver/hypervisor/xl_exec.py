@@ -9,8 +9,10 @@ survives privsep's serialisation:
 
 kind is EXITED (code = exit status; negative for a signal), TIMED_OUT
 (xl was killed), NO_BINARY / OS_ERROR (code = errno, stderr = strerror),
-or REFUSED (the privileged side would not run that subcommand).
-``check`` turns such a tuple into a Result or a ToolstackError.
+or REFUSED (the privileged side refused the arguments and ran nothing:
+see xl_ops). ``check`` turns such a tuple into a Result or a
+ToolstackError; the error's ``permanent`` says whether trying again could
+help (a missing binary or a refusal: no).
 """
 
 import collections
@@ -29,10 +31,6 @@ TIMED_OUT = 'timed-out'
 NO_BINARY = 'no-binary'
 OS_ERROR = 'os-error'
 REFUSED = 'refused'
-
-# The only xl subcommands the backend needs; the privileged side runs
-# nothing else.
-SUBCOMMANDS = ('info', 'list', 'mem-set', 'create', 'destroy')
 
 Result = collections.namedtuple('Result', 'code stdout stderr')
 
@@ -64,6 +62,12 @@ def run(command, args, timeout):
         return (kind, err.errno, '', err.strerror or str(err))
 
 
+def refused(reason):
+    """The answer of a privileged operation that ran nothing."""
+    return (REFUSED, None, '', 'refused by the privileged side, nothing '
+                               'run: %s' % reason)
+
+
 def _text(data):
     if isinstance(data, bytes):
         return data.decode('utf-8', 'replace')
@@ -91,8 +95,9 @@ def check(status, call, command, timeout):
     if kind == NO_BINARY:
         raise exception.ToolstackError(
             call=call, reason='cannot run %s: %s (set [xl] command to the xl '
-                              'binary)' % (command, err))
+                              'binary)' % (command, err), permanent=True)
     if kind == REFUSED:
-        raise exception.ToolstackError(call=call, reason=err)
+        raise exception.ToolstackError(call=call, reason=err, permanent=True,
+                                       refused=True)
     raise exception.ToolstackError(
         call=call, reason='cannot run %s: %s' % (command, err))

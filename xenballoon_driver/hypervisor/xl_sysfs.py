@@ -8,6 +8,15 @@ dom0, as xl itself does.
 
     <dir>/target_kb         the balloon's target (dom0's memory/target)
     <dir>/info/current_kb   what dom0 holds now
+
+Nothing else is read. In particular info/low_kb is no floor and no stall
+point: it is the memory IN the balloon (captures a031: 262144 KiB at
+boot, the 256 MiB between dom0_mem and its max; a160: 786432 after
+mem-set 1024m). Where the balloon stalls is not shown anywhere.
+
+The backend checks a directory against xl before trusting it (see
+XlHypervisor._check_balloon_dir): one that exists but does not follow
+dom0 would mislead every process that never calls mem-set.
 """
 
 import os

@@ -49,6 +49,8 @@ class HostModel:
         self.peak_committed_mb = self.dom0_mb + self.xen_mb
         self.domains = {}
         self.next_domid = 1
+        # Toolstack faults used so far, by kind (scenario's toolstack).
+        self.faults_used = {}
         self._jitter = {}
 
     # -- what the toolstack can see --------------------------------------
@@ -105,6 +107,14 @@ class HostModel:
 
     def destroy(self, name):
         del self.domains[name]
+
+    def take_fault(self, kind, budget):
+        """Whether this call is one of the first ``budget`` of ``kind``."""
+        used = self.faults_used.get(kind, 0)
+        if used >= budget:
+            return False
+        self.faults_used[kind] = used + 1
+        return True
 
     # -- time ------------------------------------------------------------
 
@@ -288,10 +298,18 @@ class HostModel:
                   'peak_committed_mb', 'domains',
                   'next_domid')
 
+    # Added later: a state file saved before has none.
+    OPTIONAL_KEYS = {'faults_used': dict}
+
     def to_dict(self):
-        return {key: copy.deepcopy(getattr(self, key))
-                for key in self.STATE_KEYS}
+        state = {key: copy.deepcopy(getattr(self, key))
+                 for key in self.STATE_KEYS}
+        for key in self.OPTIONAL_KEYS:
+            state[key] = copy.deepcopy(getattr(self, key))
+        return state
 
     def load_dict(self, state):
         for key in self.STATE_KEYS:
             setattr(self, key, copy.deepcopy(state[key]))
+        for key, make in self.OPTIONAL_KEYS.items():
+            setattr(self, key, copy.deepcopy(state.get(key, make())))

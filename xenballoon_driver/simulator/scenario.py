@@ -18,6 +18,7 @@ from xenballoon_driver import exception
 from xenballoon_driver import validation
 
 GiB = 1024
+REINFLATE_FAULTS = ('error', 'hang', 'ignore')
 MAX_HOST_CPUS = 4096
 # At most this many hosts (after count) and generated requests.
 MAX_HOSTS = 10000
@@ -33,7 +34,11 @@ def _field(default, lo=None, hi=None, kind=float, optional=False):
 class HostSpec:
     total_mb: int = _field(1024 * GiB, 1024, validation.MAX_MEMORY_MB, int)
     dom0_mb: int = _field(960 * GiB, 256, validation.MAX_MEMORY_MB, int)
-    # The balloon driver's low mark: dom0 cannot shrink below it.
+    # Where dom0's balloon stalls: dom0 cannot shrink below it (what it
+    # cannot free: unreclaimable memory and the kernel's reserve; 262-272
+    # MiB for the 1.5 GiB dom0 of /work/shared/xenlab/captures, runs b009
+    # and c007). Not sysfs info/low_kb: that is the memory IN the balloon
+    # (262144 KiB at boot, a031; 786432 after mem-set 1024m, a160).
     dom0_low_mb: int = _field(2048, 128, validation.MAX_MEMORY_MB, int)
     # Memory Xen keeps for itself (heap, frame table): never free.
     xen_mb: int = _field(0, 0, validation.MAX_MEMORY_MB, int)
@@ -94,6 +99,17 @@ class ToolstackSpec:
     # simulator does not use it: xen_fit scales the scenario to another
     # run's machine with it (an emulated machine's speed varies).
     reference_s: float = _field(0.0, 0.0, 600.0)
+    # Faults, for tests of what is owed (none by default). The first
+    # reinflate_faults mem-set calls that raise dom0's target fail, as
+    # reinflate_fault says: 'error' (xl exits 1), 'hang' (fails as a
+    # timed-out call after fault_hang_s), 'ignore' (exits 0, sets
+    # nothing). The first destroy_faults destroys exit 0 and leave the
+    # domain, which the xl backend reports as a toolstack error. Counted
+    # on the host: each command sees the next one.
+    reinflate_faults: int = _field(0, 0, 1000000, int)
+    reinflate_fault: str = _field('error', kind=str)
+    fault_hang_s: float = _field(60.0, 0.0, 3600.0)
+    destroy_faults: int = _field(0, 0, 1000000, int)
 
 
 @dataclasses.dataclass
@@ -256,6 +272,7 @@ def from_dict(data, path='<scenario>'):
     build = _convert(BuildSpec, data.get('build'), 'build', path)
     toolstack = _convert(ToolstackSpec, data.get('toolstack'), 'toolstack',
                          path)
+    _check_faults(toolstack, 'toolstack', path)
     driver = _convert(DriverSpec, data.get('driver'), 'driver', path)
     raw_requests = data.get('requests') or []
     if not isinstance(raw_requests, list):
@@ -287,6 +304,14 @@ def _check_name(name, label, path):
     except exception.InvalidInput as err:
         raise exception.InvalidScenario(
             path=path, reason='%s: %s' % (label, err.reason))
+
+
+def _check_faults(toolstack, where, path):
+    if toolstack.reinflate_fault not in REINFLATE_FAULTS:
+        raise exception.InvalidScenario(
+            path=path, reason='%s.reinflate_fault = %r: use one of %s' % (
+                where, toolstack.reinflate_fault,
+                ', '.join(REINFLATE_FAULTS)))
 
 
 def _check_guest_type(guest_type, where, path):

@@ -36,6 +36,8 @@ STALL = 'driver_balloon_stall'
 TEST_OPTIONS = {'dom0_min_memory_mb': 512, 'poll_interval': 1.0,
                 'min_poll_interval': 0.5, 'stall_timeout': 10.0,
                 'min_progress_mb_s': 1.0}
+# libxl refuses dom0 targets below this (captures: mem-set 0 127m).
+MIN_DOM0_TARGET_MB = 128
 # xl calls the real flows made that the fit reads latencies from.
 FLOW_TESTS = (SPAWN, FAILED_CREATE, REFUSED, STALL)
 SPAWN_TASK = 'xenballoon-spawn-'
@@ -109,7 +111,7 @@ def fit(measurements):
     look_s = took['reserve-memory']
     return {
         'host': {'total_mb': host['total_mb'], 'dom0_mb': dom0_mb,
-                 'dom0_low_mb': balloon['low_kb'] // 1024,
+                 'dom0_low_mb': _stall_point_mb(tests),
                  'xen_mb': host['total_mb'] - dom0_mb - host['free_mb']},
         'balloon': {
             # While the driver runs, xl's forks share dom0's CPU with the
@@ -129,6 +131,22 @@ def fit(measurements):
         'driver': {'flow_s': round(spawn['time_to_ready_s'] -
                                    sum(took.values()), 3)},
     }
+
+
+def _stall_point_mb(tests):
+    """Where dom0's balloon stalled in the run, in MiB.
+
+    The lowest dom0 size the stall test saw (tests/xen, (d)), read with
+    the test's raised watermark_scale_factor, so a little higher than the
+    bare balloon would stop. Not sysfs info/low_kb: that is the memory in
+    the balloon (captures: 262144 KiB at boot, 786432 after mem-set
+    1024m), no floor at all. Without a stall test: libxl's smallest dom0
+    target.
+    """
+    stall = tests.get(STALL)
+    if not stall:
+        return MIN_DOM0_TARGET_MB
+    return int(stall['lowest_dom0_mb'])
 
 
 def fit_many(runs):

@@ -4,6 +4,8 @@ import logging
 
 from taskflow import task
 
+from xenballoon_driver.balloon import ledger as ledger_mod
+
 LOG = logging.getLogger(__name__)
 
 
@@ -24,18 +26,32 @@ def apply_ledger_target(backend, ledger):
     Called after every ledger change, so dom0's target is never a number
     remembered by one flow (which would take back memory promised to
     another). Returns the target applied, or None when nothing is known.
+    A give-back that fails is not raised: the ledger keeps it as a debt
+    (see balloon/ledger.py) and logs it in one line.
     """
     return ledger.apply_target(backend)
 
 
-def safely(what, fn, *args, **kwargs):
+def safely(what, fn, *args, on_error=None, **kwargs):
     """Run a step of a revert; log its error instead of masking the first.
 
     We are already reverting because of an earlier failure: raising here
     would hide it, and a resumed flow may run the revert again anyway.
+    The error is one warning line (its traceback only at debug level);
+    ``on_error(err)``, if given, records it (in the ledger) for recovery
+    to retry, and returns what the line should add.
     """
     try:
         return fn(*args, **kwargs)
-    except Exception:
-        LOG.exception('While reverting, %s failed; carrying on', what)
+    except Exception as err:
+        then = 'carrying on'
+        if on_error is not None:
+            try:
+                then = on_error(err)
+            except Exception as second:
+                then = 'and recording it failed: %s' % (
+                    ledger_mod.one_line(second))
+        LOG.warning('While reverting, %s failed: %s; %s', what,
+                    ledger_mod.one_line(err), then)
+        LOG.debug('The failed revert step', exc_info=True)
         return None

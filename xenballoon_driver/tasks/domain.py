@@ -68,11 +68,25 @@ class BuildDomain(common.QuietTask):
                 LOG.info('Destroyed partly built domain %s', name)
             except exception.DomainNotFound:
                 pass
-        common.safely('destroying %s' % name, destroy)
+
+        def owe(err):
+            # Still on the host, holding memory: recorded, so reconcile
+            # knows it and recover destroys it.
+            self.ledger.owe_destroy(name, 'the revert of the spawn of %s '
+                                    'could not destroy it: %s' % (
+                                        name, ledger_mod.one_line(err)))
+            return 'recorded: "xenballoon recover" destroys it'
+        common.safely('destroying %s' % name, destroy, on_error=owe)
 
 
 class DestroyDomain(common.QuietTask):
-    """Destroy the domain; DomainBusy while a spawn of it is under way."""
+    """Destroy the domain; DomainBusy while a spawn of it is under way.
+
+    Runs before ReleaseDomainMemory: a destroy that fails (or an xl
+    destroy that exits 0 and leaves the domain, which the backend raises)
+    fails the flow here, and its revert drops only the hold on the name,
+    so the domain's ledger entry stays as long as the domain does.
+    """
 
     def __init__(self, backend, ledger, **kwargs):
         super().__init__(requires=('name', 'request_id'), **kwargs)
@@ -96,7 +110,12 @@ class DestroyDomain(common.QuietTask):
 
 
 class ReleaseDomainMemory(common.QuietTask):
-    """Drop the domain's ledger entry; re-inflate dom0 if configured."""
+    """Drop the domain's ledger entry; re-inflate dom0 if configured.
+
+    A re-inflate that fails does not fail the destroy (the domain is
+    gone): the ledger keeps what dom0 is owed and says so in one line.
+    Returns dom0's target as the ledger derives it.
+    """
 
     default_provides = 'dom0_target_after'
 

@@ -31,10 +31,16 @@ def fake(tmp_path):
     return harness.FakeXl(tmp_path / 'fake')
 
 
+def on_virtual_clock(backend):
+    """Retries of looks wait on a clock that only moves when slept on."""
+    backend.clock = clock_mod.VirtualClock()
+    return backend
+
+
 @pytest.fixture
 def backend(conf, fake):
     fake.configure(conf)
-    return xl.XlHypervisor(conf)
+    return on_virtual_clock(xl.XlHypervisor(conf))
 
 
 def spec(name='g1', memory_mb=64, vcpus=1, guest_type='pv'):
@@ -104,13 +110,15 @@ def test_create_list_destroy(backend, fake):
     # The private directory went with the create.
     assert not os.path.exists(os.path.dirname(path))
     backend.destroy_domain('g1')
-    assert fake.calls()[-1] == ['destroy', 'g1']
+    # One look after the destroy: is it really gone?
+    assert fake.calls()[-2:] == [['destroy', 'g1'], ['list', 'g1']]
     assert_host_clean(fake, backend)
 
 
 def test_create_writes_what_the_fake_reads(backend, fake, conf, tmp_path):
-    ramdisk = tmp_path / 'initrd.img'
-    ramdisk.write_bytes(b'initrd')
+    ramdisk = os.path.join(fake.root, 'initrd.img')
+    with open(ramdisk, 'wb') as f:
+        f.write(b'initrd')
     conf.flags(group='xl', guest_ramdisk=str(ramdisk))
     backend = xl.XlHypervisor(conf)
     info = backend.create_domain(spec('web-01.a_b', 200, vcpus=2))
@@ -200,12 +208,17 @@ def test_config_file_is_private(tmp_path):
      'cannot read its output: dom0 (domid 0) is missing from the list'),
     ('rc1-list', 'list_domains', 'cannot init xl context'),
 ])
-def test_bad_answers(backend, monkeypatch, fault, call, reason):
+def test_bad_answers(backend, fake, conf, monkeypatch, fault, call,
+                     reason):
+    conf.flags(group='xl', look_retries=1)
     monkeypatch.setenv('FAKE_XL_FAULT', fault)
     with pytest.raises(exception.ToolstackError) as err:
         getattr(backend, call)()
     assert reason in err.value.message
     assert err.value.message.startswith('Toolstack call xl ')
+    # A look that keeps failing was tried once more, then reported.
+    assert fake.calls()[-1] == fake.calls()[-2]
+    assert fake.calls().count(fake.calls()[-1]) == 2
 
 
 def test_non_zero_exit_carries_xls_message(backend, fake, monkeypatch):
@@ -235,7 +248,7 @@ def test_xl_refusal_of_a_target(backend, fake):
 
 
 def test_timeout_kills_xl(backend, fake, conf, monkeypatch):
-    conf.flags(group='xl', command_timeout=1.0)
+    conf.flags(group='xl', command_timeout=1.0, look_retries=0)
     backend = xl.XlHypervisor(conf)
     monkeypatch.setenv('FAKE_XL_FAULT', 'timeout-info')
     with pytest.raises(exception.ToolstackError) as err:
@@ -349,8 +362,10 @@ def test_create_timeout_leaves_nothing(conf, fake, monkeypatch):
         backend.create_domain(spec('g1', 64))
     assert 'xl create' in err.value.message
     assert 'no answer within 1.0 s' in err.value.message
-    # xl had started building: the backend destroyed what it left.
-    assert fake.subcommands()[-2:] == ['create', 'destroy']
+    # The backend destroyed what xl left (on a loaded machine xl may be
+    # killed before it began: then there was nothing to destroy).
+    subs = fake.subcommands()
+    assert subs[subs.index('create') + 1] == 'destroy'
     monkeypatch.delenv('FAKE_XL_FAULT')
     assert_host_clean(fake, backend)
 
@@ -371,7 +386,8 @@ def test_build_failure_leaves_nothing(tmp_path, conf, monkeypatch, leaves):
                                         'create ')
     assert 'exited 3: Domain 1:cannot (re-)build domain: -3' in (
         err.value.message)
-    assert fake.subcommands()[-2:] == ['create', 'destroy']
+    # The backend destroyed what xl left, and looked that it is gone.
+    assert fake.subcommands()[-3:] == ['create', 'destroy', 'list']
     with fake.host() as model:
         assert model.domains == {}
         assert model.free_mb() == 4096 - 23 - 2048
@@ -402,6 +418,106 @@ def test_bad_names_refused_before_xl(backend, fake):
         with pytest.raises(exception.InvalidInput):
             backend.create_domain(spec(name=name))
     assert fake.calls() == []
+
+
+# -- transient trouble: looks are retried, changes are not ---------------
+
+
+def test_transient_glitch_in_a_look_is_retried(backend, fake, monkeypatch,
+                                               caplog):
+    monkeypatch.setenv('FAKE_XL_FAULT', 'flaky-info')
+    monkeypatch.setenv('FAKE_XL_FLAKY_N', '2')
+    with caplog.at_level(logging.WARNING):
+        assert backend.host_memory().free_mb == FREE
+    assert fake.calls() == [['info']] * 3
+    # The pauses ran on the backend's clock, which the balloon wait's
+    # stall clock reads: [xl] look_retry_interval each.
+    assert backend.clock.now() == 2 * 1.0
+    retries = [r.getMessage() for r in caplog.records
+               if 'trying again' in r.getMessage()]
+    assert len(retries) == 2
+    assert retries[0].startswith('Toolstack call xl info failed: exit '
+                                 'status 1: ')
+    assert '(try 1 of 4)' in retries[0]
+
+
+def test_persistent_failure_still_fails(backend, fake, conf, monkeypatch):
+    conf.flags(group='xl', look_retries=2, look_retry_interval=0.5)
+    monkeypatch.setenv('FAKE_XL_FAULT', 'rc1-list')
+    with pytest.raises(exception.ToolstackError) as err:
+        backend.list_domains()
+    assert 'cannot init xl context' in err.value.message
+    assert fake.calls() == [['list']] * 3
+    assert backend.clock.now() == 1.0
+
+
+def test_retries_stop_at_the_window(backend, fake, conf, monkeypatch):
+    conf.flags(group='xl', look_retries=10, look_retry_interval=1.0,
+               look_retry_window=2.5)
+    monkeypatch.setenv('FAKE_XL_FAULT', 'rc1-info')
+    with pytest.raises(exception.ToolstackError):
+        backend.host_memory()
+    # Tries at 0, 1 and 2 s; one at 3 s would start past the window.
+    assert fake.calls() == [['info']] * 3
+    assert backend.clock.now() == 2.0
+
+
+def test_retries_off(backend, fake, conf, monkeypatch):
+    conf.flags(group='xl', look_retries=0)
+    monkeypatch.setenv('FAKE_XL_FAULT', 'flaky-info')
+    with pytest.raises(exception.ToolstackError):
+        backend.host_memory()
+    assert fake.calls() == [['info']]
+
+
+def test_changes_are_not_retried(backend, fake, monkeypatch):
+    monkeypatch.setenv('FAKE_XL_FAULT', 'flaky-mem-set,flaky-destroy')
+    with pytest.raises(exception.ToolstackError):
+        backend.set_dom0_target(1024)
+    assert fake.subcommands() == ['mem-set']
+    with fake.host() as model:
+        assert model.dom0_target_mb == DOM0
+    backend.create_domain(spec('g1', 64))
+    with pytest.raises(exception.ToolstackError):
+        backend.destroy_domain('g1')
+    assert fake.subcommands().count('destroy') == 1
+    assert [d.name for d in backend.list_domains()] == ['g1']
+    assert backend.clock.now() == 0.0
+
+
+def test_create_not_retried(backend, fake, monkeypatch):
+    monkeypatch.setenv('FAKE_XL_FAULT', 'flaky-create')
+    with pytest.raises(exception.BuildFailed):
+        backend.create_domain(spec('g1', 64))
+    assert fake.subcommands().count('create') == 1
+
+
+# -- xl destroy that does not destroy -------------------------------------
+
+
+def test_destroy_that_did_nothing_is_an_error(backend, fake, monkeypatch):
+    backend.create_domain(spec('g1', 64))
+    monkeypatch.setenv('FAKE_XL_FAULT', 'destroy-noop')
+    with pytest.raises(exception.ToolstackError) as err:
+        backend.destroy_domain('g1')
+    assert err.value.message == (
+        'Toolstack call xl destroy g1 failed: xl exited 0 but xl list g1 '
+        'still shows the domain (id 1, 64 MiB): it was not destroyed; its '
+        'memory is not back. Try the destroy again')
+    assert err.value.domain_left is True
+    assert fake.calls()[-2:] == [['destroy', 'g1'], ['list', 'g1']]
+    monkeypatch.delenv('FAKE_XL_FAULT')
+    backend.destroy_domain('g1')
+    assert_host_clean(fake, backend)
+
+
+def test_destroy_check_glitch_is_retried(backend, fake, monkeypatch):
+    backend.create_domain(spec('g1', 64))
+    calls = len(fake.calls())
+    monkeypatch.setenv('FAKE_XL_FAULT', 'flaky-list')
+    backend.destroy_domain('g1')
+    assert fake.calls()[calls:] == [['destroy', 'g1'], ['list', 'g1'],
+                                    ['list', 'g1']]
 
 
 # -- xl.conf -------------------------------------------------------------
@@ -501,28 +617,166 @@ def test_not_root_goes_through_privsep(conf, fake, monkeypatch,
     assert called == [(fake.command, ['info'], 60.0)]
 
 
-def test_privsep_runs_only_xls_subcommands(global_xl_conf,
-                                           in_process_privsep):
-    status = privsep.run_xl(['frobnicate'], 5)
-    assert status[0] == xl_exec.REFUSED
-    with pytest.raises(exception.ToolstackError) as err:
-        xl_exec.check(list(status), 'xl frobnicate', 'xl', 5)
-    assert 'only runs info, list, mem-set, create, destroy' in (
-        err.value.message)
-
-
 def test_privsep_daemon_failure(conf, fake, monkeypatch):
     monkeypatch.setattr(xl.os, 'geteuid', lambda: 1000)
     fake.configure(conf)
-    backend = xl.XlHypervisor(conf)
+    backend = on_virtual_clock(xl.XlHypervisor(conf))
 
-    def broken(args, timeout):
+    def broken():
         raise OSError('sudo: privsep-helper: command not found')
-    monkeypatch.setattr(privsep, 'run_xl', broken)
+    monkeypatch.setattr(privsep, 'info', broken)
     with pytest.raises(exception.ToolstackError) as err:
         backend.host_memory()
     assert 'privsep daemon failed: OSError: sudo: privsep-helper' in (
         err.value.message)
+    # Not a transient glitch: reported at once, not retried.
+    assert backend.clock.now() == 0.0
+
+
+# -- privsep: root runs only what the backend itself asks for -------------
+
+
+def fields(fake, **changes):
+    out = {'name': 'g1', 'memory_mb': 64, 'vcpus': 1, 'guest_type': 'pv',
+           'kernel': fake.kernel, 'ramdisk': None}
+    out.update(changes)
+    return out
+
+
+@pytest.fixture
+def privileged(fake, global_xl_conf, in_process_privsep):
+    """The daemon's side in this process: its [xl] options on cfg.CONF."""
+    cfg.CONF.set_override('guest_image_dirs', [fake.root], group='xl')
+    yield fake
+    cfg.CONF.clear_override('guest_image_dirs', group='xl')
+
+
+def test_privsep_typed_calls_work(privileged):
+    fake = privileged
+    assert privsep.set_dom0_target(1024)[:2] == (xl_exec.EXITED, 0)
+    status = privsep.create_domain(fields(fake))
+    assert status[:2] == (xl_exec.EXITED, 0), status
+    assert privsep.domain_list('g1')[1] == 0
+    assert privsep.destroy_domain('g1')[:2] == (xl_exec.EXITED, 0)
+    assert [argv[0] for argv in fake.calls()] == [
+        'mem-set', 'create', 'list', 'destroy']
+    create = fake.calls()[1]
+    # A config the privileged side wrote into a directory of its own,
+    # gone once xl has read it.
+    assert os.path.basename(create[1]) == 'g1.cfg'
+    assert not os.path.exists(os.path.dirname(create[1]))
+    with fake.host() as model:
+        assert model.domains == {}
+        assert model.dom0_target_mb == 1024
+
+
+ESCAPES = [
+    # mem-set of dom0: only ints within bounds.
+    ('set_dom0_target', (-5,)), ('set_dom0_target', (0,)),
+    ('set_dom0_target', (127,)), ('set_dom0_target', (2 ** 40,)),
+    ('set_dom0_target', (1024.0,)), ('set_dom0_target', (1024.5,)),
+    ('set_dom0_target', ('1024',)), ('set_dom0_target', ('1024m',)),
+    ('set_dom0_target', (True,)), ('set_dom0_target', (None,)),
+    ('set_dom0_target', ([1024],)),
+    # destroy: our names only, never dom0 or a domid or an option.
+    ('destroy_domain', ('0',)), ('destroy_domain', ('Domain-0',)),
+    ('destroy_domain', ('12345',)), ('destroy_domain', ('-f',)),
+    ('destroy_domain', ('--force',)), ('destroy_domain', ('g1 g2',)),
+    ('destroy_domain', ('g1\n',)), ('destroy_domain', (['g1'],)),
+    ('destroy_domain', (0,)), ('destroy_domain', ('',)),
+    ('domain_list', ('-l',)), ('domain_list', ('0',)),
+    ('domain_list', ('Domain-0',)),
+]
+
+
+@pytest.mark.parametrize('op, args', ESCAPES)
+def test_privsep_refuses_escapes(privileged, op, args):
+    status = getattr(privsep, op)(*args)
+    assert status[0] == xl_exec.REFUSED, status
+    assert 'nothing run' in status[3]
+    assert privileged.calls() == []
+
+
+CREATE_ESCAPES = [
+    {'kernel': '/etc/shadow'},                       # outside the list
+    {'kernel': '/boot/../etc/shadow'},               # traversal
+    {'kernel': 'vmlinuz'},                           # relative
+    {'ramdisk': '/etc/shadow'},
+    {'name': '-f'}, {'name': 'Domain-0'}, {'name': '0'},
+    {'name': 'g1\nkernel="/evil"'}, {'name': 'a b'},
+    {'memory_mb': '64'}, {'memory_mb': 64.0}, {'memory_mb': True},
+    {'memory_mb': -1}, {'memory_mb': 0}, {'memory_mb': 2 ** 40},
+    {'vcpus': 0}, {'vcpus': '1'}, {'vcpus': 10 ** 6},
+    {'guest_type': 'pv"\nkernel="/evil'}, {'guest_type': ['pv']},
+    {'extra': ['-x']}, {'config_path': '/tmp/evil.cfg'},
+]
+
+
+@pytest.mark.parametrize('changes', CREATE_ESCAPES)
+def test_privsep_create_refuses_escapes(privileged, changes):
+    status = privsep.create_domain(fields(privileged, **changes))
+    assert status[0] == xl_exec.REFUSED, status
+    assert privileged.calls() == []
+
+
+@pytest.mark.parametrize('bad', [None, [], 'name=g1', {'name': 'g1'}])
+def test_privsep_create_refuses_other_shapes(privileged, bad):
+    assert privsep.create_domain(bad)[0] == xl_exec.REFUSED
+    assert privileged.calls() == []
+
+
+def test_privsep_create_refuses_files_others_can_swap(privileged, tmp_path):
+    fake = privileged
+    # A directory group or others can write, inside the allowed one.
+    shared = os.path.join(fake.root, 'shared')
+    os.mkdir(shared)
+    os.chmod(shared, 0o777)
+    kernel = os.path.join(shared, 'vmlinuz')
+    with open(kernel, 'wb') as f:
+        f.write(b'kernel')
+    status = privsep.create_domain(fields(fake, kernel=kernel))
+    assert status[0] == xl_exec.REFUSED
+    assert 'not writable by group or others' in status[3]
+    # A file of another user's.
+    os.chmod(shared, 0o755)
+    os.chown(kernel, 4242, 4242)
+    status = privsep.create_domain(fields(fake, kernel=kernel))
+    assert status[0] == xl_exec.REFUSED
+    assert 'owned by uid 4242' in status[3]
+    # A link from the allowed directory to a file outside it.
+    outside = tmp_path / 'outside-vmlinuz'
+    outside.write_bytes(b'kernel')
+    link = os.path.join(fake.root, 'link-vmlinuz')
+    os.symlink(str(outside), link)
+    status = privsep.create_domain(fields(fake, kernel=link))
+    assert status[0] == xl_exec.REFUSED
+    assert 'guest_image_dirs' in status[3]
+    assert fake.calls() == []
+
+
+def test_privsep_extra_arguments_refused(privileged):
+    with pytest.raises(TypeError):
+        privsep.set_dom0_target(1024, '--force')
+    with pytest.raises(TypeError):
+        privsep.destroy_domain('g1', '0')
+    with pytest.raises(TypeError):
+        privsep.info('-n')
+    assert privileged.calls() == []
+
+
+def test_root_backend_passes_the_same_checks(backend, fake, conf, tmp_path):
+    # The service runs as root: no daemon, the same checked functions.
+    assert backend.privileged is False
+    outside = tmp_path / 'vmlinuz-elsewhere'
+    outside.write_bytes(b'kernel')
+    conf.flags(group='xl', guest_kernel=str(outside))
+    backend = on_virtual_clock(xl.XlHypervisor(conf))
+    with pytest.raises(exception.ToolstackError) as err:
+        backend.create_domain(spec('g1', 64))
+    assert 'refused by the privileged side, nothing run' in err.value.message
+    assert 'guest_image_dirs' in err.value.message
+    # Refused: no xl ran, not even a destroy of the name.
+    assert fake.calls() == []
 
 
 def test_runner_answers_survive_serialisation():

@@ -74,12 +74,16 @@ def test_available(tmp_path, balloon):
 
 
 def test_backend_reads_dom0_without_xl(backend, fake, balloon):
+    # The first look checks the directory against xl, once.
+    assert backend.dom0_memory() == base.Dom0Memory(1536, 1536)
+    assert fake.calls() == [['list', '0'], ['list', '-l', '0']]
     balloon.write(current_kb=1400 * 1024, target_kb=1280 * 1024)
     assert backend.dom0_memory() == base.Dom0Memory(1400, 1280)
     snap = backend.snapshot()
     assert snap.dom0 == base.Dom0Memory(1400, 1280)
-    # One look is two forks of xl, not four.
-    assert fake.calls() == [['list'], ['info']]
+    # From then on one look is two forks of xl, not four.
+    assert fake.calls()[2:] == [['list'], ['info']]
+    assert backend.balloon_dir == str(balloon.dir)
 
 
 def test_backend_without_the_files_uses_xl(conf, fake, tmp_path):
@@ -107,7 +111,9 @@ class WatchFires:
         self.t += seconds
         self.sleeps += 1
         if self.sleeps == self.after and self.target_kb is not None:
-            self.balloon.write(target_kb=self.target_kb)
+            # The fake host balloons in milliseconds: dom0 is there too.
+            self.balloon.write(current_kb=self.target_kb,
+                               target_kb=self.target_kb)
 
 
 def test_set_target_waits_until_the_driver_shows_it(backend, fake, balloon):
@@ -130,3 +136,84 @@ def test_driver_that_never_follows_is_dropped(backend, fake, balloon,
     # From now on dom0 is xl's figure (the fake host did balloon).
     assert backend.dom0_memory().target_mb == 1024
     assert fake.calls()[-2:] == [['list', '0'], ['list', '-l', '0']]
+
+
+# -- a directory that does not follow dom0 -------------------------------
+
+
+def balloon_elsewhere(conf, fake, target_mb):
+    """Another process (no sysfs view) moves dom0 behind our back."""
+    fake.configure(conf, dom0_balloon_dir='')
+    other = xl.XlHypervisor(conf)
+    other.set_dom0_target(target_mb)
+    assert other.dom0_memory() == base.Dom0Memory(target_mb, target_mb)
+
+
+def test_stale_directory_is_not_trusted(conf, fake, balloon, caplog):
+    # The directory still says 1536 MiB; dom0 is at 1024 (captures: at
+    # rest xl and a live balloon directory agree to the KiB).
+    balloon_elsewhere(conf, fake, 1024)
+    fake.configure(conf, dom0_balloon_dir=str(balloon.dir))
+    backend = xl.XlHypervisor(conf)
+    with caplog.at_level(logging.WARNING):
+        assert backend.dom0_memory() == base.Dom0Memory(1024, 1024)
+        snap = backend.snapshot()
+        backend.dom0_memory()
+    warnings = [r for r in caplog.records if 'does not agree with xl' in
+                r.getMessage()]
+    assert len(warnings) == 1
+    assert ('says dom0 holds 1536 MiB with a target of 1536 MiB, xl list 0 '
+            '/ xl list -l 0 say 1024 MiB and 1024 MiB') in (
+                warnings[0].getMessage())
+    assert backend.balloon_dir is None
+    # Host figures add up: what dom0 gave is free, counted once.
+    assert snap.dom0 == base.Dom0Memory(1024, 1024)
+    assert snap.host.free_mb + snap.dom0.current_mb + 23 == 2047
+    assert fake.calls()[-2:] == [['list', '0'], ['list', '-l', '0']]
+
+
+def test_stale_target_alone_is_caught(conf, fake, balloon):
+    balloon_elsewhere(conf, fake, 1024)
+    # dom0's size happens to match, its target does not.
+    balloon.write(current_kb=1024 * 1024)
+    fake.configure(conf, dom0_balloon_dir=str(balloon.dir))
+    backend = xl.XlHypervisor(conf)
+    assert backend.dom0_memory() == base.Dom0Memory(1024, 1024)
+    assert backend.balloon_dir is None
+
+
+@pytest.mark.parametrize('xl_mb, slack, trusted', [
+    (1535, 0, True),         # between the two readings: xl read later
+    (1527, 4, True),         # rounded down a little below them
+    (1520, 4, False),        # far outside: not this dom0's balloon
+    (1545, 4, False),
+])
+def test_check_allows_for_xls_lag(backend, conf, monkeypatch, xl_mb, slack,
+                                  trusted):
+    conf.flags(group='xl', sysfs_check_tolerance_mb=slack)
+    readings = iter([base.Dom0Memory(1540, 1024),
+                     base.Dom0Memory(1531, 1024)])
+    monkeypatch.setattr(xl_sysfs, 'dom0_memory',
+                        lambda directory: next(readings))
+    monkeypatch.setattr(backend, '_dom0_from_xl',
+                        lambda: base.Dom0Memory(xl_mb, 1024))
+    seen = backend.dom0_memory()
+    assert (backend.balloon_dir is not None) is trusted
+    assert seen == (base.Dom0Memory(1531, 1024) if trusted else
+                    base.Dom0Memory(xl_mb, 1024))
+
+
+def test_sysfs_read_glitch_is_retried(backend, balloon, monkeypatch):
+    from xenballoon_driver import clock as clock_mod
+    backend.clock = clock_mod.VirtualClock()
+    backend.dom0_memory()                       # checked, trusted
+    real = xl_sysfs.dom0_memory
+    fails = [exception.ToolstackError(call='read x', reason='EIO')]
+
+    def flaky(directory):
+        if fails:
+            raise fails.pop()
+        return real(directory)
+    monkeypatch.setattr(xl_sysfs, 'dom0_memory', flaky)
+    assert backend.dom0_memory() == base.Dom0Memory(1536, 1536)
+    assert backend.clock.now() == backend.options.look_retry_interval

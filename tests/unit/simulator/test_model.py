@@ -391,8 +391,20 @@ def test_load_dict_does_not_share_the_caller_dict():
 
 def test_to_dict_holds_every_state_key():
     state = busy_model().to_dict()
-    assert set(state) == set(model_mod.HostModel.STATE_KEYS)
+    assert set(state) == set(model_mod.HostModel.STATE_KEYS) | set(
+        model_mod.HostModel.OPTIONAL_KEYS)
     assert state['now'] == pytest.approx(12.34)
+
+
+def test_a_state_saved_before_faults_existed_loads_with_none_used():
+    state = busy_model().to_dict()
+    del state['faults_used']
+    m = make()
+    m.load_dict(state)
+    assert m.faults_used == {}
+    assert m.take_fault('reinflate', 1) is True
+    assert m.take_fault('reinflate', 1) is False
+    assert m.to_dict()['faults_used'] == {'reinflate': 1}
 
 
 # -- time chunking ------------------------------------------------------

@@ -1,0 +1,154 @@
+"""The xl commands root runs: typed arguments, checked here, nothing free.
+
+These functions run on the side that runs xl as root: inside the privsep
+daemon when the service is not root (xenballoon_driver.privsep), in the
+service itself when it is, so both paths pass the same checks. Each
+builds xl's whole argument list itself from checked values; the caller
+never hands over a path, an option or a free string:
+
+==================  =====================================================
+info                ``xl info``
+list_domains        ``xl list``
+dom0_list           ``xl list 0``
+dom0_list_long      ``xl list -l 0``
+domain_list         ``xl list NAME``
+set_dom0_target     ``xl mem-set 0 <N>m``, N an int within bounds
+create_domain       ``xl create <file>``: a config rendered here from
+                    checked fields into a private directory made here
+destroy_domain      ``xl destroy NAME``
+==================  =====================================================
+
+A NAME passes xl_config.guest_name (a letter first, so never an option
+such as "-f" nor a domid such as "0"; never "Domain-0"). The xl binary,
+the timeouts and the allowed boot-file directories are this side's own
+[xl] options (``options``). Arguments that fail a check get
+xl_exec.refused(reason) and nothing runs.
+"""
+
+import shutil
+import tempfile
+
+from xenballoon_driver import exception
+from xenballoon_driver.hypervisor import base
+from xenballoon_driver.hypervisor import xl_config
+from xenballoon_driver.hypervisor import xl_exec
+from xenballoon_driver import validation
+
+# What create_domain takes: every key required but ramdisk.
+CREATE_FIELDS = frozenset(('name', 'memory_mb', 'vcpus', 'guest_type',
+                           'kernel', 'ramdisk'))
+CREATE_OPTIONAL = frozenset(('ramdisk',))
+
+
+def _plain_int(value, what, low, high):
+    """An int within [low, high]; no bool, float or text.
+
+    privsep sends ints as ints: anything else did not come from our
+    backend.
+    """
+    if type(value) is not int or not low <= value <= high:
+        raise exception.InvalidInput(
+            what=what, reason='%r is not a whole number from %d to %d' % (
+                value, low, high))
+    return value
+
+
+def _run(options, args, timeout=None):
+    return xl_exec.run(options.command, args,
+                       timeout or options.command_timeout)
+
+
+def info(options):
+    return _run(options, ['info'])
+
+
+def list_domains(options):
+    return _run(options, ['list'])
+
+
+def dom0_list(options):
+    return _run(options, ['list', '0'])
+
+
+def dom0_list_long(options):
+    return _run(options, ['list', '-l', '0'])
+
+
+def domain_list(options, name):
+    try:
+        name = xl_config.guest_name(name)
+    except exception.InvalidInput as err:
+        return xl_exec.refused(err.message)
+    return _run(options, ['list', name])
+
+
+def set_dom0_target(options, target_mb):
+    try:
+        target_mb = _plain_int(target_mb, 'dom0 target in MiB',
+                               base.MIN_DOM0_TARGET_MB,
+                               validation.MAX_MEMORY_MB)
+    except exception.InvalidInput as err:
+        return xl_exec.refused(err.message)
+    return _run(options, ['mem-set', '0', '%dm' % target_mb])
+
+
+def destroy_domain(options, name):
+    try:
+        name = xl_config.guest_name(name)
+    except exception.InvalidInput as err:
+        return xl_exec.refused(err.message)
+    return _run(options, ['destroy', name], options.destroy_timeout)
+
+
+def _checked_fields(options, fields):
+    """fields -> (DomainSpec, kernel, ramdisk); InvalidInput if not."""
+    if not isinstance(fields, dict):
+        raise exception.InvalidInput(
+            what='create fields', reason='expected a dict, not %s' % (
+                type(fields).__name__,))
+    keys = set(fields)
+    unknown = sorted(str(k) for k in keys - CREATE_FIELDS)
+    missing = sorted(CREATE_FIELDS - CREATE_OPTIONAL - keys)
+    if unknown or missing:
+        raise exception.InvalidInput(
+            what='create fields', reason='unknown: %s; missing: %s' % (
+                ', '.join(unknown) or 'none', ', '.join(missing) or 'none'))
+    spec = base.DomainSpec(
+        name=xl_config.guest_name(fields['name']),
+        memory_mb=_plain_int(fields['memory_mb'], 'memory size in MiB', 1,
+                             validation.MAX_MEMORY_MB),
+        vcpus=_plain_int(fields['vcpus'], 'vCPU count', 1,
+                         validation.MAX_VCPUS),
+        guest_type=fields['guest_type'])
+    if not isinstance(spec.guest_type, str) or (
+            spec.guest_type not in xl_config.XL_TYPES):
+        raise exception.InvalidInput(
+            what='guest type', reason='%r: use one of %s' % (
+                spec.guest_type, ', '.join(sorted(xl_config.XL_TYPES))))
+    dirs = options.guest_image_dirs
+    kernel = xl_config.check_image(fields['kernel'], dirs,
+                                   '[xl] guest_kernel')
+    ramdisk = fields.get('ramdisk') or None
+    if ramdisk is not None:
+        ramdisk = xl_config.check_image(ramdisk, dirs, '[xl] guest_ramdisk')
+    return spec, kernel, ramdisk
+
+
+def create_domain(options, fields):
+    """``xl create`` of a config rendered here from checked ``fields``.
+
+    fields: name, memory_mb, vcpus, guest_type, kernel and optionally
+    ramdisk; the boot files must pass xl_config.check_image against this
+    side's [xl] guest_image_dirs. The config goes into a directory made
+    here (mkdtemp: private to this side's user) and is gone afterwards.
+    """
+    try:
+        spec, kernel, ramdisk = _checked_fields(options, fields)
+    except exception.InvalidInput as err:
+        return xl_exec.refused(err.message)
+    directory = tempfile.mkdtemp(prefix='xenballoon-xl-')
+    try:
+        path = xl_config.write(directory, spec, kernel, ramdisk)
+        return _run(options, ['create', path], options.create_timeout)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
