@@ -26,6 +26,8 @@ GiB = 1024
 SPAWN_POINTS = ['reserve-before', 'reserve-after', 'balloon-after-target',
                 'wait-middle', 'build-before-create', 'build-inside-create',
                 'build-before-commit', 'build-after-commit']
+# A populate rate at which a half-built domain stays half built.
+FROZEN_BUILD_MB_S = 0.01
 REVERT_POINTS = ['revert-destroying-domain', 'revert-returning-dom0',
                  'revert-releasing']
 
@@ -94,10 +96,13 @@ def recover(conf):
 @pytest.mark.parametrize('point', SPAWN_POINTS)
 def test_spawn_killed_then_recovered(host, point):
     # A slow balloon, so that the wait sees several looks before its end;
-    # a slow build, so that it is still half done when recovery comes.
+    # a build so slow that it is still half done when recovery comes,
+    # however long that takes: the simulated host keeps building in the
+    # meantime, and 20 GiB at 0.01 MiB/s take 2 million simulated seconds
+    # (over half an hour of real time at this time_scale).
     conf = host(rate=128 if point == 'wait-middle' else 2048,
-                populate_rate_mb_s=4 if point == 'build-inside-create'
-                else 1024)
+                populate_rate_mb_s=FROZEN_BUILD_MB_S
+                if point == 'build-inside-create' else 1024)
     killed = cli(conf, 'spawn', 'vm1', '--memory-mb', str(20 * GiB),
                  point=point)
     assert killed.returncode == -signal.SIGKILL, killed.stderr

@@ -1,5 +1,8 @@
 """Many spawns at once, from several processes, on one simulated host.
 
+What must hold however loaded the machine is: everyone who fits runs,
+the rest are refused at reserve, nothing is overcommitted or contended.
+
 The same run with flows and ledger on the SQLite default, on PostgreSQL
 and on MariaDB.
 """
@@ -90,29 +93,14 @@ def test_32_spawns_from_4_processes(conf_path, store_url):
         # No overcommit at any step: dom0 plus every domain's footprint.
         assert model.peak_committed_mb <= model.total_mb
         assert model.contention_s == 0
-        first_request_s = model.first_request_at
     running = drv.backend.list_domains()
     assert sorted(d.name for d in running) == sorted(
         r['name'] for r in admitted)
     assert all(d.state == 'running' for d in running)
     assert drv.ledger.figures(drv.backend).reserved_mb == 0
 
-    # Makespan: as long as dom0 takes to release what the admitted need,
-    # counted from dom0's first balloon request. Before it, 32 flows
-    # start on 2 busy cores and store their logbooks: wall seconds that
-    # scaled real time multiplies by 10 (measured 0.5-4 s of wall, the
-    # most on MariaDB), which say nothing about waits running in
-    # parallel. The whole makespan on the virtual clock is held to 1.05
-    # in tests/unit/flows/test_spawn.py::test_32_concurrent_spawns_makespan.
-    from_dom0 = len(admitted) * need - before['free_mb']
-    release_s = from_dom0 / RATE
-    ended_s = max(r['ended_s'] for r in admitted)
-    makespan = ended_s - first_request_s
-    print('%s: makespan %.1f s for %d admitted, dom0 release %.1f s: '
-          '%.3f x (start-up before the first balloon request: %.1f s)' % (
-              store_url or 'sqlite default', makespan, len(admitted),
-              release_s, makespan / release_s,
-              first_request_s - min(r['started_s'] for r in results)))
-    # Measured 1.008-1.017 on SQLite, 1.017-1.032 on the servers, with
-    # the machine's load at 5-6.
-    assert makespan <= 1.05 * release_s
+    # How close the makespan comes to dom0's release time depends on the
+    # machine's load (scaled real time multiplies its delays), so it is
+    # not asserted here: tools/bench_parallel_spawns.py (tox -e bench)
+    # prints the ratio, and tests/unit/flows/test_spawn.py holds it to
+    # 1.05 on the virtual clock.
