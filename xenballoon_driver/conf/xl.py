@@ -45,7 +45,7 @@ xl_opts = [
                     'these files exist dom0 is read there instead of with '
                     'two xl calls per look; empty, or a directory without '
                     'them, means xl list.'),
-    cfg.IntOpt('sysfs_check_tolerance_mb', default=4, min=0, max=1024,
+    num.IntOpt('sysfs_check_tolerance_mb', default=4, min=0, max=1024,
                help='Integer MiB, 0 to 1024. The first time a process reads '
                     'dom0 it compares dom0_balloon_dir with one "xl list 0" '
                     'and "xl list -l 0" reading; when dom0\'s size or target '
@@ -63,18 +63,18 @@ xl_opts = [
                      'write, down from the listed directory: so a '
                      'compromised service user cannot have root boot a file '
                      'of its own.'),
-    cfg.IntOpt('look_retries', default=3, min=0, max=20,
+    num.IntOpt('look_retries', default=3, min=0, max=20,
                help='Integer, 0 to 20. How many times a read-only look (xl '
                     'info, xl list, a sysfs read) that failed is tried '
                     'again before the failure is reported: one transient '
                     'glitch of xl during a long balloon wait must not fail '
                     'the spawn. mem-set, create and destroy are never '
                     'retried this way. 0 turns retries off.'),
-    cfg.FloatOpt('look_retry_interval', default=1.0, min=0.0, max=60.0,
+    num.FloatOpt('look_retry_interval', default=1.0, min=0.0, max=60.0,
                  help='Seconds, 0 to 60, waited before each retry of a '
                       'read-only look. The wait counts in the balloon '
                       'wait\'s stall clock like any other.'),
-    cfg.FloatOpt('look_retry_window', default=30.0, min=0.0, max=600.0,
+    num.FloatOpt('look_retry_window', default=30.0, min=0.0, max=600.0,
                  help='Seconds, 0 to 600: no retry of a read-only look '
                       'starts later than this after its first try (so with '
                       'command_timeout, bounds how long one look can take '
