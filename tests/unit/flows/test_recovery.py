@@ -56,6 +56,14 @@ def stored(host):
     return out
 
 
+def edit_meta(host, flow_id, **meta):
+    """Damage a stored record as an older release or a bad write could."""
+    with contextlib.closing(host.driver.persistence.get_connection()) as c:
+        detail = c.get_flow_details(flow_id)
+        detail.meta.update(meta)
+        c.update_flow_details(detail)
+
+
 def interrupted_spawn(host, name='vm1', memory_mb=20 * GiB,
                       at='set_dom0_target'):
     real = getattr(host.backend, at)
@@ -159,10 +167,7 @@ def test_hosts_sharing_a_store_never_touch_each_others_flows(hosts):
 def test_unrebuildable_flow_is_quarantined_and_blocks_nothing(hosts):
     host = hosts()
     flow_id = interrupted_spawn(host)
-    with contextlib.closing(host.driver.persistence.get_connection()) as c:
-        detail = c.get_flow_details(flow_id)
-        detail.meta['factory'] = 'xenballoon-teleport'
-        c.update_flow_details(detail)
+    edit_meta(host, flow_id, factory='xenballoon-teleport')
     recovered, _ = host.driver.recover()
     (row,) = recovered
     assert row.outcome == 'quarantined'
@@ -195,10 +200,7 @@ def test_operator_discards_a_quarantined_flow_and_reconcile_takes_over(
         hosts, conf):
     host = hosts()
     flow_id = interrupted_spawn(host)
-    with contextlib.closing(host.driver.persistence.get_connection()) as c:
-        detail = c.get_flow_details(flow_id)
-        detail.meta['factory'] = 'xenballoon-teleport'
-        c.update_flow_details(detail)
+    edit_meta(host, flow_id, factory='xenballoon-teleport')
     host.driver.recover()
     with pytest.raises(exception.InvalidInput, match='no flow of host'):
         host.driver.discard_flow('0' * 32)
