@@ -262,3 +262,23 @@ def test_bad_field_in_a_file_names_the_file_and_field(tmp_path):
         scenario_mod.load(str(path))
     assert str(path) in str(err.value)
     assert "balloon.jitter must be a number, not 'high'" in str(err.value)
+
+
+# -- build failures by domain name ------------------------------------------
+
+def test_fail_domains_by_name():
+    sc = scenario_mod.from_dict(good(build={'fail_domains': {'web-1': 0.5,
+                                                             'db': 0}}))
+    assert sc.build.fail_domains == {'web-1': 0.5, 'db': 0.0}
+    assert scenario_mod.from_dict(good()).build.fail_domains is None
+
+
+@pytest.mark.parametrize('value, fragment', [
+    (['web-1'], 'build.fail_domains must be a mapping of domain names'),
+    ({'web 1': 0.5}, 'build.fail_domains key: '),
+    ({'web-1': 1.5}, 'build.fail_domains.web-1 = 1.5 is outside 0.0..1.0'),
+    ({'web-1': 'half'}, 'build.fail_domains.web-1 must be a number'),
+    ({'web-1': True}, 'build.fail_domains.web-1 must be a number'),
+])
+def test_bad_fail_domains(value, fragment):
+    bad(good(build={'fail_domains': value}), fragment)

@@ -1,0 +1,201 @@
+"""A scenario's sections: a simulated host, its balloon, its builds, the
+toolstack's and driver's own times, and the requests.
+
+Each field carries its default and range (fields.field); scenario.py
+reads and checks a file into these.
+"""
+
+import dataclasses
+
+from xenballoon_driver.balloon import footprint
+from xenballoon_driver.simulator import fields
+from xenballoon_driver import validation
+
+GiB = 1024
+MAX_HOST_CPUS = 4096
+# At most this many hosts (after count) and generated requests.
+MAX_HOSTS = 10000
+MAX_GENERATED = 100000
+
+
+@dataclasses.dataclass
+class HostSpec:
+    total_mb: int = fields.field(1024 * GiB, 1024, validation.MAX_MEMORY_MB,
+                                 int)
+    dom0_mb: int = fields.field(960 * GiB, 256, validation.MAX_MEMORY_MB, int)
+    # Where dom0's balloon stalls: dom0 cannot shrink below it (what it
+    # cannot free: unreclaimable memory and the kernel's reserve; 262-272
+    # MiB for the 1.5 GiB dom0 of /work/shared/xenlab/captures, runs b009
+    # and c007). Not sysfs info/low_kb: that is the memory IN the balloon
+    # (262144 KiB at boot, a031; 786432 after mem-set 1024m, a160).
+    dom0_low_mb: int = fields.field(2048, 128, validation.MAX_MEMORY_MB, int)
+    # Memory Xen keeps for itself (heap, frame table): never free.
+    xen_mb: int = fields.field(0, 0, validation.MAX_MEMORY_MB, int)
+    # Physical CPUs, as the host reports them (resource figures only).
+    cpus: int = fields.field(64, 1, MAX_HOST_CPUS, int)
+
+
+@dataclasses.dataclass
+class BalloonSpec:
+    release_rate_mb_s: float = fields.field(680.0, 0.001, 1.0e6)
+    reinflate_rate_mb_s: float = fields.field(1400.0, 0.001, 1.0e6)
+    # Each simulated second's rate is multiplied by 1 +/- jitter.
+    jitter: float = fields.field(0.0, 0.0, 0.95)
+    start_delay_s: float = fields.field(0.0, 0.0, 3600.0)
+    # Stop releasing after this many MiB in all (a stuck balloon).
+    stall_after_mb: float = fields.field(None, 0.0, 1.0e9, optional=True)
+    # Someone raises dom0's target by grow_back_mb, grow_back_after_s after
+    # the first balloon request; dom0 grows back towards it.
+    grow_back_after_s: float = fields.field(None, 0.0, 1.0e6, optional=True)
+    grow_back_mb: float = fields.field(0.0, 0.0, 1.0e9)
+    # Pages Xen loses while dom0 balloons (IOMMU large-page splits): free
+    # memory dips by dip_mb for dip_duration_s, from dip_at_s.
+    dip_at_s: float = fields.field(None, 0.0, 1.0e6, optional=True)
+    dip_mb: float = fields.field(0.0, 0.0, 1.0e9)
+    dip_duration_s: float = fields.field(0.0, 0.0, 1.0e6)
+    seed: int = fields.field(1, 0, 2 ** 31, int)
+
+
+@dataclasses.dataclass
+class BuildSpec:
+    populate_rate_mb_s: float = fields.field(8192.0, 0.001, 1.0e7)
+    # A build fails once this fraction of its memory is populated: every
+    # build, or (fail_domains) the domains named, each at its fraction.
+    # Fault injection lives here, by domain name, not in the driver's API.
+    fail_at_fraction: float = fields.field(None, 0.0, 1.0, optional=True)
+    fail_domains: dict = fields.field(None, 0.0, 1.0, dict, optional=True)
+    # While a build contends with a running balloon, the balloon runs at
+    # this fraction of its rate.
+    contention_slowdown: float = fields.field(0.5, 0.01, 1.0)
+
+
+@dataclasses.dataclass
+class ToolstackSpec:
+    """Seconds each toolstack call takes (xl forks, reads xenstore).
+
+    Zero by default. A scenario fitted to a real host (scenarios/
+    xen-qemu.yaml) sets them, so that looking at the host costs what it
+    costs there: with xl a full look is ``xl list``, ``xl info`` and two
+    calls for dom0 (``xl list 0``, ``xl list -l 0``).
+    """
+
+    info_s: float = fields.field(0.0, 0.0, 600.0)
+    dom0_s: float = fields.field(0.0, 0.0, 600.0)
+    list_s: float = fields.field(0.0, 0.0, 600.0)
+    mem_set_s: float = fields.field(0.0, 0.0, 600.0)
+    # Before the guest's memory is populated (and when a create fails).
+    create_s: float = fields.field(0.0, 0.0, 600.0)
+    destroy_s: float = fields.field(0.0, 0.0, 600.0)
+    # A yardstick of the machine the figures come from: how long creating
+    # and destroying a tiny guest with xl took there (0: not said). The
+    # simulator does not use it: tests/xen/fit.py scales the scenario to
+    # another run's machine with it (an emulated machine's speed varies).
+    reference_s: float = fields.field(0.0, 0.0, 600.0)
+    # Faults, for tests of what is owed (none by default). The first
+    # reinflate_faults mem-set calls that raise dom0's target fail, as
+    # reinflate_fault says: 'error' (xl exits 1), 'hang' (fails as a
+    # timed-out call after fault_hang_s), 'ignore' (exits 0, sets
+    # nothing). The first destroy_faults destroys exit 0 and leave the
+    # domain, which the xl backend reports as a toolstack error. Counted
+    # on the host: each command sees the next one.
+    reinflate_faults: int = fields.field(0, 0, 1000000, int)
+    reinflate_fault: str = fields.field('error', kind=str)
+    fault_hang_s: float = fields.field(60.0, 0.0, 3600.0)
+    destroy_faults: int = fields.field(0, 0, 1000000, int)
+
+
+@dataclasses.dataclass
+class DriverSpec:
+    """The driver's own time on the host's CPU, outside toolstack calls.
+
+    Zero by default. On a slow CPU (Xen under QEMU's emulation runs
+    Python some fifty times slower) creating and storing a flow, and
+    each task's ledger and logbook writes, take seconds: the fitted
+    scenario charges them once per flow.
+    """
+
+    flow_s: float = fields.field(0.0, 0.0, 600.0)
+
+
+@dataclasses.dataclass
+class RequestSpec:
+    name: str = fields.field(None, kind=str)
+    memory_mb: int = fields.field(None, 1, validation.MAX_MEMORY_MB, int)
+    vcpus: int = fields.field(1, 1, validation.MAX_VCPUS, int)
+    guest_type: str = fields.field('pv', kind=str)
+    at_s: float = fields.field(0.0, 0.0, 1.0e7)
+    # This request's build fails there: the runner puts it in the build
+    # section's fail_domains under the request's name.
+    fail_at_fraction: float = fields.field(None, 0.0, 1.0, optional=True)
+
+    @property
+    def footprint_mb(self):
+        return footprint.footprint_mb(self.memory_mb, self.vcpus,
+                                      self.guest_type)
+
+
+@dataclasses.dataclass
+class GenerateSpec:
+    """Requests made up from a seed (the ``generate:`` section).
+
+    ``count`` requests named ``<prefix>-<n>``; sizes log-uniform between
+    min_memory_mb and max_memory_mb (as many 1-2 GiB guests as 256-512
+    GiB ones), rounded to round_mb; arrivals from start_s with
+    exponential gaps of mean mean_interval_s (a Poisson stream).
+    """
+
+    count: int = fields.field(None, 1, MAX_GENERATED, int)
+    seed: int = fields.field(1, 0, 2 ** 31, int)
+    prefix: str = fields.field('req', kind=str)
+    min_memory_mb: int = fields.field(1024, 1, validation.MAX_MEMORY_MB, int)
+    max_memory_mb: int = fields.field(512 * GiB, 1, validation.MAX_MEMORY_MB,
+                                      int)
+    round_mb: int = fields.field(1024, 1, validation.MAX_MEMORY_MB, int)
+    start_s: float = fields.field(0.0, 0.0, 1.0e7)
+    mean_interval_s: float = fields.field(1.0, 0.0, 1.0e6)
+    vcpus: int = fields.field(1, 1, validation.MAX_VCPUS, int)
+    guest_type: str = fields.field('pv', kind=str)
+
+
+@dataclasses.dataclass
+class HostEntry:
+    """One item of ``hosts:`` (its sections are read separately)."""
+
+    name: str = fields.field(None, kind=str)
+    count: int = fields.field(None, 1, MAX_HOSTS, int, optional=True)
+
+
+# The sections a ``hosts:`` item may override, and their specs.
+HOST_SECTIONS = (('host', HostSpec), ('balloon', BalloonSpec),
+                 ('build', BuildSpec), ('toolstack', ToolstackSpec))
+
+
+@dataclasses.dataclass
+class Scenario:
+    name: str
+    host: HostSpec
+    balloon: BalloonSpec
+    build: BuildSpec
+    requests: list
+    path: str = ''
+    toolstack: ToolstackSpec = dataclasses.field(
+        default_factory=ToolstackSpec)
+    driver: DriverSpec = dataclasses.field(default_factory=DriverSpec)
+    # A multi-host scenario: one Scenario per host (its name, its own
+    # sections, no requests), in the order given; empty for one host.
+    hosts: list = dataclasses.field(default_factory=list)
+
+    def to_dict(self):
+        data = {'name': self.name,
+                'host': dataclasses.asdict(self.host),
+                'balloon': dataclasses.asdict(self.balloon),
+                'build': dataclasses.asdict(self.build),
+                'toolstack': dataclasses.asdict(self.toolstack),
+                'driver': dataclasses.asdict(self.driver),
+                'requests': [dataclasses.asdict(r) for r in self.requests]}
+        if self.hosts:
+            # Expanded: one item per host, every section in full.
+            data['hosts'] = [dict({'name': h.name}, **{
+                key: dataclasses.asdict(getattr(h, key))
+                for key, _ in HOST_SECTIONS}) for h in self.hosts]
+        return data
