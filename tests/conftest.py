@@ -14,8 +14,8 @@ from xenballoon_driver.balloon import ledger_storage
 from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import conf as conf_mod
 from xenballoon_driver import driver as driver_mod
-from xenballoon_driver.hypervisor import simulated
 from xenballoon_driver import persistence
+from xenballoon_driver.simulator import backend as simulated
 from xenballoon_driver.simulator import model as model_mod
 from xenballoon_driver.simulator import scenario as scenario_mod
 from xenballoon_driver.simulator import store as store_mod

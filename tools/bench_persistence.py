@@ -28,8 +28,8 @@ from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import conf as conf_mod
 from xenballoon_driver.flows import engine
 from xenballoon_driver.flows import spawn as spawn_flow
-from xenballoon_driver.hypervisor import simulated
 from xenballoon_driver.persistence import sqlite_backend
+from xenballoon_driver.simulator import backend as simulated
 from xenballoon_driver.simulator import model as model_mod
 from xenballoon_driver.simulator import scenario as scenario_mod
 from xenballoon_driver.simulator import store as store_mod

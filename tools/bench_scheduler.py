@@ -3,8 +3,8 @@
 
 Runs one multi-host scenario (default: the shipped fleet, 56 hosts of
 256 GiB to 2 TiB and 500 requests of 1-512 GiB arriving over half an
-hour) through ``xenballoon_driver.simulation.run_fleet`` three times, on
-a virtual clock, with the same filter and three placements:
+hour) through ``xenballoon_driver.simulator.fleet.run_fleet`` three
+times, on a virtual clock, with the same filter and three placements:
 
 - balloon-aware: BalloonTimeWeigher (multiplier 1), the best host;
 - weigher off: multiplier 0, so the first host that passes (in the
@@ -39,7 +39,8 @@ import time
 from oslo_config import cfg
 
 from xenballoon_driver import conf as conf_mod
-from xenballoon_driver import simulation
+from xenballoon_driver.simulator import fleet as fleet_mod
+from xenballoon_driver.simulator import runner
 from xenballoon_driver.simulator import scenario as scenario_mod
 
 FLEET = os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -79,10 +80,10 @@ def summarise(name, scenario, requests, hosts, wall_s):
     return {
         'policy': name,
         'requests': len(requests),
-        'running': outcomes.get(simulation.RUNNING, 0),
-        'refused': outcomes.get(simulation.REFUSED, 0),
+        'running': outcomes.get(runner.RUNNING, 0),
+        'refused': outcomes.get(fleet_mod.REFUSED, 0),
         'failed': sum(n for o, n in outcomes.items()
-                      if o not in (simulation.RUNNING, simulation.REFUSED)),
+                      if o not in (runner.RUNNING, fleet_mod.REFUSED)),
         'total_s': sum(times),
         'mean_s': sum(times) / len(times) if times else None,
         'p95_s': percentile(times, 0.95) if times else None,
@@ -142,8 +143,8 @@ def main(argv=None):
     for name, options in POLICIES:
         conf = make_conf(options, args.poll_interval)
         start = time.monotonic()
-        requests, hosts = simulation.run_fleet(scenario, conf,
-                                               seed=RANDOM_SEED)
+        requests, hosts = fleet_mod.run_fleet(scenario, conf,
+                                              seed=RANDOM_SEED)
         rows.append(summarise(name, scenario, requests, hosts,
                               time.monotonic() - start))
         print('  %s: done in %.1f s' % (name, rows[-1]['wall_s']),

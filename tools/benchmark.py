@@ -5,7 +5,7 @@ Runs a generated set of scenarios (1 TiB hosts whose dom0 holds most of
 the memory; guests from 16 GiB to 900 GiB; dom0 releasing 300-2000 MiB/s
 with jitter, stalls, start delays, a target raised behind our back, a dip
 in free memory, and overlapping requests) through
-``xenballoon_driver.simulation.run`` for every strategy, on a virtual
+``xenballoon_driver.simulator.runner.run`` for every strategy, on a virtual
 clock. Prints a table per strategy, checks the targets below and exits 1
 if one of ours misses:
 
@@ -35,17 +35,17 @@ import time
 
 from oslo_config import cfg
 
-from xenballoon_driver.balloon import ledger as ledger_mod
-from xenballoon_driver.balloon import ledger_storage
+from taskflow.persistence import backends
+
 from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import conf as conf_mod
 from xenballoon_driver import exception
-from xenballoon_driver.hypervisor import simulated
-from xenballoon_driver import simulation
+from xenballoon_driver.simulator import host as host_mod
 from xenballoon_driver.simulator import model as model_mod
+from xenballoon_driver.simulator import runner
 from xenballoon_driver.simulator import scenario as scenario_mod
 from xenballoon_driver.simulator import store as store_mod
-from xenballoon_driver import strategies
+from xenballoon_driver.simulator import strategies
 
 GiB = 1024
 OURS = strategies.OURS
@@ -175,7 +175,7 @@ def make_conf():
 def fifo_limits(scenario):
     """Each request's physical limit when requests are served in order.
 
-    simulation.lower_bound_s looks at one request alone, on the host as
+    runner.lower_bound_s looks at one request alone, on the host as
     that strategy left it: for a request that overlaps earlier ones it
     ignores the memory they are owed, and no strategy can give every
     overlapping request its own limit. Here request k cannot be ready
@@ -242,7 +242,7 @@ def run_all(cases, names, conf):
     for case_ in cases:
         fifo = fifo_limits(case_.scenario)
         for name in names:
-            for result in simulation.run(case_.scenario, name, conf):
+            for result in runner.run(case_.scenario, name, conf):
                 rows.append(row_of(case_, result, fifo))
     return rows
 
@@ -271,7 +271,7 @@ def summarise(rows, name):
     ratios = [r['ratio'] for r in free if r['ratio'] is not None]
     excess = [r['excess_s'] for r in free if r['excess_s'] is not None]
     detect = [r['stall_delay_s'] for r in stall
-              if r['outcome'] == simulation.STALLED]
+              if r['outcome'] == runner.STALLED]
     fail_after = [r['stall_delay_s'] for r in stall
                   if r['stall_delay_s'] is not None]
     return {
@@ -412,7 +412,7 @@ def check_targets(rows, stall_timeout):
 
     stall = [r for r in ours if r['category'] == 'stall']
     limit = stall_timeout + STALL_GRACE_S
-    slow = [r for r in stall if r['outcome'] != simulation.STALLED or
+    slow = [r for r in stall if r['outcome'] != runner.STALLED or
             r['stall_delay_s'] is None or r['stall_delay_s'] > limit]
     worst = max((r['stall_delay_s'] for r in stall
                  if r['stall_delay_s'] is not None), default=None)
@@ -426,7 +426,7 @@ def check_targets(rows, stall_timeout):
 
     jittery = [r for r in ours if r['jitter'] >= 0.5 and
                r['category'] == 'free']
-    false = [r for r in jittery if r['outcome'] == simulation.STALLED]
+    false = [r for r in jittery if r['outcome'] == runner.STALLED]
     checks.append(Check(True, bool(jittery) and not false,
                         '%s: no false stall under +/-50 %% jitter: %d '
                         'request(s), %d false stall(s)' % (
@@ -501,38 +501,30 @@ class RecordingStore(store_mod.MemoryStore):
                 self.events.append((now, name, dom['state']))
 
 
-def _outcome(err):
-    if isinstance(err, (exception.NotEnoughMemory, exception.OutOfMemory)):
-        return simulation.NOMEM
-    if isinstance(err, exception.BalloonStalled):
-        return simulation.STALLED
-    return simulation.FAILED
-
-
 def run_recorded(scenario, strategy_name, conf, horizon_s):
-    """simulation.run's set-up, with a store that keeps a time series."""
-    model = model_mod.HostModel(scenario)
+    """runner.run's set-up, with a store that keeps a time series."""
+    model = model_mod.HostModel(runner.with_request_faults(
+        scenario, scenario.requests))
     clock = clock_mod.VirtualClock()
     store = RecordingStore(model, clock)
-    backend = simulated.SimulatedHypervisor(conf, store=store)
-    ledger = ledger_mod.Ledger(ledger_storage.MemoryStorage(),
-                               conf.xenballoon.dom0_min_memory_mb)
-    strategy = strategies.load(strategy_name, conf, backend, ledger)
+    driver = host_mod.build_driver(
+        conf, store, backends.fetch({'connection': 'memory://'}))
+    strategy = strategies.load(strategy_name, conf, driver)
     with store.session():
         pass
 
     def job(req):
-        spec = simulation.domain_spec(req)
+        spec = runner.domain_spec(req)
 
         def attempt():
             try:
                 strategy.spawn(spec)
             except exception.XenBalloonException as err:
-                return req.name, clock.now(), _outcome(err)
-            return req.name, clock.now(), simulation.RUNNING
+                return req.name, clock.now(), runner.outcome_of(err)
+            return req.name, clock.now(), runner.RUNNING
         return req.at_s, attempt
 
-    ends = simulation.run_jobs(clock, [job(r) for r in scenario.requests])
+    ends = runner.run_jobs(clock, [job(r) for r in scenario.requests])
     while clock.now() < horizon_s:
         clock.sleep(min(1.0, horizon_s - clock.now()))
         with store.session():
@@ -592,7 +584,7 @@ def plot_timeline(scenario, names, conf, path, horizon_s=300.0):
                 ax.axvline(when, color='black', lw=1.5)
                 marks.append('ready %.0f s' % when)
         for dom, when, outcome in ends:
-            if dom == req.name and outcome != simulation.RUNNING:
+            if dom == req.name and outcome != runner.RUNNING:
                 ax.axvline(when, color='red', lw=1.5)
                 ax.plot([when], [dom0_lim[1]], 'x', color='red', ms=12,
                         mew=3, clip_on=False)

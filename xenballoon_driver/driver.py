@@ -84,7 +84,7 @@ class XenBalloonDriver:
         return recovery.list_flows(self.persistence, self.host)
 
     def spawn(self, name, memory_mb, vcpus=1, guest_type='pv',
-              progress=None, fail_at_fraction=None):
+              progress=None):
         """Create a domain, ballooning dom0 as far as it needs.
 
         Returns the domain's DomainInfo. Every failure leaves the host as
@@ -94,8 +94,7 @@ class XenBalloonDriver:
             name=validation.domain_name(name),
             memory_mb=validation.memory_mb(memory_mb),
             vcpus=validation.vcpus(vcpus),
-            guest_type=self._guest_type(guest_type),
-            fail_at_fraction=fail_at_fraction)
+            guest_type=self._guest_type(guest_type))
         flow = registry.build(self, spawn_flow.FLOW_NAME)
         # Flow inputs are plain data: persisted logbooks store them as JSON.
         results = engine.run(flow, {'spec': dataclasses.asdict(spec)},

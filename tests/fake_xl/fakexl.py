@@ -58,6 +58,7 @@ from tests.fake_xl import render
 from xenballoon_driver import exception
 from xenballoon_driver.simulator import model as model_mod
 from xenballoon_driver.simulator import scenario as scenario_mod
+from xenballoon_driver.simulator import store as store_mod
 
 STATE_VERSION = 1
 EPS = 1e-6
@@ -114,7 +115,8 @@ class Host:
         return {'version': STATE_VERSION, 'scenario': scenario.to_dict(),
                 'epoch': time.time(),
                 'time_scale': float(self.env.get('FAKE_XL_TIME_SCALE') or 1),
-                'model': model_mod.HostModel(scenario).to_dict(),
+                'model': store_mod.model_state(
+                    model_mod.HostModel(scenario)),
                 'fake_xl': {'dom0_max_mb': dom0_max}}
 
     def _write(self, state):
@@ -137,13 +139,13 @@ class Host:
                     state = self._new_state()
                 scenario = scenario_mod.from_dict(state['scenario'])
                 model = model_mod.HostModel(scenario)
-                model.load_dict(state['model'])
+                store_mod.set_model_state(model, state['model'])
                 now = (time.time() - state['epoch']) * state['time_scale']
                 model.advance(now)
                 extra = state.setdefault('fake_xl', {})
                 extra.setdefault('dom0_max_mb', scenario.host.dom0_mb)
                 yield model, extra, state['time_scale']
-                state['model'] = model.to_dict()
+                state['model'] = store_mod.model_state(model)
                 self._write(state)
             finally:
                 fcntl.lockf(lock, fcntl.LOCK_UN)
@@ -419,7 +421,7 @@ def cmd_create(host, args, faults, env):
                         domid, int(memory) * 256))
                 raise Exit(3, stderr=head + render.create_rebuild_failed(
                     domid))
-            remaining = model._remaining(dom)
+            remaining = model.remaining_mb(dom)
             rate = model.build.populate_rate_mb_s
         wait = min(BUILD_POLL_S, max(remaining / rate, 0.001))
         time.sleep(max(wait / scale, 0.001))

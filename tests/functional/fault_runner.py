@@ -45,7 +45,7 @@ from xenballoon_driver.balloon import ledger_storage
 from xenballoon_driver.balloon import progress
 from xenballoon_driver import clock
 from xenballoon_driver.cmd import shell
-from xenballoon_driver.hypervisor import simulated
+from xenballoon_driver.simulator import backend as simulated
 
 # point: (class, method, 'before' or 'after' the call, on which call)
 POINTS = {

@@ -58,6 +58,22 @@ def failed_build_exits_5_and_undoes_everything(make_host):
     assert status == base.SMALL_FRESH_STATUS
 
 
+@CHECKS.add()
+def a_named_domain_fails_and_another_builds(make_host):
+    # Fault injection by domain name, in the simulated host's scenario.
+    host = make_host(base.small_scenario(
+        build={'fail_domains': {'broken2': 0.25}}))
+    result = host.run('spawn', 'broken2', '--memory-mb', MEMORY_MB)
+    assert result.rc == 5, result
+    assert result.error == ('error: Building domain broken2 failed: '
+                            'simulated build failure at 25% of its memory')
+    status, domains = host.settled_snapshot()
+    assert domains == []
+    assert status == base.SMALL_FRESH_STATUS
+    result = host.run('spawn', 'fine2', '--memory-mb', 1024)
+    assert result.rc == 0, result
+
+
 @pytest.fixture(scope='module')
 def outcomes(tmp_path_factory):
     return CHECKS.start(tmp_path_factory)

@@ -25,7 +25,7 @@ import yaml
 
 from tests.functional import base
 from xenballoon_driver import conf as conf_mod
-from xenballoon_driver import simulation
+from xenballoon_driver.simulator import fleet as fleet_mod
 from xenballoon_driver.simulator import scenario as scenario_mod
 
 GiB = 1024
@@ -62,8 +62,8 @@ def fleet_run(tmp_path_factory):
             'available_mb'] for name, drv in fleet.drivers.items()}
         refusals.append((spec, err, room))
 
-    requests, hosts = simulation.run_fleet(scenario, conf,
-                                           on_refused=on_refused)
+    requests, hosts = fleet_mod.run_fleet(scenario, conf,
+                                          on_refused=on_refused)
     return scenario, requests, hosts, refusals
 
 
@@ -105,7 +105,7 @@ def test_no_request_is_refused_while_a_host_could_take_it(fleet_run):
     requests, refusals = fleet_run[1], fleet_run[3]
     refused = [r for r in requests if r.host is None]
     assert refused, 'the overloaded fleet refused nothing: test is vacuous'
-    assert {r.outcome for r in refused} == {simulation.REFUSED}
+    assert {r.outcome for r in refused} == {fleet_mod.REFUSED}
     assert len(refusals) == len(refused)
     for spec, err, room in refusals:
         assert len(room) >= 50

@@ -21,8 +21,8 @@ from tests.fake_xl import harness
 from xenballoon_driver import conf as conf_mod
 from xenballoon_driver import driver as driver_mod
 from xenballoon_driver import exception
-from xenballoon_driver.hypervisor import simulated
 from xenballoon_driver.hypervisor import xl
+from xenballoon_driver.simulator import backend as simulated
 from xenballoon_driver.simulator import scenario as scenario_mod
 from xenballoon_driver.simulator import store as store_mod
 

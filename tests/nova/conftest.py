@@ -8,8 +8,8 @@ import pytest
 
 from tests import conftest as base
 from xenballoon_driver import clock as clock_mod
-from xenballoon_driver.hypervisor import simulated
 from xenballoon_driver import persistence
+from xenballoon_driver.simulator import backend as simulated
 from xenballoon_driver.simulator import model as model_mod
 from xenballoon_driver.simulator import store as store_mod
 

@@ -4,7 +4,7 @@ import os
 import sys
 
 from tests import conftest
-from xenballoon_driver import simulation
+from xenballoon_driver.simulator import runner
 
 TOOLS = os.path.join(os.path.dirname(__file__), '..', '..', 'tools')
 
@@ -19,9 +19,9 @@ def test_recorded_run_samples_the_host_and_ends_like_simulate(conf):
         {'name': 'vm1', 'memory_mb': 20 * conftest.GiB}])
     samples, events, ends = benchmark.run_recorded(scenario, 'progress',
                                                    conf, 60.0)
-    expected, = simulation.run(scenario, 'progress', conf)
+    expected, = runner.run(scenario, 'progress', conf)
     (name, ended_at, outcome), = ends
-    assert (name, outcome) == ('vm1', simulation.RUNNING)
+    assert (name, outcome) == ('vm1', runner.RUNNING)
     assert ended_at == expected.ended_at_s
     # Sampled up to the horizon; dom0 went down and the domain ran.
     assert samples[-1][0] >= 60.0

@@ -6,7 +6,7 @@ from stevedore import driver as stevedore_driver
 from tests import conftest
 from xenballoon_driver import driver as driver_mod
 from xenballoon_driver import exception
-from xenballoon_driver.hypervisor import simulated
+from xenballoon_driver.simulator import backend as simulated
 
 GiB = conftest.GiB
 

@@ -7,8 +7,8 @@ import types
 import pytest
 
 from tests import conftest
-from xenballoon_driver.hypervisor import simulated
 from xenballoon_driver import resources
+from xenballoon_driver.simulator import backend as simulated
 
 GiB = conftest.GiB
 

@@ -4,9 +4,9 @@ import pytest
 
 from tests import conftest
 from xenballoon_driver import exception
-from xenballoon_driver import simulation
+from xenballoon_driver.simulator import runner
 from xenballoon_driver.simulator import scenario as scenario_mod
-from xenballoon_driver import strategies
+from xenballoon_driver.simulator import strategies
 
 GiB = conftest.GiB
 
@@ -19,7 +19,7 @@ def big_host(requests, **balloon):
 
 
 def one(scenario, strategy, conf):
-    result, = simulation.run(scenario, strategy, conf)
+    result, = runner.run(scenario, strategy, conf)
     return result
 
 
@@ -31,12 +31,12 @@ def test_strategies_are_plugins_with_ours_first():
 
 def test_unknown_strategy(conf):
     with pytest.raises(exception.StrategyNotFound, match='xl-4.4'):
-        simulation.run(big_host([]), 'xl-9', conf)
+        runner.run(big_host([]), 'xl-9', conf)
 
 
 def test_default_scenario_outcomes(conf):
     scenario = scenario_mod.load()
-    rows = {(r.strategy, r.request): r for r in simulation.run_all(
+    rows = {(r.strategy, r.request): r for r in runner.run_all(
         scenario, strategies.available(), conf)}
     ours = rows['progress', 'big-160g']
     assert ours.outcome == 'running' and ours.contention_s == 0
@@ -110,7 +110,7 @@ def test_refusal_is_nomem_at_once(conf):
 def test_overlapping_requests_never_overcommit(conf):
     requests = [{'name': 'g%d' % i, 'memory_mb': 150 * GiB,
                  'at_s': 5.0 * i} for i in range(8)]
-    results = simulation.run(big_host(requests), 'progress', conf)
+    results = runner.run(big_host(requests), 'progress', conf)
     running = [r for r in results if r.outcome == 'running']
     refused = [r for r in results if r.outcome == 'nomem']
     assert len(running) == 6 and len(refused) == 2
@@ -122,6 +122,40 @@ def test_runs_are_deterministic(conf):
     scenario = big_host([{'name': 'a', 'memory_mb': 120 * GiB},
                          {'name': 'b', 'memory_mb': 60 * GiB, 'at_s': 3}],
                         jitter=0.5)
-    first = simulation.run(scenario, 'progress', conf)
-    second = simulation.run(scenario, 'progress', conf)
+    first = runner.run(scenario, 'progress', conf)
+    second = runner.run(scenario, 'progress', conf)
     assert first == second
+
+
+def test_strategy_names(conf):
+    assert runner.strategy_names() == strategies.available()
+    assert runner.strategy_names('xl-4.4') == ['xl-4.4']
+    with pytest.raises(exception.StrategyNotFound) as err:
+        runner.strategy_names('xl-9')
+    assert str(err.value).endswith('xl-4.17, xl-4.4, all')
+
+
+def test_request_faults_go_to_the_build_by_name():
+    scenario = big_host([{'name': 'a', 'memory_mb': GiB},
+                         {'name': 'b', 'memory_mb': GiB,
+                          'fail_at_fraction': 0.5}])
+    assert runner.with_request_faults(scenario, []) is scenario
+    host = runner.with_request_faults(scenario, scenario.requests)
+    assert host.build.fail_domains == {'b': 0.5}
+    # The scenario itself is left as it was.
+    assert scenario.build.fail_domains is None
+
+
+def test_a_request_fault_overrides_the_build_sections(conf):
+    scenario = conftest.make_scenario(
+        build={'fail_at_fraction': 0.5, 'fail_domains': {'a': 0.25,
+                                                         'c': 0.75}},
+        requests=[{'name': 'a', 'memory_mb': GiB, 'fail_at_fraction': 0.1},
+                  {'name': 'b', 'memory_mb': GiB, 'at_s': 10},
+                  {'name': 'c', 'memory_mb': GiB, 'at_s': 20}])
+    host = runner.with_request_faults(scenario, scenario.requests)
+    assert host.build.fail_domains == {'a': 0.1, 'c': 0.75}
+    errors = [r.error for r in runner.run(scenario, 'progress', conf)]
+    assert [e.split(': ')[-1] for e in errors] == [
+        'simulated build failure at %d%% of its memory' % n
+        for n in (10, 50, 75)]

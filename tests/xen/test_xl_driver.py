@@ -24,6 +24,7 @@ from xenballoon_driver import exception
 from xenballoon_driver import hypervisor
 from xenballoon_driver.hypervisor import xl_exec
 
+from tests.xen import options
 from tests.xen import xenhost
 
 PVGRUB = '/guest/pvgrub.bin'
@@ -32,8 +33,8 @@ PVGRUB = '/guest/pvgrub.bin'
 # that its time does not hang on whether the balloon beat the first one.
 GIVE_A_MB = 768
 GIVE_B_MB = 256
-# dom0's floor in tests (a)-(c): far above where its balloon stalls.
-SAFE_MIN_MB = 512
+# dom0's floor in tests (a)-(c) (options.py).
+SAFE_MIN_MB = options.SAFE_MIN_MB
 # The stall test aims this far below dom0's estimated floor: enough for
 # the estimate's error (it came within 1-7 MiB of where the balloon
 # stopped; REPORT.md: 8 MiB below the floor stalled). A stall is seen
@@ -115,12 +116,10 @@ def xl_driver(conf, tmp_path, xl_calls):
                    guest_image_dirs=['/guest', str(tmp_path)],
                    command_timeout=60.0, create_timeout=180.0,
                    destroy_timeout=120.0)
-        options = {'dom0_min_memory_mb': SAFE_MIN_MB, 'poll_interval': 1.0,
-                   'min_poll_interval': 0.5, 'stall_timeout': 10.0,
-                   'min_progress_mb_s': 1.0,
-                   'state_dir': str(tmp_path / 'state')}
-        options.update(xenballoon)
-        conf.flags(group='xenballoon', **options)
+        settings = dict(options.DRIVER_OPTIONS,
+                        state_dir=str(tmp_path / 'state'))
+        settings.update(xenballoon)
+        conf.flags(group='xenballoon', **settings)
         return driver_mod.XenBalloonDriver(conf).init_host()
     return make
 
@@ -348,12 +347,13 @@ def test_balloon_stall_is_reported_and_reverted(xl_driver, measure,
                                                 dom0_restored, xl_calls,
                                                 dom0_headroom):
     """(d) dom0 asked below what it can free: BalloonStalled, reverted."""
-    drv = xl_driver(dom0_min_memory_mb=256, stall_timeout=STALL_TIMEOUT_S,
+    drv = xl_driver(dom0_min_memory_mb=options.STALL_DOM0_MIN_MB,
+                    stall_timeout=STALL_TIMEOUT_S,
                     min_progress_mb_s=STALL_MIN_PROGRESS_MB_S)
     # Import everything the flow needs before measuring dom0's floor.
     drv.host_status()
     floor = dom0_floor_estimate_mb()
-    target = int(max(256 + 8, floor - STALL_GAP_MB))
+    target = int(max(options.STALL_DOM0_MIN_MB + 8, floor - STALL_GAP_MB))
     free0 = xenhost.free_mb()
     dom0_target0 = dom0_restored['target_kb'] // 1024
     memory = guest_memory_for(dom0_target0 - target, free0)

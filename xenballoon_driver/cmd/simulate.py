@@ -8,9 +8,10 @@ from cliff import lister
 
 from xenballoon_driver.cmd import base
 from xenballoon_driver import exception
-from xenballoon_driver import simulation
+from xenballoon_driver.simulator import fleet
+from xenballoon_driver.simulator import runner
 from xenballoon_driver.simulator import scenario as scenario_mod
-from xenballoon_driver import strategies
+from xenballoon_driver.simulator import strategies
 
 COLUMNS = ('strategy', 'request', 'memory_mb', 'at_s', 'outcome',
            'time_to_ready_s', 'lower_bound_s', 'contention_s',
@@ -63,14 +64,8 @@ class Simulate(base.ErrorMapping, lister.Lister):
         scenario = scenario_mod.load(parsed_args.scenario)
         if scenario.hosts:
             return self._fleet(scenario, conf, parsed_args)
-        names = strategies.available()
-        if parsed_args.strategy != 'all':
-            if parsed_args.strategy not in names:
-                raise strategies.exception.StrategyNotFound(
-                    name=parsed_args.strategy,
-                    available=', '.join(names) + ', all')
-            names = [parsed_args.strategy]
-        results = simulation.run_all(scenario, names, conf)
+        names = runner.strategy_names(parsed_args.strategy)
+        results = runner.run_all(scenario, names, conf)
         rows = [tuple(_round(getattr(r, c)) for c in COLUMNS)
                 for r in results]
         return COLUMNS, rows
@@ -82,7 +77,7 @@ class Simulate(base.ErrorMapping, lister.Lister):
                 what='--strategy', reason='%r: a multi-host scenario runs '
                 'this driver (%s) only' % (parsed_args.strategy,
                                            strategies.OURS))
-        requests, hosts = simulation.run_fleet(scenario, conf)
+        requests, hosts = fleet.run_fleet(scenario, conf)
         if parsed_args.report == 'hosts':
             columns, results = FLEET_HOST_COLUMNS, hosts
         else:

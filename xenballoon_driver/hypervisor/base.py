@@ -88,8 +88,6 @@ class DomainSpec:
     memory_mb: int
     vcpus: int = 1
     guest_type: str = 'pv'
-    # Simulator only: make this build fail at a fraction of its memory.
-    fail_at_fraction: float = None
 
     @property
     def footprint_mb(self):

@@ -97,13 +97,18 @@ class HostModel:
 
     def start_build(self, name, footprint_mb, vcpus, fail_at_fraction=None):
         if fail_at_fraction is None:
-            fail_at_fraction = self.build.fail_at_fraction
+            fail_at_fraction = self.fails_at(name)
         self.domains[name] = {
             'domid': self.next_domid, 'footprint_mb': float(footprint_mb),
             'vcpus': vcpus, 'populated_mb': 0.0, 'state': 'building',
             'fail_at_fraction': fail_at_fraction, 'reason': None,
             'contention_s': 0.0}
         self.next_domid += 1
+
+    def fails_at(self, name):
+        """Where the build of ``name`` fails (the build section), or None."""
+        return (self.build.fail_domains or {}).get(
+            name, self.build.fail_at_fraction)
 
     def destroy(self, name):
         del self.domains[name]
@@ -140,9 +145,9 @@ class HostModel:
                                      b.dip_duration_s) if m > now)
         building = self._building()
         if building:
-            if self.free_mb() >= sum(self._remaining(d) for d in building):
+            if self.free_mb() >= sum(self.remaining_mb(d) for d in building):
                 rate = self.build.populate_rate_mb_s
-                marks.extend(now + self._remaining(d) / rate
+                marks.extend(now + self.remaining_mb(d) / rate
                              for d in building)
             else:
                 marks.append(now + CONTENTION_STEP_S)
@@ -154,7 +159,8 @@ class HostModel:
         return [d for d in self.domains.values() if d['state'] == 'building']
 
     @staticmethod
-    def _remaining(dom):
+    def remaining_mb(dom):
+        """MiB a building domain still has to populate (to its failure)."""
         goal = dom['footprint_mb']
         if dom['fail_at_fraction'] is not None:
             goal = min(goal, dom['footprint_mb'] * dom['fail_at_fraction'])
@@ -183,7 +189,7 @@ class HostModel:
         free_before = self.free_mb()
         releasing = self.balloon_can_release()
         contending = releasing and any(
-            free_before + EPS < self._remaining(d) for d in building)
+            free_before + EPS < self.remaining_mb(d) for d in building)
 
         if (b.grow_back_after_s is not None and not self.grown_back and
                 self.first_request_at is not None and
@@ -244,13 +250,13 @@ class HostModel:
 
     def _populate(self, building, dt, releasing):
         free = self.free_mb()
-        wants = [min(self.build.populate_rate_mb_s * dt, self._remaining(d))
+        wants = [min(self.build.populate_rate_mb_s * dt, self.remaining_mb(d))
                  for d in building]
         total = sum(wants)
         share = 1.0 if total <= free + EPS else free / total
         for dom, want in zip(building, wants):
             dom['populated_mb'] += want * share
-            remaining = self._remaining(dom)
+            remaining = self.remaining_mb(dom)
             frac = dom['fail_at_fraction']
             if remaining <= EPS and frac is not None:
                 dom['state'] = 'crashed'
@@ -288,28 +294,3 @@ class HostModel:
         while oracle.dom0_mb > goal + EPS:
             oracle._step(oracle._next_boundary() - oracle.now)
         return oracle.target_reached_at - start
-
-    # -- persistence -----------------------------------------------------
-
-    STATE_KEYS = ('now', 'total_mb', 'xen_mb', 'dom0_low_mb', 'dom0_mb',
-                  'dom0_target_mb', 'released_mb', 'release_start',
-                  'first_request_at', 'grown_back', 'contention_s',
-                  'contention_by_name', 'stuck', 'stall_began_at',
-                  'peak_committed_mb', 'domains',
-                  'next_domid')
-
-    # Added later: a state file saved before has none.
-    OPTIONAL_KEYS = {'faults_used': dict}
-
-    def to_dict(self):
-        state = {key: copy.deepcopy(getattr(self, key))
-                 for key in self.STATE_KEYS}
-        for key in self.OPTIONAL_KEYS:
-            state[key] = copy.deepcopy(getattr(self, key))
-        return state
-
-    def load_dict(self, state):
-        for key in self.STATE_KEYS:
-            setattr(self, key, copy.deepcopy(state[key]))
-        for key, make in self.OPTIONAL_KEYS.items():
-            setattr(self, key, copy.deepcopy(state.get(key, make())))

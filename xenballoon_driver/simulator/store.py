@@ -7,6 +7,7 @@ host whose dom0 goes on ballooning between them.
 """
 
 import contextlib
+import copy
 import json
 import os
 import tempfile
@@ -21,6 +22,31 @@ STATE_VERSION = 1
 # A read-only look saves the host when its saved state is this old.
 REFRESH_S = 10.0
 REQUIRED_KEYS = {'scenario', 'epoch', 'time_scale', 'model'}
+# What of a HostModel is saved: its state, not its scenario's figures.
+MODEL_KEYS = ('now', 'total_mb', 'xen_mb', 'dom0_low_mb', 'dom0_mb',
+              'dom0_target_mb', 'released_mb', 'release_start',
+              'first_request_at', 'grown_back', 'contention_s',
+              'contention_by_name', 'stuck', 'stall_began_at',
+              'peak_committed_mb', 'domains',
+              'next_domid')
+# Added later: a state file saved before has none.
+OPTIONAL_MODEL_KEYS = {'faults_used': dict}
+
+
+def model_state(model):
+    """A HostModel's state, JSON-ready."""
+    state = {key: copy.deepcopy(getattr(model, key)) for key in MODEL_KEYS}
+    for key in OPTIONAL_MODEL_KEYS:
+        state[key] = copy.deepcopy(getattr(model, key))
+    return state
+
+
+def set_model_state(model, state):
+    """Set a HostModel to a state ``model_state`` returned."""
+    for key in MODEL_KEYS:
+        setattr(model, key, copy.deepcopy(state[key]))
+    for key, make in OPTIONAL_MODEL_KEYS.items():
+        setattr(model, key, copy.deepcopy(state.get(key, make())))
 
 
 class MemoryStore:
@@ -45,7 +71,7 @@ class FileStore:
                 state = {'version': STATE_VERSION,
                          'scenario': scenario.to_dict(),
                          'epoch': None, 'time_scale': time_scale,
-                         'model': model_mod.HostModel(scenario).to_dict()}
+                         'model': model_state(model_mod.HostModel(scenario))}
                 self.clock = clock_mod.ScaledClock(time_scale)
                 state['epoch'] = self.clock.epoch
                 self._write(state)
@@ -78,8 +104,7 @@ class FileStore:
         if not isinstance(state, dict) or state.get(
                 'version') != STATE_VERSION or not REQUIRED_KEYS <= set(
                     state) or not isinstance(state['model'], dict) or not (
-                    set(model_mod.HostModel.STATE_KEYS) <= set(
-                        state['model'])):
+                    set(MODEL_KEYS) <= set(state['model'])):
             raise exception.InvalidInput(
                 what='simulator state file %s' % self.path,
                 reason='unknown format; remove it to start a fresh host')
@@ -106,10 +131,10 @@ class FileStore:
         with self._locked():
             state = self._read()
             model = model_mod.HostModel(self.scenario)
-            model.load_dict(state['model'])
+            set_model_state(model, state['model'])
             saved_at = model.now
             model.advance(self.clock.now())
             yield model
             if write or model.now - saved_at > REFRESH_S:
-                state['model'] = model.to_dict()
+                state['model'] = model_state(model)
                 self._write(state)

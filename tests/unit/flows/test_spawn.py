@@ -389,11 +389,11 @@ def test_out_of_memory_from_the_toolstack_is_reverted(sim):
 
 
 def test_revert_of_one_spawn_keeps_memory_promised_to_another(sim):
-    host = sim(balloon={'release_rate_mb_s': 512})
+    host = sim(balloon={'release_rate_mb_s': 512},
+               build={'fail_domains': {'bad': 0.2}})
     outcomes = host.clock.run([
         (0.0, lambda: host.driver.spawn('good', 16 * GiB)),
-        (1.0, lambda: host.driver.spawn('bad', 16 * GiB,
-                                        fail_at_fraction=0.2)),
+        (1.0, lambda: host.driver.spawn('bad', 16 * GiB)),
     ])
     (good, good_err), (_, bad_err) = outcomes
     assert good_err is None and good.state == 'running'

@@ -10,9 +10,9 @@ from tests.unit.hypervisor.test_xl_parse import capture
 from tests.unit.hypervisor.test_xl_parse import info_with
 from xenballoon_driver import clock as clock_mod
 from xenballoon_driver.hypervisor import base
-from xenballoon_driver.hypervisor import simulated
 from xenballoon_driver.hypervisor import xl
 from xenballoon_driver.hypervisor import xl_parse
+from xenballoon_driver.simulator import backend as simulated
 from xenballoon_driver.simulator import model as model_mod
 from xenballoon_driver.simulator import store as store_mod
 

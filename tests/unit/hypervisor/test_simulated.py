@@ -7,7 +7,7 @@ from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import exception
 from xenballoon_driver import hypervisor
 from xenballoon_driver.hypervisor import base
-from xenballoon_driver.hypervisor import simulated
+from xenballoon_driver.simulator import backend as simulated
 from xenballoon_driver.simulator import model as model_mod
 from xenballoon_driver.simulator import store as store_mod
 
@@ -160,10 +160,9 @@ def test_destroy_of_an_unknown_domain(host):
 
 
 def test_build_failure_leaves_the_crashed_domain(host):
-    h = host()
+    h = host(build={'fail_domains': {'vm1': 0.25}})
     with pytest.raises(exception.BuildFailed) as err:
-        h.backend.create_domain(
-            base.DomainSpec('vm1', 4000, fail_at_fraction=0.25))
+        h.backend.create_domain(base.DomainSpec('vm1', 4000))
     assert str(err.value) == ('Building domain vm1 failed: simulated build '
                               'failure at 25% of its memory')
     assert not isinstance(err.value, exception.OutOfMemory)

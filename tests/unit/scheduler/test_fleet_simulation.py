@@ -1,9 +1,9 @@
-"""simulation.run_fleet: requests placed over time on one virtual clock."""
+"""fleet.run_fleet: requests placed over time on one virtual clock."""
 
 import pytest
 
 from xenballoon_driver import exception
-from xenballoon_driver import simulation
+from xenballoon_driver.simulator import fleet as fleet_mod
 from xenballoon_driver.simulator import scenario as scenario_mod
 
 GiB = 1024
@@ -28,7 +28,7 @@ def by_name(results):
 
 
 def test_requests_go_where_they_are_ready_soonest(conf):
-    requests, hosts = simulation.run_fleet(fleet([
+    requests, hosts = fleet_mod.run_fleet(fleet([
         {'name': 'one', 'memory_mb': 12 * GiB},
         {'name': 'two', 'memory_mb': 12 * GiB, 'at_s': 5},
     ]), conf)
@@ -48,7 +48,7 @@ def test_requests_go_where_they_are_ready_soonest(conf):
 
 
 def test_simultaneous_requests_do_not_take_the_same_memory(conf):
-    requests, hosts = simulation.run_fleet(fleet([
+    requests, hosts = fleet_mod.run_fleet(fleet([
         {'name': 'r%d' % i, 'memory_mb': 14 * GiB} for i in range(4)]),
         conf)
     rows = by_name(requests)
@@ -64,7 +64,7 @@ def test_refusals_are_reported_at_refusal_time(conf):
         seen.append((spec.name, sorted(fleet_.drivers),
                      fleet_.clock.now(), str(err)))
 
-    requests, _ = simulation.run_fleet(fleet([
+    requests, _ = fleet_mod.run_fleet(fleet([
         {'name': 'big', 'memory_mb': 40 * GiB},
         {'name': 'bigger', 'memory_mb': 60 * GiB, 'at_s': 3},
     ]), conf, on_refused=on_refused)
@@ -72,11 +72,25 @@ def test_refusals_are_reported_at_refusal_time(conf):
     assert rows['big'].outcome == 'running'
     refused = rows['bigger']
     assert (refused.outcome, refused.host, refused.time_to_ready_s) == (
-        simulation.REFUSED, None, None)
+        fleet_mod.REFUSED, None, None)
     assert 'No valid host for bigger' in refused.error
     assert seen == [('bigger', ['a', 'b'], 3.0, refused.error)]
 
 
 def test_a_scenario_without_hosts_is_refused(conf):
     with pytest.raises(exception.InvalidScenario, match='no hosts: list'):
-        simulation.run_fleet(scenario_mod.from_dict({}), conf)
+        fleet_mod.run_fleet(scenario_mod.from_dict({}), conf)
+
+
+def test_a_request_fault_follows_it_to_its_host(conf):
+    requests, hosts = fleet_mod.run_fleet(fleet([
+        {'name': 'one', 'memory_mb': 12 * GiB, 'fail_at_fraction': 0.5},
+        {'name': 'two', 'memory_mb': 12 * GiB, 'at_s': 5},
+    ]), conf)
+    rows = by_name(requests)
+    assert rows['one'].host == 'a' and rows['one'].outcome == 'failed'
+    assert rows['one'].error.endswith('simulated build failure at 50% of '
+                                      'its memory')
+    # The failed build gave a its memory back: "two" builds there.
+    assert (rows['two'].host, rows['two'].outcome) == ('a', 'running')
+    assert [h.guests for h in hosts] == [1, 0]

@@ -6,6 +6,7 @@ import pytest
 
 from tests import conftest
 from xenballoon_driver.simulator import model as model_mod
+from xenballoon_driver.simulator import store as store_mod
 
 GiB = conftest.GiB
 DOM0 = 56 * GiB          # conftest.make_scenario: dom0 56 GiB of 64 GiB
@@ -282,6 +283,18 @@ def test_build_fails_at_its_fraction():
     assert dom['reason'] == 'simulated build failure at 50% of its memory'
 
 
+def test_a_named_domain_fails_at_its_own_fraction():
+    m = make(build={'populate_rate_mb_s': 1024, 'fail_at_fraction': 0.25,
+                    'fail_domains': {'b': 0.5}})
+    assert (m.fails_at('a'), m.fails_at('b')) == (0.25, 0.5)
+    m.start_build('a', 4096, 1)
+    m.start_build('b', 4096, 1)
+    m.advance(10)
+    assert m.domains['a']['populated_mb'] == pytest.approx(1024)
+    assert m.domains['b']['populated_mb'] == pytest.approx(2048)
+    assert '50%' in m.domains['b']['reason']
+
+
 def test_scenario_fail_at_fraction_is_the_default():
     m = make(build={'populate_rate_mb_s': 1024, 'fail_at_fraction': 0.25})
     m.start_build('a', 4096, 1)
@@ -363,48 +376,48 @@ def busy_model():
     return m
 
 
-def test_to_dict_load_dict_round_trip():
+def test_saved_state_round_trip():
     m = busy_model()
-    state = json.loads(json.dumps(m.to_dict()))
+    state = json.loads(json.dumps(store_mod.model_state(m)))
     copy = make(balloon={'jitter': 0.2, 'stall_after_mb': 40 * GiB})
-    copy.load_dict(state)
-    assert copy.to_dict() == m.to_dict()
+    store_mod.set_model_state(copy, state)
+    assert store_mod.model_state(copy) == store_mod.model_state(m)
     assert copy.domains['b']['state'] == 'crashed'
     assert copy.contention_by_name['a'] > 0
     # Both go on identically.
     m.advance(200)
     copy.advance(200)
-    assert copy.to_dict() == m.to_dict()
+    assert store_mod.model_state(copy) == store_mod.model_state(m)
     assert m.stuck and copy.stuck
 
 
-def test_load_dict_does_not_share_the_caller_dict():
+def test_loaded_state_does_not_share_the_caller_dict():
     m = busy_model()
-    state = m.to_dict()
+    state = store_mod.model_state(m)
     copy = make()
-    copy.load_dict(state)
+    store_mod.set_model_state(copy, state)
     state['domains']['a']['populated_mb'] = -1
     state['contention_by_name']['x'] = 1
     assert copy.domains['a']['populated_mb'] > 0
     assert 'x' not in copy.contention_by_name
 
 
-def test_to_dict_holds_every_state_key():
-    state = busy_model().to_dict()
-    assert set(state) == set(model_mod.HostModel.STATE_KEYS) | set(
-        model_mod.HostModel.OPTIONAL_KEYS)
+def test_saved_state_holds_every_state_key():
+    state = store_mod.model_state(busy_model())
+    assert set(state) == set(store_mod.MODEL_KEYS) | set(
+        store_mod.OPTIONAL_MODEL_KEYS)
     assert state['now'] == pytest.approx(12.34)
 
 
 def test_a_state_saved_before_faults_existed_loads_with_none_used():
-    state = busy_model().to_dict()
+    state = store_mod.model_state(busy_model())
     del state['faults_used']
     m = make()
-    m.load_dict(state)
+    store_mod.set_model_state(m, state)
     assert m.faults_used == {}
     assert m.take_fault('reinflate', 1) is True
     assert m.take_fault('reinflate', 1) is False
-    assert m.to_dict()['faults_used'] == {'reinflate': 1}
+    assert store_mod.model_state(m)['faults_used'] == {'reinflate': 1}
 
 
 # -- time chunking ------------------------------------------------------

@@ -12,14 +12,14 @@ import pytest
 import yaml
 
 from tests import conftest
+from tests.xen import fit as xen_fit
 from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import exception
 from xenballoon_driver.hypervisor import base
-from xenballoon_driver.hypervisor import simulated
+from xenballoon_driver.simulator import backend as simulated
 from xenballoon_driver.simulator import model as model_mod
 from xenballoon_driver.simulator import scenario as scenario_mod
 from xenballoon_driver.simulator import store as store_mod
-from xenballoon_driver.simulator import xen_fit
 
 FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures',
                         'xen')

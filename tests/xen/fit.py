@@ -9,11 +9,16 @@ fit(measurements), fit_many(runs)
     release and re-inflate rates, the toolstack's call latencies, build
     speed, the driver's own time per flow (averaged over several runs:
     under emulation one run's timings vary by a third).
-    scenarios/xen-qemu.yaml was written with fit_many.
+    xenballoon_driver/simulator/scenarios/xen-qemu.yaml was written with
+    fit_many.
 predict(scenario, measurements)
     replays each recorded driver flow (same host, same request, same
     options) on the simulator with the scenario's figures, and returns
     what the simulator predicts next to what the real host did.
+
+Test and tool code (tools/xen/compare.py, tests/unit/simulator), so it
+lives with the Xen tests and replays their flows with their own options
+(options.py).
 """
 
 import copy
@@ -21,10 +26,12 @@ import dataclasses
 import importlib.resources
 import re
 
+from tests.xen import options as xen_options
+from xenballoon_driver.simulator import runner
 from xenballoon_driver.simulator import scenario as scenario_mod
 
-SHIPPED = str(importlib.resources.files(__package__) / 'scenarios' /
-              'xen-qemu.yaml')
+SHIPPED = str(importlib.resources.files('xenballoon_driver.simulator') /
+              'scenarios' / 'xen-qemu.yaml')
 
 # The recorded flows (tests/xen/test_xl_driver.py), each with its request,
 # what the real run measured, and the driver options the test used.
@@ -33,9 +40,6 @@ FAILED_CREATE = 'driver_failed_create'
 REFUSED = 'driver_refused'
 STALL = 'driver_balloon_stall'
 
-TEST_OPTIONS = {'dom0_min_memory_mb': 512, 'poll_interval': 1.0,
-                'min_poll_interval': 0.5, 'stall_timeout': 10.0,
-                'min_progress_mb_s': 1.0}
 # libxl refuses dom0 targets below this (captures: mem-set 0 127m).
 MIN_DOM0_TARGET_MB = 128
 # xl calls the real flows made that the fit reads latencies from.
@@ -163,14 +167,15 @@ def fit_many(runs):
 
 
 def _replay_scenario(fitted, flow, guest_mb, free_mb, dom0_mb, total_mb,
-                     **balloon):
+                     fail_at_fraction=None, **balloon):
     data = copy.deepcopy(fitted.to_dict())
     data['name'] = flow
     data['host'].update(total_mb=total_mb, dom0_mb=dom0_mb,
                         xen_mb=total_mb - dom0_mb - free_mb)
     data['balloon'].update(balloon)
     data['requests'] = [{'name': flow.replace('_', '-'),
-                         'memory_mb': guest_mb}]
+                         'memory_mb': guest_mb,
+                         'fail_at_fraction': fail_at_fraction}]
     return scenario_mod.from_dict(data, fitted.path)
 
 
@@ -185,10 +190,11 @@ def _flows(fitted, tests):
                                 spawn['dom0_target_before_mb'], total), {})
     failed = tests.get(FAILED_CREATE)
     if failed:
+        # The real test's create fails at once (a kernel that is none).
         scenario = _replay_scenario(
             fitted, FAILED_CREATE, failed['guest_mb'],
-            tests['host']['free_mb'], tests['host']['dom0_mb'], total)
-        scenario.requests[0].fail_at_fraction = 0.0
+            tests['host']['free_mb'], tests['host']['dom0_mb'], total,
+            fail_at_fraction=0.0)
         yield (FAILED_CREATE, 'time to failure', 'failed',
                failed['time_to_failure_s'], scenario, {})
     refused = tests.get(REFUSED)
@@ -208,7 +214,7 @@ def _flows(fitted, tests):
                                 # Where this dom0's balloon stopped: its
                                 # floor, a fact of the run, not a rate.
                                 stall_after_mb=dom0 - stall['stalled_at_mb']),
-               {'dom0_min_memory_mb': 256,
+               {'dom0_min_memory_mb': xen_options.STALL_DOM0_MIN_MB,
                 'stall_timeout': stall['stall_timeout_s'],
                 'min_progress_mb_s': stall['min_progress_mb_s']})
 
@@ -258,14 +264,12 @@ def predict(fitted, measurements, make_conf):
     ``make_conf(**xenballoon_options)`` returns a ConfigOpts with those
     [xenballoon] options set (the test's own).
     """
-    from xenballoon_driver import simulation
-
     fitted, _ = at_speed_of(fitted, measurements)
     out = []
     for flow, what, outcome, real_s, scenario, options in _flows(
             fitted, measurements['tests']):
-        conf = make_conf(**dict(TEST_OPTIONS, **options))
-        result, = simulation.run(scenario, 'progress', conf)
+        conf = make_conf(**dict(xen_options.DRIVER_OPTIONS, **options))
+        result, = runner.run(scenario, 'progress', conf)
         out.append(Prediction(
             flow=flow, what=what, outcome=outcome, real_s=real_s,
             predicted_s=result.ended_at_s - result.at_s,

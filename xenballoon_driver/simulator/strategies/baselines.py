@@ -23,9 +23,10 @@ NOMEM = 'ERROR_NOMEM'
 
 
 class _Baseline:
-    def __init__(self, conf, backend, ledger):
-        self.backend = backend
-        self.clock = backend.clock
+    def __init__(self, conf, driver):
+        # The toolstack alone: no ledger, no flow.
+        self.backend = driver.backend
+        self.clock = self.backend.clock
 
     def spawn(self, spec):
         need = spec.footprint_mb

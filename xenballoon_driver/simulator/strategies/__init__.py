@@ -21,11 +21,12 @@ def available():
     return [OURS] + [n for n in names if n != OURS]
 
 
-def load(name, conf, backend, ledger):
+def load(name, conf, driver):
+    """Strategy ``name`` spawning on the simulated host of ``driver``."""
     try:
         manager = stevedore_driver.DriverManager(
             NAMESPACE, name, invoke_on_load=True,
-            invoke_args=(conf, backend, ledger))
+            invoke_args=(conf, driver))
     except stevedore_exception.NoMatches:
         raise exception.StrategyNotFound(name=name,
                                          available=', '.join(available()))

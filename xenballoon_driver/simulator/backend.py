@@ -1,8 +1,9 @@
 """The "simulated" backend: the embedded default and our test bed.
 
-It drives a HostModel through the same contract as a real toolstack. Given
-a store it shares that host (tests, ``simulate``); otherwise it keeps the
-host in [simulator] state_file and runs it in scaled real time.
+It drives a HostModel through the same contract as a real toolstack
+(loaded by its entry point, ``simulated`` in xenballoon_driver.hypervisors).
+Given a store it shares that host (tests, ``simulate``); otherwise it
+keeps the host in [simulator] state_file and runs it in scaled real time.
 """
 
 import math
@@ -111,8 +112,8 @@ class SimulatedHypervisor(base.Hypervisor):
         with self.store.session() as model:
             if spec.name in model.domains:
                 raise exception.DomainExists(name=spec.name)
-            model.start_build(spec.name, spec.footprint_mb, spec.vcpus,
-                              spec.fail_at_fraction)
+            # A failure to inject is the scenario's, by name (fails_at).
+            model.start_build(spec.name, spec.footprint_mb, spec.vcpus)
         rate = None
         while True:
             with self.store.session(write=False) as model:
@@ -130,7 +131,7 @@ class SimulatedHypervisor(base.Hypervisor):
                     raise exception.BuildFailed(name=spec.name,
                                                 reason=dom['reason'])
                 rate = model.build.populate_rate_mb_s
-                remaining = model._remaining(dom)
+                remaining = model.remaining_mb(dom)
             self.clock.sleep(min(BUILD_POLL_MAX_S,
                                  max(remaining / rate, 1e-3)))
 

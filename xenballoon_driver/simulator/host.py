@@ -1,0 +1,24 @@
+"""A simulated host's driver: the wiring the runner, the fleet and the
+benchmark share.
+
+The driver as init_host would build it for the ``simulated`` backend,
+but over a host kept in this process (a MemoryStore: the model on a
+given clock) and with the ledger in memory: nothing touches the disk.
+"""
+
+from xenballoon_driver.balloon import ledger as ledger_mod
+from xenballoon_driver.balloon import ledger_storage
+from xenballoon_driver import driver as driver_mod
+from xenballoon_driver.simulator import backend as backend_mod
+
+
+def build_driver(conf, store, persistence=None):
+    """A XenBalloonDriver on the simulated host in ``store``.
+
+    ``persistence``: where its flows are kept (None: taskflow keeps them
+    in memory, uncopied).
+    """
+    backend = backend_mod.SimulatedHypervisor(conf, store=store)
+    ledger = ledger_mod.Ledger(ledger_storage.MemoryStorage(),
+                               conf.xenballoon.dom0_min_memory_mb)
+    return driver_mod.XenBalloonDriver(conf, backend, ledger, persistence)
