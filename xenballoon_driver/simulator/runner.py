@@ -25,9 +25,6 @@ NOMEM = 'nomem'
 STALLED = 'stalled'
 FAILED = 'failed'
 
-# How long, after the last request, the host may take to settle.
-SETTLE_LIMIT_S = 3600.0
-
 
 @dataclasses.dataclass
 class RequestResult:
@@ -92,7 +89,7 @@ def with_request_faults(host, requests):
               if r.fail_at_fraction is not None}
     if not faults:
         return host
-    fail_domains = dict(host.build.fail_domains or {}, **faults)
+    fail_domains = {**(host.build.fail_domains or {}), **faults}
     return dataclasses.replace(host, build=dataclasses.replace(
         host.build, fail_domains=fail_domains))
 
@@ -167,8 +164,8 @@ def run(scenario, strategy_name, conf):
     return run_jobs(clock, [job(req) for req in scenario.requests])
 
 
-def run_all(scenario, strategy_names, conf):
+def run_all(scenario, names, conf):
     results = []
-    for name in strategy_names:
+    for name in names:
         results.extend(run(scenario, name, conf))
     return results
