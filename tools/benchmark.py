@@ -35,12 +35,12 @@ import time
 
 from oslo_config import cfg
 
-from xenballoon_driver.balloon import ledger as ledger_mod
-from xenballoon_driver.balloon import ledger_storage
 from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import conf as conf_mod
 from xenballoon_driver import exception
 from xenballoon_driver.hypervisor import simulated
+from xenballoon_driver import ledger as ledger_mod
+from xenballoon_driver.ledger import store as ledger_storage
 from xenballoon_driver import simulation
 from xenballoon_driver.simulator import model as model_mod
 from xenballoon_driver.simulator import scenario as scenario_mod

@@ -12,13 +12,13 @@ import dataclasses
 import math
 import random
 
-from xenballoon_driver.balloon import ledger as ledger_mod
-from xenballoon_driver.balloon import ledger_storage
 from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import driver as driver_mod
 from xenballoon_driver import exception
 from xenballoon_driver.hypervisor import base
 from xenballoon_driver.hypervisor import simulated
+from xenballoon_driver import ledger as ledger_mod
+from xenballoon_driver.ledger import store as ledger_storage
 from xenballoon_driver.scheduler import manager
 from xenballoon_driver.simulator import model as model_mod
 from xenballoon_driver.simulator import store as store_mod

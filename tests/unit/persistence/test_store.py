@@ -63,7 +63,7 @@ def test_unusable_connection_is_a_clear_error(conf):
     conf.flags('persistence', connection='postgresql+psycopg2://nobody@'
                                          '127.0.0.1:1/none')
     with pytest.raises(exception.InvalidConfig, match='persistence'):
-        persistence.get_backend(conf)
+        persistence.open(conf)
 
 
 def test_sqlite_backend_survives_reopening(tmp_path):
