@@ -23,6 +23,11 @@ class Orphan:
     action: str
 
 
+def _cleaned(clean, done, clean_up, *args):
+    """The action taken: ``done`` if asked to clean and clean_up did."""
+    return done if clean and clean_up(*args) else 'none'
+
+
 def reconcile(ledger, backend, flow_states, flow_busy, clean=False):
     """Compare the ledger with the stored flows and the host.
 
@@ -49,38 +54,30 @@ def reconcile(ledger, backend, flow_states, flow_busy, clean=False):
         if entry['state'] == arithmetic.DOMAIN:
             if name in on_host or name in in_flight:
                 continue
-            action = 'none'
-            if clean:
-                action = ('forgotten' if ledger.forget_vanished(backend, name)
-                          else 'none')
             orphans.append(Orphan(
                 'vanished-domain', name,
                 'ledger holds %d MiB for a domain that is gone'
-                % entry['need_mb'], action))
+                % entry['need_mb'], _cleaned(
+                    clean, 'forgotten', ledger.forget_vanished, backend,
+                    name)))
             continue
         if res_id in states_by_id and states_by_id[res_id] is None:
             continue  # unfinished: resume_unfinished's, or running
         state = states_by_id.get(res_id)
         if flow_busy(res_id) or ledger.entry(res_id) != entry:
             continue  # its flow is alive, or moved on since the census
-        action = 'none'
-        if clean:
-            action = ('released' if ledger.release_stale(res_id, entry)
-                      else 'none')
         orphans.append(Orphan(
             'stale-reservation', name,
             '%d MiB reserved by flow %s (%s)' % (
                 entry['need_mb'], res_id, state or 'not in the store'),
-            action))
+            _cleaned(clean, 'released', ledger.release_stale, res_id,
+                     entry)))
     known = {e['name'] for e in entries.values()} | owed
     for name in sorted(on_host - known):
-        action = 'none'
-        if clean:
-            action = ('destroyed' if ledger.destroy_unknown(backend, name)
-                      else 'none')
         orphans.append(Orphan(
             'unknown-domain', name, 'on the host, not in the ledger',
-            action))
+            _cleaned(clean, 'destroyed', ledger.destroy_unknown, backend,
+                     name)))
     if clean and orphans:
         ledger.apply_target(backend)
     for orphan in orphans:

@@ -7,7 +7,6 @@ import pytest
 from xenballoon_driver import exception
 from xenballoon_driver.hypervisor import base
 from xenballoon_driver import ledger as ledger_mod
-from xenballoon_driver.ledger import store as ledger_storage
 from xenballoon_driver import locks
 from xenballoon_driver import persistence
 
@@ -36,7 +35,7 @@ class FakeHost:
 
 
 def make(storage=None, floor=4096):
-    return ledger_mod.Ledger(storage or ledger_storage.MemoryStorage(), floor)
+    return ledger_mod.Ledger(storage or ledger_mod.MemoryStorage(), floor)
 
 
 def test_reserve_splits_between_free_and_dom0():
