@@ -59,7 +59,8 @@ def safe_url(url):
 
 
 def _open_flows(url):
-    # Imported here: each pulls in its own database stack.
+    # Imported when used: a SQLite host never loads taskflow's SQLAlchemy
+    # backend.
     path = sqlite_path(url)
     if path is not None:
         from xenballoon_driver.persistence import sqlite_backend
