@@ -9,11 +9,11 @@ import pytest
 from oslo_config import cfg
 from oslo_config import fixture as config_fixture
 
-from xenballoon_driver.balloon import ledger as ledger_mod
-from xenballoon_driver.balloon import ledger_storage
 from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import conf as conf_mod
 from xenballoon_driver import driver as driver_mod
+from xenballoon_driver import ledger as ledger_mod
+from xenballoon_driver.ledger import store as ledger_storage
 from xenballoon_driver import persistence
 from xenballoon_driver.simulator import backend as simulated
 from xenballoon_driver.simulator import model as model_mod
@@ -201,15 +201,15 @@ def _database(kind, tmp_path_factory):
 def _emptied(url):
     """Drop every flow and ledger stored at ``url``."""
     import sqlalchemy as sa
-    from xenballoon_driver.balloon import ledger_storage
+    from xenballoon_driver.persistence import documents
     backend = persistence.cached(url)
     if backend is not None:
         with contextlib.closing(backend.get_connection()) as conn:
             conn.clear_all()
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        if sa.inspect(conn).has_table(ledger_storage.LEDGER.name):
-            conn.execute(ledger_storage.LEDGER.delete())
+        if sa.inspect(conn).has_table(documents.LEDGER.name):
+            conn.execute(documents.LEDGER.delete())
     engine.dispose()
 
 

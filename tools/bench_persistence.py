@@ -22,34 +22,35 @@ import time
 from oslo_config import cfg
 from taskflow.persistence.backends import impl_sqlalchemy
 
-from xenballoon_driver.balloon import ledger as ledger_mod
-from xenballoon_driver.balloon import ledger_storage
 from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import conf as conf_mod
 from xenballoon_driver.flows import engine
 from xenballoon_driver.flows import spawn as spawn_flow
-from xenballoon_driver.persistence import sqlite_backend
+from xenballoon_driver import ledger as ledger_mod
+from xenballoon_driver import locks
+from xenballoon_driver import persistence as persistence_mod
 from xenballoon_driver.simulator import backend as simulated
 from xenballoon_driver.simulator import model as model_mod
 from xenballoon_driver.simulator import scenario as scenario_mod
 from xenballoon_driver.simulator import store as store_mod
 
 
-def make_host(conf, ledger_url=None, lock_dir=None):
+def make_host(conf, documents=None, lock_dir=None):
     scenario = scenario_mod.from_dict({
         'host': {'total_mb': 16 * 1024 * 1024, 'dom0_mb': 4096,
                  'dom0_low_mb': 1024}})
     model = model_mod.HostModel(scenario)
     backend = simulated.SimulatedHypervisor(
         conf, store=store_mod.MemoryStore(model, clock_mod.VirtualClock()))
-    storage = (ledger_storage.SqlStorage(ledger_url, 'bench', lock_dir)
-               if ledger_url else ledger_storage.MemoryStorage())
+    storage = (ledger_mod.DocumentStorage(documents, 'bench',
+                                          locks.ledger_path(lock_dir))
+               if documents else ledger_mod.MemoryStorage())
     return backend, ledger_mod.Ledger(storage, 1024)
 
 
-def spawner(conf, persistence, tag, ledger_url=None, lock_dir=None):
+def spawner(conf, persistence, tag, documents=None, lock_dir=None):
     """A function that runs one more spawn and returns its milliseconds."""
-    backend, ledger = make_host(conf, ledger_url, lock_dir)
+    backend, ledger = make_host(conf, documents, lock_dir)
     count = itertools.count()
 
     def spawn():
@@ -79,7 +80,8 @@ def main(argv):
     conf_mod.register_opts(conf)
     conf([], default_config_files=[])
     with tempfile.TemporaryDirectory() as tmp:
-        ours = sqlite_backend.SqliteBackend({'database': tmp + '/ours.db'})
+        stores = persistence_mod.open_url('sqlite:///%s/ours.db' % tmp)
+        ours = stores.flows
         stock = impl_sqlalchemy.SQLAlchemyBackend(
             {'connection': 'sqlite:///%s/stock.db' % tmp})
         for backend in (ours, stock):
@@ -90,7 +92,7 @@ def main(argv):
             ('SQLite, our path-based backend (default)',
              spawner(conf, ours, 'o')),
             ('  + the ledger in the same SQLite file',
-             spawner(conf, ours, 'l', 'sqlite:///%s/ours.db' % tmp, tmp)),
+             spawner(conf, ours, 'l', stores.documents, tmp)),
         ]
         # Taken in turns, a few spawns at a time, so that a busy moment
         # on a shared machine weighs on every row alike.

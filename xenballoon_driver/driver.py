@@ -10,18 +10,20 @@ import logging
 import os
 
 from xenballoon_driver.balloon import footprint
-from xenballoon_driver.balloon import ledger as ledger_mod
-from xenballoon_driver.balloon import ledger_storage
 from xenballoon_driver import conf as conf_mod
 from xenballoon_driver import exception
 from xenballoon_driver.flows import destroy as destroy_flow
 from xenballoon_driver.flows import engine
+from xenballoon_driver.flows import listing
 from xenballoon_driver.flows import recovery
 from xenballoon_driver.flows import registry
+from xenballoon_driver.flows import resume
 from xenballoon_driver.flows import spawn as spawn_flow
 from xenballoon_driver import host_identity
 from xenballoon_driver import hypervisor
 from xenballoon_driver.hypervisor import base
+from xenballoon_driver import ledger as ledger_mod
+from xenballoon_driver import locks
 from xenballoon_driver import persistence as persistence_mod
 from xenballoon_driver import resources
 from xenballoon_driver import validation
@@ -54,17 +56,18 @@ class XenBalloonDriver:
             self.host = host_identity.resolve(self.conf)
         if self.backend is None:
             self.backend = hypervisor.load(self.conf)
-        if self.persistence is None:
-            self.persistence = persistence_mod.get_backend(self.conf)
+        state_dir = os.path.expanduser(self.conf.xenballoon.state_dir)
+        if self.persistence is None or self.ledger is None:
+            stores = persistence_mod.open(self.conf)
+            if self.persistence is None:
+                self.persistence = stores.flows
+            if self.ledger is None:
+                self.ledger = ledger_mod.Ledger(
+                    ledger_mod.DocumentStorage(stores.documents, self.host,
+                                               locks.ledger_path(state_dir)),
+                    self.conf.xenballoon.dom0_min_memory_mb)
         if self.lock_dir is None:
-            self.lock_dir = os.path.join(
-                os.path.expanduser(self.conf.xenballoon.state_dir), 'locks')
-        if self.ledger is None:
-            opts = self.conf.xenballoon
-            storage = ledger_storage.SqlStorage(
-                persistence_mod.connection_url(self.conf), self.host,
-                os.path.expanduser(opts.state_dir))
-            self.ledger = ledger_mod.Ledger(storage, opts.dom0_min_memory_mb)
+            self.lock_dir = os.path.join(state_dir, 'locks')
         if recover:
             self.recover()
         return self
@@ -72,16 +75,16 @@ class XenBalloonDriver:
     def recover(self):
         """Resume or revert interrupted flows; report what is out of step.
 
-        Returns (list of recovery.Recovered, list of recovery.Orphan).
+        Returns (list of resume.Recovered, list of reconcile.Orphan).
         """
         return recovery.recover(self)
 
     def discard_flow(self, flow_id):
-        """Close a quarantined flow of this host (see recovery.py)."""
-        recovery.discard_quarantined(self, flow_id)
+        """Close a quarantined flow of this host (see flows/resume.py)."""
+        resume.discard_quarantined(self, flow_id)
 
     def list_flows(self):
-        return recovery.list_flows(self.persistence, self.host)
+        return listing.list_flows(self.persistence, self.host)
 
     def spawn(self, name, memory_mb, vcpus=1, guest_type='pv',
               progress=None):

@@ -40,11 +40,11 @@ import sys
 from taskflow.persistence.backends import impl_sqlalchemy
 from taskflow.persistence import path_based
 
-from xenballoon_driver.balloon import ledger
-from xenballoon_driver.balloon import ledger_storage
 from xenballoon_driver.balloon import progress
 from xenballoon_driver import clock
 from xenballoon_driver.cmd import shell
+from xenballoon_driver import ledger
+from xenballoon_driver.persistence import documents
 from xenballoon_driver.simulator import backend as simulated
 
 # point: (class, method, 'before' or 'after' the call, on which call)
@@ -82,8 +82,8 @@ COUNTED = [
         name for name in vars(ledger.Ledger)
         if not name.startswith('_') and
         inspect.isfunction(vars(ledger.Ledger)[name]))),
-    (ledger_storage._SqliteTable, ('read', 'write')),
-    (ledger_storage._AlchemyTable, ('read', 'write')),
+    (documents.SqliteDocuments, ('read', 'write')),
+    (documents.AlchemyDocuments, ('read', 'write')),
     (path_based.PathBasedConnection, PERSISTENCE_CALLS),
     (impl_sqlalchemy.Connection, PERSISTENCE_CALLS),
 ]

@@ -13,15 +13,11 @@ from taskflow import states
 from taskflow import task as tf_task
 
 from xenballoon_driver import exception
-from xenballoon_driver import filelock
 from xenballoon_driver.flows import registry
+from xenballoon_driver import locks
 
 LOG = logging.getLogger(__name__)
 PROGRESS = tf_task.EVENT_UPDATE_PROGRESS
-
-
-def flow_lock_path(lock_dir, flow_id):
-    return os.path.join(lock_dir, 'flow-%s.lock' % flow_id)
 
 
 @contextlib.contextmanager
@@ -34,11 +30,11 @@ def owning(lock_dir, flow_id):
     if lock_dir is None:
         yield
         return
-    path = flow_lock_path(lock_dir, flow_id)
+    path = locks.flow_path(lock_dir, flow_id)
     with contextlib.ExitStack() as stack:
         try:
-            stack.enter_context(filelock.locked(path, blocking=False))
-        except filelock.Held:
+            stack.enter_context(locks.try_hold(path))
+        except locks.Held:
             raise exception.FlowBusy(flow_id=flow_id)
         try:
             yield

@@ -5,20 +5,19 @@ builds new table metadata for every write, opens a new connection each
 time (NullPool) and does a SELECT and an UPDATE per atom change. This is
 taskflow's own path-based backend (the one behind its directory and
 ZooKeeper backends) on a single SQLite table in WAL mode with one
-connection: one small write per change, each an atomic commit, so a
-process killed at any point leaves the last committed state.
+connection (see sqlite_db.py): one small write per change, each an
+atomic commit, so a process killed at any point leaves the last committed
+state.
 """
 
 import contextlib
-import os
 import sqlite3
-import threading
 
 from oslo_serialization import jsonutils
 from taskflow import exceptions as tf_exceptions
 from taskflow.persistence import path_based
 
-from xenballoon_driver import filelock
+from xenballoon_driver.persistence import sqlite_db
 
 ROOT = 'taskflow'
 SCHEMA = '''
@@ -31,42 +30,28 @@ CREATE INDEX IF NOT EXISTS taskflow_nodes_parent ON taskflow_nodes (parent);
 '''
 
 
-def write_lock_path(database):
-    """The lock every writer of this SQLite file takes first."""
-    return database + '.write-lock'
-
-
 def _parent(path):
     return path.rsplit('/', 1)[0]
 
 
 class SqliteBackend(path_based.PathBasedBackend):
-    """Configuration: ``{'path': ROOT, 'database': '/path/to/file'}``."""
+    """Configuration: ``{'path': ROOT, 'database': '/path/to/file'}``.
 
-    def __init__(self, conf):
+    ``db``: the file's sqlite_db.Database, when it is shared.
+    """
+
+    def __init__(self, conf, db=None):
         conf = dict(conf)
         conf.setdefault('path', ROOT)
         super().__init__(conf)
-        self.database = conf['database']
-        directory = os.path.dirname(os.path.abspath(self.database))
-        os.makedirs(directory, exist_ok=True)
-        self.lock = threading.RLock()
-        # isolation_level=None: we issue BEGIN/COMMIT ourselves.
-        self.db = sqlite3.connect(self.database, timeout=60.0,
-                                  isolation_level=None,
-                                  check_same_thread=False)
-        self.db.execute('PRAGMA journal_mode=WAL')
-        # WAL + NORMAL: a commit survives the process being killed; only
-        # an OS crash may lose the last commits (never corrupts).
-        self.db.execute('PRAGMA synchronous=NORMAL')
+        self.db = db or sqlite_db.Database(conf['database'])
         self.db.executescript(SCHEMA)
 
     def get_connection(self):
         return Connection(self)
 
     def close(self):
-        with self.lock:
-            self.db.close()
+        self.db.close()
 
 
 class Connection(path_based.PathBasedConnection):
@@ -75,8 +60,7 @@ class Connection(path_based.PathBasedConnection):
 
     def _execute(self, sql, args=()):
         try:
-            with self.backend.lock:
-                return self.backend.db.execute(sql, args).fetchall()
+            return self.backend.db.execute(sql, args)
         except sqlite3.Error as err:
             raise tf_exceptions.StorageFailure(
                 'SQLite persistence failed: %s' % err) from err
@@ -114,10 +98,7 @@ class Connection(path_based.PathBasedConnection):
 
     @contextlib.contextmanager
     def _transaction(self):
-        # Writers queue on a blocking file lock rather than in SQLite's
-        # busy handler, which sleeps (up to 100 ms a try) when contended.
-        with self.backend.lock, filelock.locked(write_lock_path(
-                self.backend.database)):
+        with self.backend.db.writing():
             self._execute('BEGIN IMMEDIATE')
             try:
                 yield

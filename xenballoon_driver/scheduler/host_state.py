@@ -2,7 +2,7 @@
 
 Built from ``get_available_resource()``: Nova's figures plus the driver's
 ``xenballoon`` extras. All memory is MiB and follows the ledger's
-arithmetic (balloon/ledger.py), so that a request the scheduler places
+arithmetic (ledger/arithmetic.py), so that a request the scheduler places
 is never refused when the host reserves it:
 
 - ``available_mb``: free + what dom0 can give down to its floor - what

@@ -14,7 +14,7 @@ import tempfile
 
 from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import exception
-from xenballoon_driver import filelock
+from xenballoon_driver import locks
 from xenballoon_driver.simulator import model as model_mod
 from xenballoon_driver.simulator import scenario as scenario_mod
 
@@ -63,8 +63,7 @@ class MemoryStore:
 class FileStore:
     def __init__(self, path, scenario, time_scale=1.0):
         self.path = path
-        self.lock_path = os.path.dirname(os.path.abspath(path))
-        self.lock_name = os.path.basename(path) + '.lock'
+        self.lock_path = locks.file_path(os.path.abspath(path))
         with self._locked():
             state = self._read()
             if state is None:
@@ -89,7 +88,7 @@ class FileStore:
         self.scenario = scenario_mod.from_dict(state['scenario'], path)
 
     def _locked(self):
-        return filelock.locked(os.path.join(self.lock_path, self.lock_name))
+        return locks.locked(self.lock_path)
 
     def _read(self):
         try:

@@ -4,7 +4,7 @@ import logging
 
 from taskflow import task
 
-from xenballoon_driver.balloon import ledger as ledger_mod
+from xenballoon_driver import ledger as ledger_mod
 
 LOG = logging.getLogger(__name__)
 
@@ -18,18 +18,6 @@ class QuietTask(task.Task):
     """
 
     TASK_EVENTS = ()
-
-
-def apply_ledger_target(backend, ledger):
-    """Set dom0's target to what the ledger derives, if it differs.
-
-    Called after every ledger change, so dom0's target is never a number
-    remembered by one flow (which would take back memory promised to
-    another). Returns the target applied, or None when nothing is known.
-    A give-back that fails is not raised: the ledger keeps it as a debt
-    (see balloon/ledger.py) and logs it in one line.
-    """
-    return ledger.apply_target(backend)
 
 
 def safely(what, fn, *args, on_error=None, **kwargs):

@@ -24,7 +24,7 @@ class BalloonDom0(common.QuietTask):
 
     def execute(self, reservation):
         before = self.backend.dom0_memory().target_mb
-        target = common.apply_ledger_target(self.backend, self.ledger)
+        target, _found = self.ledger.apply_target(self.backend)
         if target is not None and target != before:
             LOG.info('Ballooning dom0 from %d MiB to %d MiB for %s', before,
                      target, reservation['name'])
@@ -35,9 +35,9 @@ class BalloonDom0(common.QuietTask):
         # ledger say what dom0's target is now.
         common.safely('returning dom0 memory', self.ledger.return_dom0,
                       reservation['id'])
-        target = common.safely('re-inflating dom0',
-                               common.apply_ledger_target, self.backend,
-                               self.ledger)
+        target, _found = common.safely('re-inflating dom0',
+                                       self.ledger.apply_target,
+                                       self.backend) or (None, None)
         LOG.info('Re-inflating dom0 to %s MiB after %s failed', target,
                  reservation['name'])
 
@@ -104,7 +104,7 @@ class WaitForBalloon(task.Task):
                                        prog.grew_back):
                 # Looked again under the ledger's lock: another spawn may
                 # have changed the target since this look.
-                target, found = self.ledger.reassert_target(self.backend)
+                target, found = self.ledger.apply_target(self.backend)
                 if found is not None and found != target:
                     LOG.warning('dom0 target is %d MiB (at %d MiB), '
                                 'expected %d MiB: asserting it again', found,

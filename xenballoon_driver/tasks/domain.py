@@ -5,9 +5,9 @@ import logging
 
 from taskflow.types import failure
 
-from xenballoon_driver.balloon import ledger as ledger_mod
 from xenballoon_driver import exception
 from xenballoon_driver.hypervisor import base
+from xenballoon_driver import ledger as ledger_mod
 from xenballoon_driver.tasks import common
 
 LOG = logging.getLogger(__name__)
@@ -127,4 +127,4 @@ class ReleaseDomainMemory(common.QuietTask):
 
     def execute(self, name):
         self.ledger.forget_domain(name, self.reinflate)
-        return common.apply_ledger_target(self.backend, self.ledger)
+        return self.ledger.apply_target(self.backend)[0]

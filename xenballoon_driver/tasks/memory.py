@@ -34,4 +34,4 @@ class ReserveMemory(common.QuietTask):
         common.safely('releasing reservation %s' % result['id'],
                       self.ledger.release, result['id'])
         common.safely('restoring dom0 target',
-                      common.apply_ledger_target, self.backend, self.ledger)
+                      self.ledger.apply_target, self.backend)

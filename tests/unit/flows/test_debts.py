@@ -12,9 +12,9 @@ import sys
 import pytest
 
 from tests import conftest
-from xenballoon_driver.balloon import ledger as ledger_mod
 from xenballoon_driver import exception
 from xenballoon_driver.flows import recovery
+from xenballoon_driver import ledger as ledger_mod
 
 GiB = conftest.GiB
 NEED_MB = 20 * GiB + 2           # a 20 GiB PV guest's footprint

@@ -15,8 +15,9 @@ from taskflow import states
 from tests import conftest
 from xenballoon_driver import exception
 from xenballoon_driver.flows import engine as engine_mod
-from xenballoon_driver.flows import recovery
+from xenballoon_driver.flows import listing
 from xenballoon_driver.flows import registry
+from xenballoon_driver.flows import resume
 from xenballoon_driver.flows import spawn as spawn_flow
 
 GiB = conftest.GiB
@@ -121,13 +122,13 @@ def test_flow_finished_after_the_listing_is_not_rerun(hosts, monkeypatch):
     """Listed while running, finished before recovery holds its lock."""
     host = hosts()
     flow_id = interrupted_spawn(host, at='create_domain')
-    stale = list(recovery._details(host.driver.persistence, 'host-a'))
+    stale = list(listing.details(host.driver.persistence, 'host-a'))
     host.driver.recover()  # another recovery got there first...
     host.driver.spawn('vm2', 1 * GiB)  # ...and the host moved on
     entries = host.ledger.entries()
-    monkeypatch.setattr(recovery, '_details',
+    monkeypatch.setattr(listing, 'details',
                         lambda *args: iter(copy.deepcopy(stale)))
-    recovered = recovery.resume_unfinished(host.driver)
+    recovered = resume.resume_unfinished(host.driver)
     assert recovered == []
     assert host.ledger.entries() == entries
     assert stored(host)[flow_id][0] == states.REVERTED
@@ -177,7 +178,7 @@ def test_unrebuildable_flow_is_quarantined_and_blocks_nothing(hosts):
     recovered, _ = host.driver.recover()
     assert [r.outcome for r in recovered] == ['quarantined']
     states_by_id = {f.flow_id: f.state for f in host.driver.list_flows()}
-    assert states_by_id[flow_id] == recovery.QUARANTINED
+    assert states_by_id[flow_id] == listing.QUARANTINED
 
 
 def test_older_record_without_owner_or_inputs_is_reported(hosts):

@@ -63,7 +63,7 @@ def test_unusable_connection_is_a_clear_error(conf):
     conf.flags('persistence', connection='postgresql+psycopg2://nobody@'
                                          '127.0.0.1:1/none')
     with pytest.raises(exception.InvalidConfig, match='persistence'):
-        persistence.get_backend(conf)
+        persistence.open(conf)
 
 
 def test_sqlite_backend_survives_reopening(tmp_path):
@@ -84,3 +84,24 @@ def test_sqlite_backend_survives_reopening(tmp_path):
         assert [d.uuid for d in books[0]] == ['u1']
         conn.destroy_logbook(books[0].uuid)
         assert list(conn.get_logbooks()) == []
+
+
+def test_flows_and_ledger_share_one_opened_database(conf, db_url):
+    conf.flags('persistence', connection=db_url)
+    stores = persistence.open(conf)
+    assert persistence.open(conf) is stores
+    assert persistence.cached(db_url) is stores.flows
+    if db_url.startswith('sqlite'):
+        # One connection, one write lock for both.
+        assert stores.documents.db is stores.flows.db
+    else:
+        assert stores.documents.engine is stores.flows.engine
+
+
+def test_messages_never_show_the_password(conf):
+    conf.flags('persistence', connection='postgresql+psycopg2://nobody:'
+                                         'secret@127.0.0.1:1/none')
+    with pytest.raises(exception.InvalidConfig) as err:
+        persistence.open(conf)
+    assert 'secret' not in str(err.value)
+    assert 'nobody:***@127.0.0.1:1/none' in str(err.value)

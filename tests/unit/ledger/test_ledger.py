@@ -4,10 +4,11 @@ import multiprocessing
 
 import pytest
 
-from xenballoon_driver.balloon import ledger as ledger_mod
-from xenballoon_driver.balloon import ledger_storage
 from xenballoon_driver import exception
 from xenballoon_driver.hypervisor import base
+from xenballoon_driver import ledger as ledger_mod
+from xenballoon_driver import locks
+from xenballoon_driver import persistence
 
 
 class FakeHost:
@@ -34,7 +35,7 @@ class FakeHost:
 
 
 def make(storage=None, floor=4096):
-    return ledger_mod.Ledger(storage or ledger_storage.MemoryStorage(), floor)
+    return ledger_mod.Ledger(storage or ledger_mod.MemoryStorage(), floor)
 
 
 def test_reserve_splits_between_free_and_dom0():
@@ -156,9 +157,11 @@ def _reserve_in_child(directory, name, queue):
         queue.put((name, 'refused'))
 
 
-def sql_storage(directory):
-    url = 'sqlite:///%s/flows.sqlite' % directory
-    return ledger_storage.SqlStorage(url, 'host1', directory)
+def sql_storage(directory, host='host1', url=None):
+    """The ledger of ``host`` in the flows' database at ``url``."""
+    url = url or 'sqlite:///%s/flows.sqlite' % directory
+    return ledger_mod.DocumentStorage(persistence.open_url(url).documents,
+                                      host, locks.ledger_path(directory))
 
 
 def test_sql_ledger_is_shared_by_processes(tmp_path):
@@ -179,16 +182,15 @@ def test_sql_ledger_is_shared_by_processes(tmp_path):
 
 
 def test_sql_ledger_keeps_one_document_per_host(tmp_path):
-    url = 'sqlite:///%s/flows.sqlite' % tmp_path
-    one = make(ledger_storage.SqlStorage(url, 'host1', str(tmp_path)))
-    two = make(ledger_storage.SqlStorage(url, 'host2', str(tmp_path)))
+    one = make(sql_storage(str(tmp_path), 'host1'))
+    two = make(sql_storage(str(tmp_path), 'host2'))
     one.reserve(FakeHost(), 'a', 1000)
     assert len(one.entries()) == 1 and two.entries() == {}
 
 
 def test_unusable_database_is_a_clear_error(tmp_path):
     with pytest.raises(exception.InvalidConfig, match='persistence'):
-        ledger_storage.SqlStorage('nosuchdb://x/y', 'h', str(tmp_path))
+        sql_storage(str(tmp_path), 'h', 'nosuchdb://x/y')
 
 
 # -- a destroy's hold on the name ------------------------------------------
@@ -270,7 +272,7 @@ class Toolstack(FakeHost):
 def built(ledger, host, name='a', need=10000):
     """A domain of ``need`` MiB, built: dom0 shrank, free memory went."""
     res = ledger.reserve(host, name, need)
-    assert ledger.apply_target(host) == res.dom0_target_mb
+    assert ledger.apply_target(host)[0] == res.dom0_target_mb
     host.dom0 = host.target
     ledger.mark_building(res.id)
     ledger.commit(res.id)
@@ -283,7 +285,7 @@ def destroyed(ledger, host, name='a'):
     """The domain goes; its memory is free until dom0 grows back."""
     host.destroy_domain(name)
     ledger.forget_domain(name, reinflate=True)
-    return ledger.apply_target(host)
+    return ledger.apply_target(host)[0]
 
 
 @pytest.mark.parametrize('fault', ['error', 'hang', 'ignore', 'garbage'])
@@ -334,7 +336,7 @@ def test_the_next_target_applied_pays_the_debt():
     # A spawn that needs less than was owed: dom0 still grows, to the
     # derived target, and the debt is closed.
     res = ledger.reserve(host, 'b', 9000)
-    assert ledger.apply_target(host) == res.dom0_target_mb == 57344 - (
+    assert ledger.apply_target(host)[0] == res.dom0_target_mb == 57344 - (
         9000 - res.from_free_mb)
     assert host.target == res.dom0_target_mb
     assert ledger.debts() == (None, {})
@@ -390,7 +392,7 @@ def test_without_reinflate_nothing_is_owed():
     res = built(ledger, host)
     host.destroy_domain('a')
     ledger.forget_domain('a', reinflate=False)
-    assert ledger.apply_target(host) == res.dom0_target_mb
+    assert ledger.apply_target(host)[0] == res.dom0_target_mb
     assert ledger.debts() == (None, {})
     assert ledger.figures(host).dom0_owed_mb == 0
 
@@ -462,8 +464,8 @@ def test_destroy_unknown_never_touches_a_name_the_ledger_knows():
 
 def test_an_old_document_without_debts_is_read(tmp_path):
     storage = sql_storage(str(tmp_path))
-    storage.table.write('{"baseline_mb": 57344, "entries": {}, '
-                        '"next_seq": 0}', exists=False)
+    storage.documents.write('host1', '{"baseline_mb": 57344, '
+                            '"entries": {}, "next_seq": 0}', exists=False)
     ledger = make(storage)
     assert ledger.debts() == (None, {})
     assert ledger.figures(Toolstack()).dom0_owed_mb == 0

@@ -9,13 +9,12 @@ import sys
 
 import pytest
 
-from tests.unit.balloon import test_ledger
-from xenballoon_driver.balloon import ledger_storage
+from tests.unit.ledger import test_ledger
 from xenballoon_driver import exception
 
 
 def storage_at(url, directory, host='host1'):
-    return ledger_storage.SqlStorage(url, host, str(directory))
+    return test_ledger.sql_storage(str(directory), host, url)
 
 
 def sqlite_url(directory):
@@ -141,9 +140,11 @@ def test_reading_under_the_lock_commits_nothing(tmp_path):
 # HOLD it then changes the count and blocks inside the lock, uncommitted.
 COUNTER = '''
 import sys
-from xenballoon_driver.balloon import ledger_storage
-from xenballoon_driver import exception
-storage = ledger_storage.SqlStorage(sys.argv[1], 'host1', sys.argv[2])
+from xenballoon_driver import ledger
+from xenballoon_driver import locks
+from xenballoon_driver import persistence
+storage = ledger.DocumentStorage(persistence.open_url(sys.argv[1]).documents,
+                                 'host1', locks.ledger_path(sys.argv[2]))
 for _ in range(int(sys.argv[3])):
     with storage.locked() as state:
         state['baseline_mb'] = (state['baseline_mb'] or 0) + 1

@@ -1,0 +1,29 @@
+"""Dropping finished flows once they are older than the retention."""
+
+import contextlib
+import datetime
+
+from xenballoon_driver.flows import listing
+from xenballoon_driver.flows import registry
+
+
+def prune(persistence, retention_hours, host=None):
+    """Drop finished flows older than the retention; return how many.
+
+    With ``host``, only that host's (and ownerless old) flows.
+    """
+    now = datetime.datetime.now(datetime.timezone.utc)
+    dropped = 0
+    with contextlib.closing(persistence.get_connection()) as conn:
+        for book in list(conn.get_logbooks()):
+            details = list(book)
+            if not details or not all(d.state in listing.FINISHED
+                                      for d in details):
+                continue
+            if host is not None and any(
+                    registry.owner(d) not in (host, None) for d in details):
+                continue
+            if listing.age(book, now) > retention_hours * 3600:
+                conn.destroy_logbook(book.uuid)
+                dropped += 1
+    return dropped

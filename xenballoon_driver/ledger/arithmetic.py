@@ -1,0 +1,166 @@
+"""The ledger's arithmetic: pure functions of its document.
+
+dom0's target is never remembered separately: it is always
+
+    baseline - sum(from_dom0 of every live entry), but not below the floor
+
+so that undoing one spawn never takes back memory promised to another.
+"""
+
+import dataclasses
+
+RESERVED = 'reserved'
+BUILDING = 'building'
+DOMAIN = 'domain'
+# A destroy holds the name (0 MiB) so no spawn of it starts meanwhile.
+DESTROYING = 'destroying'
+
+
+@dataclasses.dataclass(frozen=True)
+class Reservation:
+    id: str
+    name: str
+    need_mb: int
+    from_free_mb: int
+    from_dom0_mb: int
+    dom0_target_mb: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Figures:
+    """What the host can still give, as the ledger sees it (all MiB)."""
+
+    total_mb: int
+    free_mb: int
+    dom0_current_mb: int
+    dom0_target_mb: int
+    dom0_min_mb: int
+    balloonable_mb: int
+    reserved_mb: int
+    available_mb: int
+    # What dom0 is owed: its derived target minus the target it has.
+    dom0_owed_mb: int = 0
+
+
+def empty():
+    return {'baseline_mb': None, 'entries': {}, 'next_seq': 0,
+            'dom0_debt': None, 'to_destroy': {}}
+
+
+def upgrade(state):
+    """A stored document, with the keys it may lack (debts came later)."""
+    state.setdefault('dom0_debt', None)
+    state.setdefault('to_destroy', {})
+    return state
+
+
+def add_entry(state, res_id, name, entry_state, need_mb, from_free_mb):
+    """A new entry, numbered in arrival order (first come, first served)."""
+    seq = state.setdefault('next_seq', 0)
+    state['next_seq'] = seq + 1
+    state['entries'][res_id] = {
+        'name': name, 'need_mb': need_mb, 'from_free_mb': from_free_mb,
+        'from_dom0_mb': need_mb - from_free_mb, 'state': entry_state,
+        'seq': seq}
+
+
+def sync_baseline(state, dom0):
+    if state['baseline_mb'] is None or not (
+            state['entries'] or state['dom0_debt']):
+        # Nothing of ours is live and nothing is owed: dom0's size is
+        # whatever it is now. With a debt open, dom0's target is short
+        # of ours: taking it as the baseline would lose the debt.
+        state['baseline_mb'] = dom0.target_mb
+
+
+def target(state, dom0_min_mb):
+    taken = sum(e['from_dom0_mb'] for e in state['entries'].values())
+    return max(dom0_min_mb, state['baseline_mb'] - taken)
+
+
+def derived(state, dom0_min_mb):
+    """The target to apply: None when the ledger never saw the host."""
+    if state['baseline_mb'] is None:
+        return None
+    if state['entries'] or state['dom0_debt']:
+        return target(state, dom0_min_mb)
+    return state['baseline_mb']
+
+
+def owe_if_raised(state, before, dom0_min_mb, why):
+    """A change raised the derived target from ``before``: owe it.
+
+    Written with the change, before anyone calls the toolstack, so no
+    crash or failure between the two loses it. Applying it closes it.
+    """
+    after = derived(state, dom0_min_mb)
+    if before is not None and after is not None and after > before:
+        if not state['dom0_debt']:
+            state['dom0_debt'] = {'reason': why, 'error': ''}
+
+
+def release(state, res_id, dom0_min_mb):
+    """Drop a reservation (if there), owing dom0 what that raises."""
+    before = derived(state, dom0_min_mb)
+    entry = state['entries'].pop(res_id, None)
+    if entry is not None:
+        owe_if_raised(state, before, dom0_min_mb,
+                      'the release of %s' % entry['name'])
+
+
+def forget(state, name, reinflate, dom0_min_mb):
+    """Drop a destroyed domain's entry and its destroy's hold.
+
+    Without ``reinflate`` the baseline comes down by what the domain had
+    taken from dom0; with it, that is owed to dom0.
+    """
+    before = derived(state, dom0_min_mb)
+    for key, entry in list(state['entries'].items()):
+        if entry['name'] == name and entry['state'] in (DOMAIN, DESTROYING):
+            del state['entries'][key]
+            if not reinflate:
+                state['baseline_mb'] -= entry['from_dom0_mb']
+    state['to_destroy'].pop(name, None)
+    owe_if_raised(state, before, dom0_min_mb, 'the destroy of %s' % name)
+
+
+def promised(state, allocated, before=None):
+    """MiB promised to reservations and not yet taken from free memory.
+
+    A domain being built has already taken what it holds. With
+    ``before`` (a sequence number) only earlier reservations count:
+    first come, first served.
+    """
+    total = 0
+    for entry in state['entries'].values():
+        if before is not None and entry.get('seq', 0) >= before:
+            continue
+        if entry['state'] == RESERVED:
+            total += entry['need_mb']
+        elif entry['state'] == BUILDING:
+            total += max(0, entry['need_mb'] -
+                         allocated.get(entry['name'], 0))
+    return total
+
+
+def figures(state, snap, dom0_min_mb):
+    host, dom0 = snap.host, snap.dom0
+    owed = 0
+    if state['entries'] or state['dom0_debt']:
+        mine = target(state, dom0_min_mb)
+        if state['dom0_debt']:
+            owed = max(0, mine - dom0.target_mb)
+    else:
+        mine = max(dom0_min_mb, dom0.target_mb)
+    pending = promised(state, snap.domains)
+    # Memory on its way out of dom0 counts as free; memory dom0 is
+    # growing back into does not.
+    unpromised = host.usable_mb + (dom0.current_mb - mine) - pending
+    balloonable = max(0, mine - dom0_min_mb)
+    return Figures(
+        total_mb=host.total_mb, free_mb=host.usable_mb,
+        dom0_current_mb=dom0.current_mb, dom0_target_mb=dom0.target_mb,
+        dom0_min_mb=dom0_min_mb, balloonable_mb=balloonable,
+        reserved_mb=pending,
+        available_mb=max(0, unpromised + balloonable),
+        dom0_owed_mb=owed)

@@ -1,0 +1,277 @@
+"""The host-wide reservation ledger: every change to it, under its lock.
+
+Every spawn reserves its memory here before dom0 is touched. A reservation
+records how much it takes from free memory and how much from dom0's
+balloon; dom0's target is derived from the entries (see arithmetic.py).
+A built domain keeps its entry (state "domain") until it is destroyed.
+What the host is owed is kept here too (see debts.py).
+"""
+
+import copy
+import uuid
+
+from xenballoon_driver import exception
+from xenballoon_driver.ledger import arithmetic as arith
+from xenballoon_driver.ledger import debts
+
+RESERVED, BUILDING = arith.RESERVED, arith.BUILDING
+DOMAIN, DESTROYING = arith.DOMAIN, arith.DESTROYING
+
+
+class Ledger:
+    def __init__(self, storage, dom0_min_mb):
+        self.storage = storage
+        self.dom0_min_mb = dom0_min_mb
+
+    def _target(self, state):
+        return arith.target(state, self.dom0_min_mb)
+
+    def figures(self, backend):
+        with self.storage.locked() as state:
+            snap = backend.snapshot()
+            arith.sync_baseline(state, snap.dom0)
+            return arith.figures(state, snap, self.dom0_min_mb)
+
+    def reserve(self, backend, name, need_mb, res_id=None):
+        """Reserve ``need_mb`` for ``name`` or raise NotEnoughMemory.
+
+        With ``res_id`` (the request's flow id) a second call returns the
+        reservation already made: a resumed flow may run this twice.
+        """
+        with self.storage.locked() as state:
+            entry = state['entries'].get(res_id)
+            if entry is not None:
+                return arith.Reservation(
+                    id=res_id, name=entry['name'], need_mb=entry['need_mb'],
+                    from_free_mb=entry['from_free_mb'],
+                    from_dom0_mb=entry['from_dom0_mb'],
+                    dom0_target_mb=self._target(state))
+            if any(e['name'] == name for e in state['entries'].values()):
+                raise exception.DomainExists(name=name)
+            snap = backend.snapshot()
+            if name in snap.domains:
+                # Not ours: refused before anything, so no revert touches it.
+                raise exception.DomainExists(name=name)
+            # A domain we owed a destroy is gone: nothing left to retry,
+            # and a retry must never hit the new domain of that name.
+            state['to_destroy'].pop(name, None)
+            arith.sync_baseline(state, snap.dom0)
+            fig = arith.figures(state, snap, self.dom0_min_mb)
+            if need_mb > fig.available_mb:
+                raise exception.NotEnoughMemory(
+                    name=name, need_mb=need_mb,
+                    available_mb=fig.available_mb, free_mb=fig.free_mb,
+                    balloonable_mb=fig.balloonable_mb,
+                    dom0_min_mb=self.dom0_min_mb,
+                    reserved_mb=fig.reserved_mb)
+            unpromised = fig.available_mb - fig.balloonable_mb
+            from_free = max(0, min(need_mb, unpromised))
+            res_id = res_id or uuid.uuid4().hex
+            arith.add_entry(state, res_id, name, RESERVED, need_mb, from_free)
+            return arith.Reservation(id=res_id, name=name, need_mb=need_mb,
+                                     from_free_mb=from_free,
+                                     from_dom0_mb=need_mb - from_free,
+                                     dom0_target_mb=self._target(state))
+
+    def target(self):
+        """dom0's target as the ledger derives it (None: nothing live)."""
+        with self.storage.snapshot() as state:
+            if not state['entries']:
+                return None
+            return self._target(state)
+
+    def apply_target(self, backend):
+        """Set dom0's target to what the ledger derives, if it differs.
+
+        Called after every ledger change, so dom0's target is never a
+        number remembered by one flow (which would take back memory
+        promised to another). Under the ledger's lock, so that two spawns
+        cannot apply their readings in the wrong order. Returns (the
+        target, dom0's target found before); (None, None) when the ledger
+        has never seen the host. A give-back that fails is not raised: it
+        stays owed (see debts.apply). This pays any debt open.
+        """
+        with self.storage.locked() as state:
+            return debts.apply(state, backend, self.dom0_min_mb)
+
+    def baseline(self):
+        with self.storage.snapshot() as state:
+            return state['baseline_mb']
+
+    def return_dom0(self, res_id):
+        """Take back what a reservation asked of dom0 (idempotent)."""
+        with self.storage.locked() as state:
+            entry = state['entries'].get(res_id)
+            if entry is not None and entry['state'] != DOMAIN:
+                before = arith.derived(state, self.dom0_min_mb)
+                entry['from_free_mb'] = entry['need_mb']
+                entry['from_dom0_mb'] = 0
+                arith.owe_if_raised(state, before, self.dom0_min_mb,
+                                    'the revert of %s' % entry['name'])
+
+    def free_for(self, res_id, snap):
+        """Free memory not promised to reservations made before this one.
+
+        ``snap`` is one backend.snapshot(): free memory and what domains
+        being built hold must be read together. Returns (MiB, whether a
+        build made for an earlier reservation is under way): while one is,
+        what we miss may be the memory it is still populating.
+        """
+        with self.storage.snapshot() as state:
+            mine = state['entries'].get(res_id)
+            before = mine.get('seq', 0) if mine else None
+            ahead = any(e['state'] == BUILDING and
+                        (before is None or e.get('seq', 0) < before)
+                        for e in state['entries'].values())
+            return snap.host.usable_mb - arith.promised(
+                state, snap.domains, before=before), ahead
+
+    def mark_building(self, res_id):
+        """The build starts: from now on its domain holds part of it.
+
+        Returns the state before (RESERVED on a first run; BUILDING or
+        DOMAIN when a resumed flow runs the build again), or None.
+        """
+        with self.storage.locked() as state:
+            entry = state['entries'].get(res_id)
+            if entry is None:
+                return None
+            was = entry['state']
+            if was == RESERVED:
+                entry['state'] = BUILDING
+            return was
+
+    def release(self, res_id):
+        """Drop a reservation; return dom0's new target (idempotent)."""
+        with self.storage.locked() as state:
+            arith.release(state, res_id, self.dom0_min_mb)
+            return self._target(state) if state['baseline_mb'] else None
+
+    def commit(self, res_id):
+        """A finished build: the reservation becomes the domain's."""
+        with self.storage.locked() as state:
+            entry = state['entries'].get(res_id)
+            if entry is not None:
+                entry['state'] = DOMAIN
+
+    def hold_for_destroy(self, backend, res_id, name):
+        """Claim ``name`` for a destroy flow; DomainBusy while it spawns.
+
+        Checked and claimed under the lock: until forget_domain(name) or
+        release(res_id), a spawn of that name is refused (DomainExists)
+        instead of building a domain the destroy then takes away from
+        under its ledger entry. Returns whether the ledger holds the
+        domain (or owes its destroy). Idempotent: a resumed destroy may
+        run it twice.
+        """
+        with self.storage.locked() as state:
+            mine = [e for key, e in state['entries'].items()
+                    if e['name'] == name and key != res_id]
+            if any(e['state'] in (RESERVED, BUILDING) for e in mine):
+                raise exception.DomainBusy(name=name)
+            if state['baseline_mb'] is None:
+                state['baseline_mb'] = backend.dom0_memory().target_mb
+            if res_id not in state['entries']:
+                arith.add_entry(state, res_id, name, DESTROYING, 0, 0)
+            return (any(e['state'] == DOMAIN for e in mine) or
+                    name in state['to_destroy'])
+
+    def forget_domain(self, name, reinflate):
+        """A destroyed domain: drop its entry (and the destroy's hold).
+
+        Without ``reinflate`` dom0 keeps its present size: the baseline
+        comes down by what the domain had taken from dom0. With it, what
+        dom0 is to get back is owed until a target is applied.
+        """
+        with self.storage.locked() as state:
+            arith.forget(state, name, reinflate, self.dom0_min_mb)
+            if state['baseline_mb'] is None:
+                return None
+            return self._target(state)
+
+    def entries(self):
+        with self.storage.snapshot() as state:
+            return copy.deepcopy(state['entries'])
+
+    def entry(self, res_id):
+        """One entry as stored now (a copy), or None."""
+        with self.storage.snapshot() as state:
+            return copy.deepcopy(state['entries'].get(res_id))
+
+    # -- debts (see debts.py) ---------------------------------------------
+
+    def owe_destroy(self, name, reason):
+        """A revert could not destroy ``name``: recover retries it."""
+        with self.storage.locked() as state:
+            state['to_destroy'][name] = reason
+
+    def debts(self):
+        """(dom0's open debt or None, {name: why} of owed destroys)."""
+        with self.storage.snapshot() as state:
+            return (copy.deepcopy(state['dom0_debt']),
+                    dict(state['to_destroy']))
+
+    def settle(self, backend):
+        """Pay what is owed: retry owed destroys, then dom0's target.
+
+        Under the ledger's lock, so no spawn can take the name of a
+        domain being destroyed here, nor a give-back in flight. Returns a
+        Debt for each thing that was owed (paid or not); idempotent.
+        """
+        with self.storage.locked() as state:
+            return debts.settle(state, backend, self.dom0_min_mb)
+
+    # -- what reconcile reads and cleans (see reconcile.py) ----------------
+
+    def census(self, backend):
+        """The entries, owed destroys and the host's domains, read together.
+
+        Under the ledger's lock: every spawn and destroy changes its entry
+        under it (reserve before create, commit after it, forget after the
+        destroy), so a name is never seen half-way between the two.
+        Returns (entries by id, set of names owed a destroy, set of names
+        on the host).
+        """
+        with self.storage.locked() as state:
+            on_host = {d.name for d in backend.list_domains()}
+            return (copy.deepcopy(state['entries']),
+                    set(state['to_destroy']), on_host)
+
+    def release_stale(self, res_id, seen):
+        """Release ``res_id`` if it is still exactly ``seen``; True if so."""
+        with self.storage.locked() as state:
+            if state['entries'].get(res_id) != seen:
+                return False  # its flow moved on since: not stale
+            arith.release(state, res_id, self.dom0_min_mb)
+            return True
+
+    def forget_vanished(self, backend, name):
+        """Forget a DOMAIN entry whose domain is gone; True if forgotten.
+
+        Checked again under the lock: a destroy or spawn of that name that
+        started since the census leaves it alone.
+        """
+        with self.storage.locked() as state:
+            mine = [e['state'] for e in state['entries'].values()
+                    if e['name'] == name]
+            if mine != [DOMAIN] or name in {
+                    d.name for d in backend.list_domains()}:
+                return False
+            arith.forget(state, name, True, self.dom0_min_mb)
+            return True
+
+    def destroy_unknown(self, backend, name):
+        """Destroy a domain the ledger does not know; True if destroyed.
+
+        Under the lock, checked again: a name the ledger has come to know
+        since the census (a spawn's) is never touched.
+        """
+        with self.storage.locked() as state:
+            if name in state['to_destroy'] or any(
+                    e['name'] == name for e in state['entries'].values()):
+                return False
+            try:
+                backend.destroy_domain(name)
+            except exception.DomainNotFound:
+                return False
+            return True

@@ -1,0 +1,70 @@
+"""Where the ledger's document is kept, always behind a host-wide lock.
+
+MemoryStorage: this process only (``simulate``, tests). DocumentStorage:
+one JSON document per host in the flows' database (persistence.open's
+documents), read, changed and written back under an inter-process lock,
+so concurrent spawns from several processes never count the same MiB
+twice. Every ledger writer holds that lock, so reading the document and
+writing it back need not be one database transaction: the write is one
+atomic statement, committed or not at all (a process killed before it
+leaves the previous document).
+"""
+
+import contextlib
+import copy
+import json
+import threading
+
+from xenballoon_driver.ledger import arithmetic
+from xenballoon_driver import locks
+
+
+class MemoryStorage:
+    def __init__(self):
+        self._state = None
+        self._lock = threading.RLock()
+
+    snapshot = property(lambda self: self.locked)
+
+    @contextlib.contextmanager
+    def locked(self):
+        with self._lock:
+            state = arithmetic.upgrade(copy.deepcopy(self._state) or
+                                       arithmetic.empty())
+            yield state
+            self._state = state
+
+
+def _dump(state):
+    return json.dumps(state, sort_keys=True)
+
+
+def _load(doc):
+    return arithmetic.upgrade(json.loads(doc) if doc else arithmetic.empty())
+
+
+class DocumentStorage:
+    """The ledger of ``host`` in ``documents``, locked by ``lock_path``."""
+
+    def __init__(self, documents, host, lock_path):
+        self.documents = documents
+        self.host = host
+        self.lock_path = lock_path
+
+    @contextlib.contextmanager
+    def snapshot(self):
+        """The state as committed, for reading: no lock needed."""
+        yield _load(self.documents.read(self.host))
+
+    @contextlib.contextmanager
+    def locked(self):
+        with locks.locked(self.lock_path):
+            doc = self.documents.read(self.host)
+            state = _load(doc)
+            # Unchanged (most reads under the lock): no write at all.
+            before = doc or _dump(arithmetic.empty())
+            yield state
+            after = _dump(state)
+            if after != before:
+                self.documents.write(self.host, after,
+                                     exists=doc is not None)
