@@ -9,11 +9,9 @@ import dataclasses
 import logging
 import os
 
-from xenballoon_driver.balloon import footprint
 from xenballoon_driver.balloon import ledger as ledger_mod
 from xenballoon_driver.balloon import ledger_storage
 from xenballoon_driver import conf as conf_mod
-from xenballoon_driver import exception
 from xenballoon_driver.flows import destroy as destroy_flow
 from xenballoon_driver.flows import engine
 from xenballoon_driver.flows import recovery
@@ -94,7 +92,7 @@ class XenBalloonDriver:
             name=validation.domain_name(name),
             memory_mb=validation.memory_mb(memory_mb),
             vcpus=validation.vcpus(vcpus),
-            guest_type=self._guest_type(guest_type),
+            guest_type=validation.guest_type(guest_type),
             fail_at_fraction=fail_at_fraction)
         flow = registry.build(self, spawn_flow.FLOW_NAME)
         # Flow inputs are plain data: persisted logbooks store them as JSON.
@@ -150,11 +148,3 @@ class XenBalloonDriver:
         """Publish inventory and traits through Nova's ProviderTree."""
         resources.update_provider_tree(self, provider_tree, nodename,
                                        allocations)
-
-    @staticmethod
-    def _guest_type(guest_type):
-        if guest_type not in footprint.GUEST_TYPES:
-            raise exception.InvalidInput(
-                what='guest type', reason='%r: use one of %s' % (
-                    guest_type, ', '.join(footprint.GUEST_TYPES)))
-        return guest_type

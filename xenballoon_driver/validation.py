@@ -25,6 +25,8 @@ DOMID_RE = re.compile(r'\s*[+-]?[0-9]+')
 # Sizes and counts: ASCII digits only. \d and int() also take Unicode
 # digits ("١٠٢٤") and int() takes "1_024".
 NUMBER_RE = re.compile(r'[+-]?[0-9]+')
+# What the toolstacks can build (and what footprint.py knows the cost of).
+GUEST_TYPES = ('pv', 'pvh', 'hvm')
 
 
 def domain_name(name):
@@ -99,3 +101,11 @@ def memory_mb(value, what='memory size'):
 
 def vcpus(value):
     return _positive_int(value, 'vCPU count', MAX_VCPUS)
+
+
+def guest_type(value):
+    if value not in GUEST_TYPES:
+        raise exception.InvalidInput(
+            what='guest type', reason='%r: use one of %s' % (
+                value, ', '.join(GUEST_TYPES)))
+    return value

@@ -167,3 +167,17 @@ def test_names_close_to_reserved_ones_are_fine():
 def test_sizes_take_ascii_digits_only(text):
     assert 'ASCII digits' in rejected(validation.memory_mb, text)
     assert 'ASCII digits' in rejected(validation.vcpus, text)
+
+
+# -- guest types ----------------------------------------------------------
+
+
+@pytest.mark.parametrize('guest_type', ['pv', 'pvh', 'hvm'])
+def test_good_guest_types(guest_type):
+    assert validation.guest_type(guest_type) == guest_type
+
+
+@pytest.mark.parametrize('guest_type', ['kvm', 'PV', '', None])
+def test_bad_guest_types(guest_type):
+    assert rejected(validation.guest_type, guest_type) == (
+        'Invalid guest type: %r: use one of pv, pvh, hvm' % (guest_type,))

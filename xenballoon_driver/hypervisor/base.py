@@ -9,8 +9,8 @@ import abc
 import dataclasses
 import re
 
-from xenballoon_driver.balloon import footprint
 from xenballoon_driver import exception
+from xenballoon_driver.hypervisor import footprint
 from xenballoon_driver import validation
 
 # The smallest dom0 target libxl accepts; a real dom0 needs far more.
