@@ -59,7 +59,6 @@ and ToolstackError for everything else (including a lost connection).
 """
 
 import logging
-import os
 import re
 import threading
 from xml.etree import ElementTree
@@ -67,12 +66,11 @@ from xml.etree import ElementTree
 from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import exception
 from xenballoon_driver.hypervisor import base
+from xenballoon_driver import units
 from xenballoon_driver import validation
 
 LOG = logging.getLogger(__name__)
 
-KIB_PER_MIB = 1024
-BYTES_PER_MIB = 1024 * 1024
 # The smallest target we ask for dom0 (libxl refuses below 128 MiB).
 MIN_DOM0_TARGET_MB = base.MIN_DOM0_TARGET_MB
 # Guest types -> libvirt's <os><type> for Xen.
@@ -165,28 +163,6 @@ def _state_name(state):
     return 'unknown (%s)' % (state,)
 
 
-def ceil_mb_from_kib(kib):
-    return -(-int(kib) // KIB_PER_MIB)
-
-
-def floor_mb_from_bytes(nbytes):
-    return int(nbytes) // BYTES_PER_MIB
-
-
-def check_path(path, option):
-    """None for an empty option, else an absolute, normalised path."""
-    if not path:
-        return None
-    if any(ord(c) < 32 or ord(c) == 127 for c in path):
-        raise exception.InvalidConfig(
-            option=option, reason='%r contains control characters' % path)
-    if not os.path.isabs(path) or os.path.normpath(path) != path:
-        raise exception.InvalidConfig(
-            option=option, reason='%r is not an absolute, normalised path '
-                                  '(no "..", "." or repeated "/")' % path)
-    return path
-
-
 def domain_xml(spec, kernel=None, ramdisk=None):
     """DomainSpec -> libvirt domain XML, built with ElementTree.
 
@@ -196,7 +172,7 @@ def domain_xml(spec, kernel=None, ramdisk=None):
     balloon headroom), so what libvirt builds is what we reserved.
     """
     name = validation.domain_name(spec.name)
-    memory_kib = validation.memory_mb(spec.memory_mb) * KIB_PER_MIB
+    memory_kib = units.mib_to_kib(validation.memory_mb(spec.memory_mb))
     vcpus = validation.vcpus(spec.vcpus)
     if spec.guest_type not in OS_TYPES:
         raise exception.InvalidInput(
@@ -242,10 +218,12 @@ class LibvirtHypervisor(base.Hypervisor):
         self.libvirt = import_libvirt()
         self.options = conf.libvirt
         self.uri = self.options.uri
-        self.kernel = check_path(self.options.guest_kernel,
-                                 '[libvirt] guest_kernel')
-        self.ramdisk = check_path(self.options.guest_ramdisk,
-                                  '[libvirt] guest_ramdisk')
+        self.kernel = validation.abs_path(
+            self.options.guest_kernel, '[libvirt] guest_kernel',
+            required=False, plain=False)
+        self.ramdisk = validation.abs_path(
+            self.options.guest_ramdisk, '[libvirt] guest_ramdisk',
+            required=False, plain=False)
         self.clock = clock_mod.RealClock()
         self._lock = threading.RLock()
         self._conn = None
@@ -340,7 +318,7 @@ class LibvirtHypervisor(base.Hypervisor):
         free = self._call('virNodeGetFreeMemory', conn.getFreeMemory)
         # libvirt-python's getInfo() gives the node's memory in MiB.
         return base.HostMemory(total_mb=int(info[1]),
-                               free_mb=floor_mb_from_bytes(free),
+                               free_mb=units.bytes_to_mib_floor(free),
                                claimed_mb=0)
 
     def host_info(self):
@@ -367,15 +345,15 @@ class LibvirtHypervisor(base.Hypervisor):
             raise exception.ToolstackError(
                 call='virDomainGetXMLDesc(%s)' % name,
                 reason='cannot read dom0\'s target: %s' % err)
-        return base.Dom0Memory(current_mb=ceil_mb_from_kib(info[2]),
-                               target_mb=ceil_mb_from_kib(target_kib))
+        return base.Dom0Memory(current_mb=units.kib_to_mib_ceil(info[2]),
+                               target_mb=units.kib_to_mib_ceil(target_kib))
 
     def set_dom0_target(self, target_mb):
         call = 'virDomainSetMemoryFlags(dom0, %s MiB, AFFECT_LIVE)' % (
             target_mb,)
         base.check_dom0_target(call, target_mb)
         dom0 = self._dom0_domain()
-        self._call(call, dom0.setMemoryFlags, target_mb * KIB_PER_MIB,
+        self._call(call, dom0.setMemoryFlags, units.mib_to_kib(target_mb),
                    self.libvirt.VIR_DOMAIN_AFFECT_LIVE)
 
     def create_domain(self, spec):
@@ -517,6 +495,7 @@ class LibvirtHypervisor(base.Hypervisor):
         """DomainInfo; raises libvirtError (callers map it)."""
         state, _max_kib, memory_kib, vcpus, _cpu_time = dom.info()
         state_name = _state_name(state)
-        held = 0 if state_name == 'shutoff' else ceil_mb_from_kib(memory_kib)
+        held = (0 if state_name == 'shutoff' else
+                units.kib_to_mib_ceil(memory_kib))
         return base.DomainInfo(name=dom.name(), domid=dom.ID(),
                                memory_mb=held, vcpus=vcpus, state=state_name)

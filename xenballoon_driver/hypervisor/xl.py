@@ -64,6 +64,7 @@ from xenballoon_driver.hypervisor import xl_ops
 from xenballoon_driver.hypervisor import xl_parse
 from xenballoon_driver.hypervisor import xl_sysfs
 from xenballoon_driver import privsep
+from xenballoon_driver import validation
 
 LOG = logging.getLogger(__name__)
 
@@ -98,12 +99,10 @@ class XlHypervisor(base.Hypervisor):
         self._balloon_dir_checked = False
         if xl_sysfs.available(self.options.dom0_balloon_dir):
             self.balloon_dir = self.options.dom0_balloon_dir
-        if self.options.guest_kernel:
-            xl_config.check_path(self.options.guest_kernel,
-                                 '[xl] guest_kernel')
-        if self.options.guest_ramdisk:
-            xl_config.check_path(self.options.guest_ramdisk,
-                                 '[xl] guest_ramdisk')
+        validation.abs_path(self.options.guest_kernel, '[xl] guest_kernel',
+                            required=False)
+        validation.abs_path(self.options.guest_ramdisk,
+                            '[xl] guest_ramdisk', required=False)
 
     # -- running xl ------------------------------------------------------
 

@@ -22,11 +22,12 @@ import json
 import re
 
 from xenballoon_driver.hypervisor import base
+from xenballoon_driver import units
 from xenballoon_driver import validation
 
 # Figures larger than this are nonsense on any host we support.
 MAX_MB = validation.MAX_MEMORY_MB
-MAX_KIB = MAX_MB * 1024
+MAX_KIB = units.mib_to_kib(MAX_MB)
 MAX_DOMID = 0x7FEF          # DOMID_FIRST_RESERVED - 1
 MAX_VCPUS = 4096
 # Longest xl stderr message we carry in an exception.
@@ -264,7 +265,7 @@ def target_mb_from_kib(target_memkb):
     also rounds up, so dom0 is never reported below what it was asked
     for, as the simulated backend does.
     """
-    return -(-target_memkb // 1024)
+    return units.kib_to_mib_ceil(target_memkb)
 
 
 def _entry(entries, domid):

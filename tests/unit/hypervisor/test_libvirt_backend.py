@@ -359,14 +359,6 @@ def test_libvirt_errors_are_sorted(libvirt, code, message, kind):
 # -- pure helpers -------------------------------------------------------------
 
 
-def test_unit_conversions_are_exact():
-    assert libvirt_backend.floor_mb_from_bytes(3 * 1024 * 1024) == 3
-    assert libvirt_backend.floor_mb_from_bytes(3 * 1024 * 1024 - 1) == 2
-    assert libvirt_backend.ceil_mb_from_kib(2048) == 2
-    assert libvirt_backend.ceil_mb_from_kib(2049) == 3
-    assert libvirt_backend.ceil_mb_from_kib(16 * 2 ** 30) == 16 * 2 ** 20
-
-
 def test_domain_xml_is_built_from_checked_values():
     xml_text = libvirt_backend.domain_xml(
         base.DomainSpec('g1', 1024, vcpus=4, guest_type='hvm'))
