@@ -2,7 +2,7 @@
 
 Every call runs one of the checked operations of xl_ops.py (an argument
 list it builds itself, no shell, a timeout), as root directly or through
-the privsep daemon (xenballoon_driver.privsep), and reads its output
+the privsep daemon (privsep.py), and reads its output
 with xenballoon_driver.hypervisor.xl_parse:
 
 =====================  ==================================================
@@ -58,12 +58,12 @@ import os
 from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import exception
 from xenballoon_driver.hypervisor import base
+from xenballoon_driver.hypervisor import privsep
 from xenballoon_driver.hypervisor import xl_config
 from xenballoon_driver.hypervisor import xl_exec
 from xenballoon_driver.hypervisor import xl_ops
 from xenballoon_driver.hypervisor import xl_parse
 from xenballoon_driver.hypervisor import xl_sysfs
-from xenballoon_driver import privsep
 from xenballoon_driver import validation
 
 LOG = logging.getLogger(__name__)
