@@ -14,6 +14,7 @@ from xenballoon_driver.balloon import ledger_storage
 from xenballoon_driver import conf as conf_mod
 from xenballoon_driver.flows import destroy as destroy_flow
 from xenballoon_driver.flows import engine
+from xenballoon_driver.flows import names
 from xenballoon_driver.flows import recovery
 from xenballoon_driver.flows import registry
 from xenballoon_driver.flows import spawn as spawn_flow
@@ -96,29 +97,29 @@ class XenBalloonDriver:
             fail_at_fraction=fail_at_fraction)
         flow = registry.build(self, spawn_flow.FLOW_NAME)
         # Flow inputs are plain data: persisted logbooks store them as JSON.
-        results = engine.run(flow, {'spec': dataclasses.asdict(spec)},
+        results = engine.run(flow, {names.SPEC: spec.to_dict()},
                              progress=progress, persistence=self.persistence,
                              request='spawn %s' % spec.name,
                              lock_dir=self.lock_dir,
                              meta=registry.meta(spawn_flow.FLOW_NAME,
                                                 self.host))
-        report = results.get('balloon_report') or {}
+        report = results.get(names.BALLOON_REPORT) or {}
         self.release_rate.observe(report.get('released_mb', 0),
                                   report.get('waited_s', 0),
                                   self.conf.xenballoon.poll_interval)
-        return base.DomainInfo(**results['domain'])
+        return base.DomainInfo(**results[names.DOMAIN])
 
     def destroy(self, name):
         validation.domain_name(name)
         args = {'reinflate': self.conf.xenballoon.reinflate_on_destroy}
         flow = registry.build(self, destroy_flow.FLOW_NAME, **args)
-        results = engine.run(flow, {'name': name},
+        results = engine.run(flow, {names.NAME: name},
                              persistence=self.persistence,
                              request='destroy %s' % name,
                              lock_dir=self.lock_dir,
                              meta=registry.meta(destroy_flow.FLOW_NAME,
                                                 self.host, **args))
-        return results['dom0_target_after']
+        return results[names.DOM0_TARGET_AFTER]
 
     def list_instances(self):
         return [info.name for info in self.backend.list_domains()]

@@ -15,10 +15,8 @@ LOG = logging.getLogger(__name__)
 class BalloonDom0(common.QuietTask):
     """Ask dom0 for the target the ledger derives; returns at once."""
 
-    default_provides = 'dom0_target_before'
-
     def __init__(self, backend, ledger, **kwargs):
-        super().__init__(requires=('reservation',), **kwargs)
+        super().__init__(**kwargs)
         self.backend = backend
         self.ledger = ledger
 
@@ -28,7 +26,6 @@ class BalloonDom0(common.QuietTask):
         if target is not None and target != before:
             LOG.info('Ballooning dom0 from %d MiB to %d MiB for %s', before,
                      target, reservation['name'])
-        return before
 
     def revert(self, reservation, result, **kwargs):
         # Re-inflate: give back what this spawn took from dom0, then let the
@@ -51,11 +48,9 @@ class WaitForBalloon(task.Task):
     min_progress_mb_s was released over stall_timeout.
     """
 
-    default_provides = 'balloon_report'
-
     def __init__(self, backend, ledger, options, recovering=False,
                  **kwargs):
-        super().__init__(requires=('reservation',), **kwargs)
+        super().__init__(**kwargs)
         self.backend = backend
         self.ledger = ledger
         self.options = options

@@ -21,16 +21,14 @@ class BuildDomain(common.QuietTask):
     asked for this guest is gone.
     """
 
-    default_provides = 'domain'
-
     def __init__(self, backend, ledger, recovering=False, **kwargs):
-        super().__init__(requires=('spec', 'reservation'), **kwargs)
+        super().__init__(**kwargs)
         self.backend = backend
         self.ledger = ledger
         self.recovering = recovering
 
     def execute(self, spec, reservation):
-        spec = base.DomainSpec(**spec)
+        spec = base.DomainSpec.from_dict(spec)
         was = self.ledger.mark_building(reservation['id'])
         if was != ledger_mod.RESERVED:
             # Run again after a crash: the create may have happened.
@@ -60,7 +58,7 @@ class BuildDomain(common.QuietTask):
                 exception.DomainExists):
             return  # the domain is someone else's: leave it alone
         # Whatever the toolstack left of our domain goes; none is fine.
-        name = spec['name']
+        name = base.DomainSpec.from_dict(spec).name
 
         def destroy():
             try:
@@ -89,7 +87,7 @@ class DestroyDomain(common.QuietTask):
     """
 
     def __init__(self, backend, ledger, **kwargs):
-        super().__init__(requires=('name', 'request_id'), **kwargs)
+        super().__init__(**kwargs)
         self.backend = backend
         self.ledger = ledger
 
@@ -117,10 +115,8 @@ class ReleaseDomainMemory(common.QuietTask):
     Returns dom0's target as the ledger derives it.
     """
 
-    default_provides = 'dom0_target_after'
-
     def __init__(self, backend, ledger, reinflate, **kwargs):
-        super().__init__(requires=('name',), **kwargs)
+        super().__init__(**kwargs)
         self.backend = backend
         self.ledger = ledger
         self.reinflate = reinflate
