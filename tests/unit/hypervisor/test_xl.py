@@ -20,6 +20,7 @@ from xenballoon_driver import hypervisor
 from xenballoon_driver.hypervisor import base
 from xenballoon_driver.hypervisor import privsep
 from xenballoon_driver.hypervisor import xl
+from xenballoon_driver.hypervisor import xl_calls
 from xenballoon_driver.hypervisor import xl_config
 from xenballoon_driver.hypervisor import xl_exec
 
@@ -601,7 +602,7 @@ def in_process_privsep():
 
 def test_not_root_goes_through_privsep(conf, fake, monkeypatch,
                                        global_xl_conf, in_process_privsep):
-    monkeypatch.setattr(xl.os, 'geteuid', lambda: 1000)
+    monkeypatch.setattr(xl_calls.os, 'geteuid', lambda: 1000)
     fake.configure(conf)
     backend = xl.XlHypervisor(conf)
     assert backend.privileged is True
@@ -619,7 +620,7 @@ def test_not_root_goes_through_privsep(conf, fake, monkeypatch,
 
 
 def test_privsep_daemon_failure(conf, fake, monkeypatch):
-    monkeypatch.setattr(xl.os, 'geteuid', lambda: 1000)
+    monkeypatch.setattr(xl_calls.os, 'geteuid', lambda: 1000)
     fake.configure(conf)
     backend = on_virtual_clock(xl.XlHypervisor(conf))
 
