@@ -14,7 +14,15 @@ EXIT_BUILD_FAILED = 5
 EXIT_NOT_FOUND = 6
 EXIT_TOOLSTACK = 7
 EXIT_BUSY = 8
+# The state directory, the flow database or a lock file cannot be used
+# (corrupt, unwritable, full, a directory where a file belongs).
+EXIT_STORAGE = 9
 EXIT_INTERRUPTED = 130
+
+
+def signal_exit_code(signum):
+    """What a shell reports for a process that a signal stopped."""
+    return 128 + int(signum)
 
 
 class XenBalloonException(Exception):
@@ -137,11 +145,6 @@ class Interrupted(XenBalloonException):
     exit_code = EXIT_INTERRUPTED
 
 
-# The state directory, the flow database or a lock file cannot be used
-# (corrupt, unwritable, full, a directory where a file belongs).
-EXIT_STORAGE = 9
-
-
 class StorageError(XenBalloonException):
     msg_fmt = 'Cannot use %(what)s: %(reason)s; %(hint)s'
     exit_code = EXIT_STORAGE
@@ -158,18 +161,17 @@ class UnexpectedError(XenBalloonException):
                'the traceback and report it)')
 
 
-def signal_exit_code(signum):
-    """What a shell reports for a process that a signal stopped."""
-    return 128 + int(signum)
-
-
-class SpawnSignalled(Interrupted):
-    msg_fmt = ('The spawn of %(name)s was interrupted by %(signal)s before '
-               'its domain was built; it is undone')
+class _SignalExit:
+    """Exits as a shell reports a process that the signal stopped."""
 
     def __init__(self, message=None, **kwargs):
         super().__init__(message, **kwargs)
         self.exit_code = signal_exit_code(kwargs['signum'])
+
+
+class SpawnSignalled(_SignalExit, Interrupted):
+    msg_fmt = ('The spawn of %(name)s was interrupted by %(signal)s before '
+               'its domain was built; it is undone')
 
 
 class SpawnSignalledLate(SpawnSignalled):
@@ -177,10 +179,6 @@ class SpawnSignalledLate(SpawnSignalled):
                'running (destroy it if it is not wanted)')
 
 
-class DestroySignalled(XenBalloonException):
+class DestroySignalled(_SignalExit, XenBalloonException):
     msg_fmt = ('%(signal)s came during the destroy of %(name)s, which was '
                'let finish first: %(outcome)s')
-
-    def __init__(self, message=None, **kwargs):
-        super().__init__(message, **kwargs)
-        self.exit_code = signal_exit_code(kwargs['signum'])

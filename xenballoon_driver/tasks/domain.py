@@ -9,11 +9,12 @@ from xenballoon_driver.balloon import ledger as ledger_mod
 from xenballoon_driver import exception
 from xenballoon_driver.hypervisor import base
 from xenballoon_driver.tasks import common
+from xenballoon_driver.tasks import host
 
 LOG = logging.getLogger(__name__)
 
 
-class BuildDomain(common.QuietTask):
+class BuildDomain(common.QuietTask, host.HostTask):
     """Build the domain; turn its reservation into the domain's.
 
     ``recovering``: run by start-up recovery after a crash. Then a build
@@ -22,9 +23,7 @@ class BuildDomain(common.QuietTask):
     """
 
     def __init__(self, backend, ledger, recovering=False, **kwargs):
-        super().__init__(**kwargs)
-        self.backend = backend
-        self.ledger = ledger
+        super().__init__(backend, ledger, **kwargs)
         self.recovering = recovering
 
     def execute(self, spec, reservation):
@@ -77,7 +76,7 @@ class BuildDomain(common.QuietTask):
         common.safely('destroying %s' % name, destroy, on_error=owe)
 
 
-class DestroyDomain(common.QuietTask):
+class DestroyDomain(common.QuietTask, host.HostTask):
     """Destroy the domain; DomainBusy while a spawn of it is under way.
 
     Runs before ReleaseDomainMemory: a destroy that fails (or an xl
@@ -85,11 +84,6 @@ class DestroyDomain(common.QuietTask):
     fails the flow here, and its revert drops only the hold on the name,
     so the domain's ledger entry stays as long as the domain does.
     """
-
-    def __init__(self, backend, ledger, **kwargs):
-        super().__init__(**kwargs)
-        self.backend = backend
-        self.ledger = ledger
 
     def execute(self, name, request_id):
         # Holds the name: no spawn of it can build before the destroy.
@@ -107,7 +101,7 @@ class DestroyDomain(common.QuietTask):
                       request_id)
 
 
-class ReleaseDomainMemory(common.QuietTask):
+class ReleaseDomainMemory(common.QuietTask, host.HostTask):
     """Drop the domain's ledger entry; re-inflate dom0 if configured.
 
     A re-inflate that fails does not fail the destroy (the domain is
@@ -116,9 +110,7 @@ class ReleaseDomainMemory(common.QuietTask):
     """
 
     def __init__(self, backend, ledger, reinflate, **kwargs):
-        super().__init__(**kwargs)
-        self.backend = backend
-        self.ledger = ledger
+        super().__init__(backend, ledger, **kwargs)
         self.reinflate = reinflate
 
     def execute(self, name):

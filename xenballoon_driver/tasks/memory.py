@@ -5,17 +5,13 @@ import logging
 
 from xenballoon_driver.hypervisor import base
 from xenballoon_driver.tasks import common
+from xenballoon_driver.tasks import host
 
 LOG = logging.getLogger(__name__)
 
 
-class ReserveMemory(common.QuietTask):
+class ReserveMemory(common.QuietTask, host.HostTask):
     """Reserve the domain's memory; refuse before dom0 is touched."""
-
-    def __init__(self, backend, ledger, **kwargs):
-        super().__init__(**kwargs)
-        self.backend = backend
-        self.ledger = ledger
 
     def execute(self, spec, request_id):
         spec = base.DomainSpec.from_dict(spec)
