@@ -101,36 +101,54 @@ class OutOfMemory(XenBalloonException):
 
 
 class BuildFailed(XenBalloonException):
+    """The toolstack refused or failed the build; nothing of it is left."""
+
     msg_fmt = 'Building domain %(name)s failed: %(reason)s'
     exit_code = EXIT_BUILD_FAILED
 
 
 class DomainNotFound(XenBalloonException):
+    """No such domain on the host (a destroy, a look by name)."""
+
     msg_fmt = 'No domain named %(name)s'
     exit_code = EXIT_NOT_FOUND
 
 
 class DomainExists(XenBalloonException):
+    """The toolstack found the name taken: that domain is left alone."""
+
     msg_fmt = 'A domain named %(name)s already exists'
     exit_code = EXIT_BAD_INPUT
 
 
 class DomainBusy(XenBalloonException):
+    """A destroy came while a spawn of the same name holds it."""
+
     msg_fmt = ('Domain %(name)s is still being spawned; destroy it once its '
                'spawn has finished or failed')
     exit_code = EXIT_BUSY
 
 
 class ToolstackError(XenBalloonException):
+    """Any other toolstack failure, with the tool's message.
+
+    Backends may add ``permanent`` (trying again cannot help), ``refused``
+    (the privileged side ran nothing), ``code`` and ``stderr``.
+    """
+
     msg_fmt = 'Toolstack call %(call)s failed: %(reason)s'
     exit_code = EXIT_TOOLSTACK
 
 
 class FlowBusy(XenBalloonException):
+    """Another process holds the flow's lock (see flows/engine.py)."""
+
     msg_fmt = 'Flow %(flow_id)s is being run by another process'
 
 
 class Unrebuildable(XenBalloonException):
+    """A stored flow whose record cannot say what to run (registry.py)."""
+
     msg_fmt = 'Flow %(flow_id)s cannot be rebuilt from its record: %(reason)s'
 
 
