@@ -5,7 +5,7 @@ footprint.py    what a domain takes from Xen: memory + libxl's overhead
 xl*.py          the "xl" backend: xl.py (the contract), xl_calls.py
                 (running xl, as root or through privsep.py), xl_ops.py
                 (what root runs), xl_exec.py, xl_parse.py (stdout),
-                xl_messages.py (stderr), xl_conf.py (xl.conf),
+                xl_messages.py (stderr), xl_settings.py (xl.conf),
                 xl_config.py (guest configs), xl_sysfs.py (dom0's balloon)
 libvirt_*.py    the "libvirt" backend: libvirt_backend.py (the contract),
                 libvirt_conn.py (libvirt-python, the connection),

@@ -31,7 +31,7 @@ ToolstackError for the rest (xl missing, killed after a timeout, a
 non-zero exit, output that does not parse or makes no sense).
 
 Claims: with xl.conf's claim_mode off, a create can race other memory
-users and fail half-way; this backend warns at start-up (xl_conf.py).
+users and fail half-way; this backend warns at start-up (xl_settings.py).
 """
 
 import logging
@@ -40,10 +40,10 @@ from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import exception
 from xenballoon_driver.hypervisor import base
 from xenballoon_driver.hypervisor import xl_calls
-from xenballoon_driver.hypervisor import xl_conf
 from xenballoon_driver.hypervisor import xl_config
 from xenballoon_driver.hypervisor import xl_messages
 from xenballoon_driver.hypervisor import xl_parse
+from xenballoon_driver.hypervisor import xl_settings
 from xenballoon_driver.hypervisor import xl_sysfs
 from xenballoon_driver import validation
 
@@ -64,7 +64,7 @@ class XlHypervisor(xl_calls.XlCalls, base.Hypervisor):
     def __init__(self, conf):
         super().__init__(conf.xl)
         self.clock = clock_mod.RealClock()
-        self.claim_mode, self.autoballoon = xl_conf.read(
+        self.claim_mode, self.autoballoon = xl_settings.read(
             self.options.xl_conf)
         self.balloon_dir = None
         # Trusted only once it agreed with xl (_check_balloon_dir).

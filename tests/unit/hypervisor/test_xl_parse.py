@@ -5,9 +5,9 @@ import os
 import pytest
 
 from xenballoon_driver.hypervisor import base
-from xenballoon_driver.hypervisor import xl_conf
 from xenballoon_driver.hypervisor import xl_messages
 from xenballoon_driver.hypervisor import xl_parse
+from xenballoon_driver.hypervisor import xl_settings
 
 FIXTURES = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir,
                         'fake_xl', 'fixtures')
@@ -324,10 +324,10 @@ def test_classify_failures(case, exists, oom, not_found):
 
 
 def test_shipped_xl_conf_means_defaults():
-    settings = xl_conf.parse_xl_conf(
+    settings = xl_settings.parse_xl_conf(
         capture('a025_etc_xen_xl.conf_shipped'))
     assert settings == {}           # every setting is commented out
-    assert xl_conf.claim_mode(settings) is True
+    assert xl_settings.claim_mode(settings) is True
 
 
 @pytest.mark.parametrize('text, claims', [
@@ -342,11 +342,11 @@ def test_shipped_xl_conf_means_defaults():
     ('autoballoon="on"\n', True),
 ])
 def test_xl_conf_claim_mode(text, claims):
-    assert xl_conf.claim_mode(xl_conf.parse_xl_conf(text)) is claims
+    assert xl_settings.claim_mode(xl_settings.parse_xl_conf(text)) is claims
 
 
 def test_xl_conf_reads_strings_and_skips_lists():
-    settings = xl_conf.parse_xl_conf(
+    settings = xl_settings.parse_xl_conf(
         'autoballoon="on"\nlockfile = \'/var/lock/xl\'\n'
         'vm.cpumask="0-7"\nlist = [ "a", "b" ]\n')
     assert settings == {'autoballoon': 'on', 'lockfile': '/var/lock/xl',
