@@ -9,12 +9,11 @@ import dataclasses
 import logging
 import os
 
-from xenballoon_driver.balloon import footprint
 from xenballoon_driver import conf as conf_mod
-from xenballoon_driver import exception
 from xenballoon_driver.flows import destroy as destroy_flow
 from xenballoon_driver.flows import engine
 from xenballoon_driver.flows import listing
+from xenballoon_driver.flows import names
 from xenballoon_driver.flows import recovery
 from xenballoon_driver.flows import registry
 from xenballoon_driver.flows import resume
@@ -97,32 +96,32 @@ class XenBalloonDriver:
             name=validation.domain_name(name),
             memory_mb=validation.memory_mb(memory_mb),
             vcpus=validation.vcpus(vcpus),
-            guest_type=self._guest_type(guest_type))
+            guest_type=validation.guest_type(guest_type))
         flow = registry.build(self, spawn_flow.FLOW_NAME)
         # Flow inputs are plain data: persisted logbooks store them as JSON.
-        results = engine.run(flow, {'spec': dataclasses.asdict(spec)},
+        results = engine.run(flow, {names.SPEC: spec.to_dict()},
                              progress=progress, persistence=self.persistence,
                              request='spawn %s' % spec.name,
                              lock_dir=self.lock_dir,
                              meta=registry.meta(spawn_flow.FLOW_NAME,
                                                 self.host))
-        report = results.get('balloon_report') or {}
+        report = results.get(names.BALLOON_REPORT) or {}
         self.release_rate.observe(report.get('released_mb', 0),
                                   report.get('waited_s', 0),
                                   self.conf.xenballoon.poll_interval)
-        return base.DomainInfo(**results['domain'])
+        return base.DomainInfo(**results[names.DOMAIN])
 
     def destroy(self, name):
         validation.domain_name(name)
         args = {'reinflate': self.conf.xenballoon.reinflate_on_destroy}
         flow = registry.build(self, destroy_flow.FLOW_NAME, **args)
-        results = engine.run(flow, {'name': name},
+        results = engine.run(flow, {names.NAME: name},
                              persistence=self.persistence,
                              request='destroy %s' % name,
                              lock_dir=self.lock_dir,
                              meta=registry.meta(destroy_flow.FLOW_NAME,
                                                 self.host, **args))
-        return results['dom0_target_after']
+        return results[names.DOM0_TARGET_AFTER]
 
     def list_instances(self):
         return [info.name for info in self.backend.list_domains()]
@@ -152,11 +151,3 @@ class XenBalloonDriver:
         """Publish inventory and traits through Nova's ProviderTree."""
         resources.update_provider_tree(self, provider_tree, nodename,
                                        allocations)
-
-    @staticmethod
-    def _guest_type(guest_type):
-        if guest_type not in footprint.GUEST_TYPES:
-            raise exception.InvalidInput(
-                what='guest type', reason='%r: use one of %s' % (
-                    guest_type, ', '.join(footprint.GUEST_TYPES)))
-        return guest_type

@@ -14,7 +14,15 @@ EXIT_BUILD_FAILED = 5
 EXIT_NOT_FOUND = 6
 EXIT_TOOLSTACK = 7
 EXIT_BUSY = 8
+# The state directory, the flow database or a lock file cannot be used
+# (corrupt, unwritable, full, a directory where a file belongs).
+EXIT_STORAGE = 9
 EXIT_INTERRUPTED = 130
+
+
+def signal_exit_code(signum):
+    """What a shell reports for a process that a signal stopped."""
+    return 128 + int(signum)
 
 
 class XenBalloonException(Exception):
@@ -93,36 +101,54 @@ class OutOfMemory(XenBalloonException):
 
 
 class BuildFailed(XenBalloonException):
+    """The toolstack refused or failed the build; nothing of it is left."""
+
     msg_fmt = 'Building domain %(name)s failed: %(reason)s'
     exit_code = EXIT_BUILD_FAILED
 
 
 class DomainNotFound(XenBalloonException):
+    """No such domain on the host (a destroy, a look by name)."""
+
     msg_fmt = 'No domain named %(name)s'
     exit_code = EXIT_NOT_FOUND
 
 
 class DomainExists(XenBalloonException):
+    """The toolstack found the name taken: that domain is left alone."""
+
     msg_fmt = 'A domain named %(name)s already exists'
     exit_code = EXIT_BAD_INPUT
 
 
 class DomainBusy(XenBalloonException):
+    """A destroy came while a spawn of the same name holds it."""
+
     msg_fmt = ('Domain %(name)s is still being spawned; destroy it once its '
                'spawn has finished or failed')
     exit_code = EXIT_BUSY
 
 
 class ToolstackError(XenBalloonException):
+    """Any other toolstack failure, with the tool's message.
+
+    Backends may add ``permanent`` (trying again cannot help), ``refused``
+    (the privileged side ran nothing), ``code`` and ``stderr``.
+    """
+
     msg_fmt = 'Toolstack call %(call)s failed: %(reason)s'
     exit_code = EXIT_TOOLSTACK
 
 
 class FlowBusy(XenBalloonException):
+    """Another process holds the flow's lock (see flows/engine.py)."""
+
     msg_fmt = 'Flow %(flow_id)s is being run by another process'
 
 
 class Unrebuildable(XenBalloonException):
+    """A stored flow whose record cannot say what to run (registry.py)."""
+
     msg_fmt = 'Flow %(flow_id)s cannot be rebuilt from its record: %(reason)s'
 
 
@@ -135,11 +161,6 @@ class Interrupted(XenBalloonException):
     msg_fmt = ('The spawn of %(name)s was interrupted before its domain was '
                'built; it is undone')
     exit_code = EXIT_INTERRUPTED
-
-
-# The state directory, the flow database or a lock file cannot be used
-# (corrupt, unwritable, full, a directory where a file belongs).
-EXIT_STORAGE = 9
 
 
 class StorageError(XenBalloonException):
@@ -158,18 +179,17 @@ class UnexpectedError(XenBalloonException):
                'the traceback and report it)')
 
 
-def signal_exit_code(signum):
-    """What a shell reports for a process that a signal stopped."""
-    return 128 + int(signum)
-
-
-class SpawnSignalled(Interrupted):
-    msg_fmt = ('The spawn of %(name)s was interrupted by %(signal)s before '
-               'its domain was built; it is undone')
+class _SignalExit:
+    """Exits as a shell reports a process that the signal stopped."""
 
     def __init__(self, message=None, **kwargs):
         super().__init__(message, **kwargs)
         self.exit_code = signal_exit_code(kwargs['signum'])
+
+
+class SpawnSignalled(_SignalExit, Interrupted):
+    msg_fmt = ('The spawn of %(name)s was interrupted by %(signal)s before '
+               'its domain was built; it is undone')
 
 
 class SpawnSignalledLate(SpawnSignalled):
@@ -177,10 +197,6 @@ class SpawnSignalledLate(SpawnSignalled):
                'running (destroy it if it is not wanted)')
 
 
-class DestroySignalled(XenBalloonException):
+class DestroySignalled(_SignalExit, XenBalloonException):
     msg_fmt = ('%(signal)s came during the destroy of %(name)s, which was '
                'let finish first: %(outcome)s')
-
-    def __init__(self, message=None, **kwargs):
-        super().__init__(message, **kwargs)
-        self.exit_code = signal_exit_code(kwargs['signum'])

@@ -1,9 +1,10 @@
-"""Checks on what users hand us: domain names, sizes, vCPU counts.
+"""Checks on what users hand us: names, sizes, vCPU counts, types, paths.
 
 Everything a user gives is checked here before it reaches a flow, a
 toolstack command or a file, so that bad input changes nothing.
 """
 
+import os
 import re
 
 from xenballoon_driver import exception
@@ -25,6 +26,13 @@ DOMID_RE = re.compile(r'\s*[+-]?[0-9]+')
 # Sizes and counts: ASCII digits only. \d and int() also take Unicode
 # digits ("١٠٢٤") and int() takes "1_024".
 NUMBER_RE = re.compile(r'[+-]?[0-9]+')
+# Boot files' paths: written into an xl config (and read by root's side)
+# plainly spelt, nothing that needs quoting; no control character ever.
+PATH_RE = re.compile(r'/[A-Za-z0-9_.+/-]*')
+MAX_PATH_LEN = 1024
+CONTROL_RE = re.compile(r'[\x00-\x1f\x7f]')
+# What the toolstacks can build (and what footprint.py knows the cost of).
+GUEST_TYPES = ('pv', 'pvh', 'hvm')
 
 
 def domain_name(name):
@@ -99,3 +107,43 @@ def memory_mb(value, what='memory size'):
 
 def vcpus(value):
     return _positive_int(value, 'vCPU count', MAX_VCPUS)
+
+
+def guest_type(value):
+    if value not in GUEST_TYPES:
+        raise exception.InvalidInput(
+            what='guest type', reason='%r: use one of %s' % (
+                value, ', '.join(GUEST_TYPES)))
+    return value
+
+
+def abs_path(path, option, required=True, plain=True):
+    """An absolute, normalised path; InvalidConfig if not.
+
+    An empty ``path`` is None unless ``required``. ``plain``: also only
+    letters, digits and "_", ".", "+", "-", "/", at most MAX_PATH_LEN
+    characters, for text written where nothing is escaped (an xl
+    config); otherwise any character but control characters (libvirt's
+    XML, which ElementTree escapes).
+    """
+    if not path and not required:
+        return None
+    if not isinstance(path, str) or not path:
+        raise exception.InvalidConfig(option=option, reason='it is not set')
+    if plain and len(path) > MAX_PATH_LEN:
+        raise exception.InvalidConfig(
+            option=option, reason='the path is longer than %d characters'
+            % MAX_PATH_LEN)
+    if plain and not PATH_RE.fullmatch(path):
+        raise exception.InvalidConfig(
+            option=option, reason='%r must be an absolute path of letters, '
+                                  'digits and "_", ".", "+", "-", "/"' % path)
+    if CONTROL_RE.search(path):
+        raise exception.InvalidConfig(
+            option=option, reason='%r contains control characters' % path)
+    if (not os.path.isabs(path) or os.path.normpath(path) != path or
+            path.startswith('//')):
+        raise exception.InvalidConfig(
+            option=option, reason='%r is not an absolute, normalised path '
+                                  '(no "..", "." or repeated "/")' % path)
+    return path

@@ -167,3 +167,51 @@ def test_names_close_to_reserved_ones_are_fine():
 def test_sizes_take_ascii_digits_only(text):
     assert 'ASCII digits' in rejected(validation.memory_mb, text)
     assert 'ASCII digits' in rejected(validation.vcpus, text)
+
+
+# -- guest types ----------------------------------------------------------
+
+
+@pytest.mark.parametrize('guest_type', ['pv', 'pvh', 'hvm'])
+def test_good_guest_types(guest_type):
+    assert validation.guest_type(guest_type) == guest_type
+
+
+@pytest.mark.parametrize('guest_type', ['kvm', 'PV', '', None])
+def test_bad_guest_types(guest_type):
+    assert rejected(validation.guest_type, guest_type) == (
+        'Invalid guest type: %r: use one of pv, pvh, hvm' % (guest_type,))
+
+
+# -- boot file paths ------------------------------------------------------
+
+
+def bad_path(path, **kwargs):
+    with pytest.raises(exception.InvalidConfig) as err:
+        validation.abs_path(path, '[xl] guest_kernel', **kwargs)
+    assert '[xl] guest_kernel' in err.value.message
+    return err.value.message
+
+
+def test_paths_plain_and_otherwise():
+    assert validation.abs_path('/boot/vmlinuz-6.1+x', 'k') == (
+        '/boot/vmlinuz-6.1+x')
+    odd = '/boot/vmlinuz&<x>"\'\u00fc'
+    assert validation.abs_path(odd, 'k', plain=False) == odd
+    assert 'letters, digits' in bad_path(odd)
+
+
+@pytest.mark.parametrize('plain', [True, False])
+@pytest.mark.parametrize('path', ['vmlinuz', '/boot/../etc/shadow',
+                                  '/boot//vmlinuz', '//boot/vmlinuz',
+                                  '/boot/./vmlinuz', '/boot/vm\nlinuz',
+                                  '/boot/vm\x7flinuz'])
+def test_paths_refused_either_way(path, plain):
+    bad_path(path, plain=plain)
+
+
+def test_empty_path_only_when_optional():
+    assert validation.abs_path('', 'k', required=False) is None
+    assert validation.abs_path(None, 'k', required=False) is None
+    assert 'it is not set' in bad_path('')
+    assert 'longer than 1024' in bad_path('/' + 'a' * 1024)

@@ -18,10 +18,10 @@ import time
 
 import pytest
 
-from xenballoon_driver.balloon import footprint
 from xenballoon_driver import driver as driver_mod
 from xenballoon_driver import exception
 from xenballoon_driver import hypervisor
+from xenballoon_driver.hypervisor import footprint
 from xenballoon_driver.hypervisor import xl_exec
 
 from tests.xen import options

@@ -5,12 +5,12 @@ import dataclasses
 from cliff import lister
 from cliff import show
 
-from xenballoon_driver.balloon import footprint
 from xenballoon_driver import clock as clock_mod
 from xenballoon_driver.cmd import base
 from xenballoon_driver.cmd import progress
 from xenballoon_driver.cmd import signals
 from xenballoon_driver import exception
+from xenballoon_driver import validation
 
 
 class Spawn(base.ErrorMapping, show.ShowOne):
@@ -32,7 +32,7 @@ class Spawn(base.ErrorMapping, show.ShowOne):
                             help='guest memory in MiB (whole number)')
         parser.add_argument('--vcpus', default='1', help='vCPU count')
         parser.add_argument('--type', dest='guest_type', default='pv',
-                            choices=footprint.GUEST_TYPES,
+                            choices=validation.GUEST_TYPES,
                             help='guest type (sets Xen\'s overhead)')
         return parser
 

@@ -1,4 +1,16 @@
-"""Hypervisor backends, loaded by name with stevedore."""
+"""Hypervisor backends, loaded by name with stevedore.
+
+base.py         the contract (Hypervisor, DomainSpec, DomainInfo, ...)
+footprint.py    what a domain takes from Xen: memory + libxl's overhead
+xl*.py          the "xl" backend: xl.py (the contract), xl_calls.py
+                (running xl, as root or through privsep.py), xl_ops.py
+                (what root runs), xl_exec.py, xl_parse.py (stdout),
+                xl_messages.py (stderr), xl_settings.py (xl.conf),
+                xl_config.py (guest configs), xl_sysfs.py (dom0's balloon)
+libvirt_*.py    the "libvirt" backend: libvirt_backend.py (the contract),
+                libvirt_conn.py (libvirt-python, the connection),
+                libvirt_xml.py (domain XML)
+"""
 
 from stevedore import driver as stevedore_driver
 from stevedore import exception as stevedore_exception

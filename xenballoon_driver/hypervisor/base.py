@@ -9,8 +9,8 @@ import abc
 import dataclasses
 import re
 
-from xenballoon_driver.balloon import footprint
 from xenballoon_driver import exception
+from xenballoon_driver.hypervisor import footprint
 from xenballoon_driver import validation
 
 # The smallest dom0 target libxl accepts; a real dom0 needs far more.
@@ -93,6 +93,20 @@ class DomainSpec:
     def footprint_mb(self):
         return footprint.footprint_mb(self.memory_mb, self.vcpus,
                                       self.guest_type)
+
+    def to_dict(self):
+        """Plain data, for a flow's store (logbooks hold it as JSON)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data):
+        """The spec ``to_dict`` gave, its values already checked.
+
+        Keys this release does not know are left out, so that a spec
+        stored by another release still resumes.
+        """
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,9 +1,8 @@
 """The "xl" backend: the real Xen toolstack, through the xl command.
 
-Every call runs one of the checked operations of xl_ops.py (an argument
-list it builds itself, no shell, a timeout), as root directly or through
-the privsep daemon (xenballoon_driver.privsep), and reads its output
-with xenballoon_driver.hypervisor.xl_parse:
+Every call runs one of the checked operations of xl_ops.py, as root or
+through the privsep daemon, retrying looks (see xl_calls.py), and reads
+its output with xl_parse.py:
 
 =====================  ==================================================
 host_memory            ``xl info``: total_memory, free_memory,
@@ -26,44 +25,27 @@ memory                 the base class's: ``xl info`` first, then dom0
                        first never counts a MiB twice while dom0 balloons)
 =====================  ==================================================
 
-Not running as root, xl runs in the privsep daemon, which runs its own
-[xl] command (read from the service's config files when it starts) and
-takes only typed, checked arguments (xl_ops.py).
-
-Read-only looks (xl info, xl list, sysfs reads) that fail are tried
-again, a bounded number of times within a bounded time ([xl]
-look_retries, look_retry_interval, look_retry_window), waiting on this
-backend's clock, so a balloon wait counts that time as it counts any
-other. mem-set, create and destroy are not: they may have acted.
-
 Every failure becomes one of the project's exceptions carrying xl's
 message: DomainExists, DomainNotFound, OutOfMemory, BuildFailed, and
 ToolstackError for the rest (xl missing, killed after a timeout, a
 non-zero exit, output that does not parse or makes no sense).
 
-Claims: with xl.conf's claim_mode on (xl's default), ``xl create`` claims
-the guest's whole memory from Xen before building it, so a create that
-does not fit fails at once with "Out of memory" instead of racing other
-memory users. With claim_mode=0 there is no claim: the build allocates
-page by page and can race anything else taking memory at the same time
-(another create, dom0 growing back), failing half-way. The driver only
-builds once the memory is free and reserved in its ledger, which covers
-its own spawns, not other users of xl; this backend logs a warning at
-start-up when claims are off.
+Claims: with xl.conf's claim_mode off, a create can race other memory
+users and fail half-way; this backend warns at start-up (xl_settings.py).
 """
 
 import logging
-import os
 
 from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import exception
 from xenballoon_driver.hypervisor import base
+from xenballoon_driver.hypervisor import xl_calls
 from xenballoon_driver.hypervisor import xl_config
-from xenballoon_driver.hypervisor import xl_exec
-from xenballoon_driver.hypervisor import xl_ops
+from xenballoon_driver.hypervisor import xl_messages
 from xenballoon_driver.hypervisor import xl_parse
+from xenballoon_driver.hypervisor import xl_settings
 from xenballoon_driver.hypervisor import xl_sysfs
-from xenballoon_driver import privsep
+from xenballoon_driver import validation
 
 LOG = logging.getLogger(__name__)
 
@@ -74,150 +56,25 @@ MIN_DOM0_TARGET_MB = base.MIN_DOM0_TARGET_MB
 SYSFS_TARGET_WAIT_S = 2.0
 
 
-class XlHypervisor(base.Hypervisor):
-    """A Xen host driven through xl (see the module docstring).
-
-    With xl.conf's claim_mode off, a create can race other memory users:
-    xl then builds without claiming the guest's memory first, so memory
-    freed for it can be taken by someone else while it populates.
-    """
+class XlHypervisor(xl_calls.XlCalls, base.Hypervisor):
+    """A Xen host driven through xl (see the module docstring)."""
 
     hypervisor_type = 'xen (xl)'
 
     def __init__(self, conf):
-        self.options = conf.xl
+        super().__init__(conf.xl)
         self.clock = clock_mod.RealClock()
-        self.command = self.options.command
-        self._timeouts = {'create_domain': self.options.create_timeout,
-                          'destroy_domain': self.options.destroy_timeout}
-        self.privileged = os.geteuid() != 0
-        self.claim_mode, self.autoballoon = self._read_xl_conf(
+        self.claim_mode, self.autoballoon = xl_settings.read(
             self.options.xl_conf)
         self.balloon_dir = None
         # Trusted only once it agreed with xl (_check_balloon_dir).
         self._balloon_dir_checked = False
         if xl_sysfs.available(self.options.dom0_balloon_dir):
             self.balloon_dir = self.options.dom0_balloon_dir
-        if self.options.guest_kernel:
-            xl_config.check_path(self.options.guest_kernel,
-                                 '[xl] guest_kernel')
-        if self.options.guest_ramdisk:
-            xl_config.check_path(self.options.guest_ramdisk,
-                                 '[xl] guest_ramdisk')
-
-    # -- running xl ------------------------------------------------------
-
-    def _run(self, call, op, *args):
-        """Run xl_ops.<op>(*args) on the side that runs xl; a Result.
-
-        ToolstackError if xl did not run. ``call`` names the command in
-        errors (``xl list -l 0``).
-        """
-        timeout = self._timeouts.get(op, self.options.command_timeout)
-        if self.privileged:
-            try:
-                status = getattr(privsep, op)(*args)
-            except Exception as err:
-                # The daemon could not start, or died: privsep's own error.
-                raise exception.ToolstackError(
-                    call=call, reason='privsep daemon failed: %s: %s' % (
-                        type(err).__name__, err), permanent=True)
-            command = 'xl (privsep daemon\'s [xl] command)'
-        else:
-            # Already root: the same checked function the daemon runs.
-            status = getattr(xl_ops, op)(self.options, *args)
-            command = self.command
-        result = xl_exec.check(status, call, command, timeout)
-        if result.code != 0:
-            LOG.debug('%s exited %s; stderr: %r', call, result.code,
-                      result.stderr)
-        return result
-
-    def _checked(self, call, op, *args):
-        """Run xl; ToolstackError with xl's message unless it exits 0."""
-        result = self._run(call, op, *args)
-        if result.code != 0:
-            raise exception.ToolstackError(
-                call=call, reason=self._exit_reason(result),
-                code=result.code, stderr=result.stderr)
-        return result
-
-    def _look(self, call, op, parse):
-        """A read-only xl look, parsed; retried (see _retried)."""
-        return self._retried(call, lambda: self._parsed(
-            call, parse, self._checked(call, op).stdout))
-
-    def _retried(self, call, look):
-        """``look()``, tried again on a transient ToolstackError.
-
-        Only for what changes nothing (xl info, xl list, sysfs reads):
-        at most [xl] look_retries more tries, none starting later than
-        [xl] look_retry_window after the first, each after
-        look_retry_interval on this backend's clock, so a balloon wait
-        counts the time in its stall clock. A missing binary, a refusal
-        or a dead privsep daemon is not tried again.
-        """
-        started = self.clock.now()
-        retries = self.options.look_retries
-        for attempt in range(1, retries + 2):
-            try:
-                return look()
-            except exception.ToolstackError as err:
-                pause = self.options.look_retry_interval
-                late = (self.clock.now() - started + pause >
-                        self.options.look_retry_window)
-                if (getattr(err, 'permanent', False) or attempt > retries or
-                        late):
-                    raise
-                LOG.warning('%s (try %d of %d); trying again in %.1f s',
-                            err.message, attempt, retries + 1, pause)
-                self.clock.sleep(pause)
-
-    @staticmethod
-    def _exit_reason(result):
-        text = xl_parse.message(result.stderr) or xl_parse.message(
-            result.stdout) or 'no message'
-        return 'exit status %s: %s' % (result.code, text)
-
-    @staticmethod
-    def _parsed(call, parse, text):
-        try:
-            return parse(text)
-        except xl_parse.ParseError as err:
-            raise exception.ToolstackError(
-                call=call, reason='cannot read its output: %s' % err)
-
-    # -- xl.conf ---------------------------------------------------------
-
-    @staticmethod
-    def _read_xl_conf(path):
-        try:
-            with open(path, encoding='utf-8', errors='replace') as f:
-                settings = xl_parse.parse_xl_conf(f.read())
-        except FileNotFoundError:
-            settings = {}
-        except OSError as err:
-            LOG.warning('Cannot read %s (%s): assuming xl\'s defaults '
-                        '(claim_mode on)', path, err)
-            settings = {}
-        claims = xl_parse.claim_mode(settings)
-        if claims is None:
-            LOG.warning('%s: claim_mode = %r is not a number: assuming xl\'s '
-                        'default (on)', path, settings.get('claim_mode'))
-            claims = True
-        if not claims:
-            LOG.warning(
-                'claim_mode is off in %s: "xl create" will not claim a '
-                'guest\'s memory before building it, so a create can race '
-                'other memory users (another toolstack, dom0 growing back) '
-                'and fail half-way; set claim_mode=1 to fail such creates '
-                'at once instead', path)
-        autoballoon = settings.get('autoballoon', 'auto')
-        if autoballoon.lower() in ('on', '1', 'true', 'yes'):
-            LOG.warning('autoballoon is on in %s: xl will balloon dom0 '
-                        'itself when a create finds too little free memory, '
-                        'behind the driver\'s ledger', path)
-        return claims, autoballoon
+        validation.abs_path(self.options.guest_kernel, '[xl] guest_kernel',
+                            required=False)
+        validation.abs_path(self.options.guest_ramdisk,
+                            '[xl] guest_ramdisk', required=False)
 
     # -- the contract ----------------------------------------------------
 
@@ -346,11 +203,11 @@ class XlHypervisor(base.Hypervisor):
         result = self._run(call, 'create_domain', fields)
         if result.code != 0:
             stderr = result.stderr
-            xl_message = xl_parse.message(stderr) or 'no message'
-            if xl_parse.says_exists(stderr):
+            xl_message = xl_messages.message(stderr) or 'no message'
+            if xl_messages.says_exists(stderr):
                 raise exception.DomainExists(name=spec.name,
                                              reason=xl_message)
-            if xl_parse.says_out_of_memory(stderr):
+            if xl_messages.says_out_of_memory(stderr):
                 raise self._out_of_memory(spec, xl_message)
             raise exception.BuildFailed(
                 name=spec.name, reason='%s exited %s: %s' % (
@@ -396,9 +253,9 @@ class XlHypervisor(base.Hypervisor):
         call = 'xl destroy %s' % name
         result = self._run(call, 'destroy_domain', name)
         if result.code != 0:
-            if xl_parse.says_not_found(result.stderr):
+            if xl_messages.says_not_found(result.stderr):
                 raise exception.DomainNotFound(
-                    name=name, reason=xl_parse.message(result.stderr))
+                    name=name, reason=xl_messages.message(result.stderr))
             raise exception.ToolstackError(
                 call=call, reason=self._exit_reason(result),
                 code=result.code, stderr=result.stderr)
@@ -418,7 +275,7 @@ class XlHypervisor(base.Hypervisor):
 
         def look():
             result = self._run(call, 'domain_list', name)
-            if result.code != 0 and xl_parse.says_not_found(result.stderr):
+            if result.code != 0 and xl_messages.says_not_found(result.stderr):
                 return None
             if result.code != 0:
                 raise exception.ToolstackError(

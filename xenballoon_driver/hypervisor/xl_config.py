@@ -16,35 +16,13 @@ import re
 from xenballoon_driver import exception
 from xenballoon_driver import validation
 
-# Characters allowed in a path written into a guest config.
-_PATH_RE = re.compile(r'/[A-Za-z0-9_.+/-]*')
-MAX_PATH_LEN = 1024
 XL_TYPES = {'pv': 'pv', 'pvh': 'pvh', 'hvm': 'hvm'}
 DOM0_NAME = 'Domain-0'
 
 
-def check_path(path, option):
-    """An absolute, normalised, plainly spelt path; InvalidConfig if not."""
-    if not isinstance(path, str) or not path:
-        raise exception.InvalidConfig(option=option, reason='it is not set')
-    if len(path) > MAX_PATH_LEN:
-        raise exception.InvalidConfig(
-            option=option, reason='the path is longer than %d characters'
-            % MAX_PATH_LEN)
-    if not _PATH_RE.fullmatch(path):
-        raise exception.InvalidConfig(
-            option=option, reason='%r must be an absolute path of letters, '
-                                  'digits and "_", ".", "+", "-", "/"' % path)
-    if os.path.normpath(path) != path or path.startswith('//'):
-        raise exception.InvalidConfig(
-            option=option, reason='%r is not a normalised path (no "..", '
-                                  '"." or repeated "/")' % path)
-    return path
-
-
 def check_file(path, option):
-    """check_path, and the file must exist and be a regular file."""
-    check_path(path, option)
+    """validation.abs_path, and the file must exist and be a regular file."""
+    validation.abs_path(path, option)
     if not os.path.isfile(path):
         raise exception.InvalidConfig(
             option=option, reason='%s is not a file on this host' % path)
@@ -74,7 +52,7 @@ def check_image(path, directories, option):
     this check and xl's read. Returns the resolved path; InvalidConfig
     if not.
     """
-    check_path(path, option)
+    validation.abs_path(path, option)
     real = os.path.realpath(path)
     for directory in directories or ():
         if not directory or not os.path.isabs(directory):
@@ -144,11 +122,12 @@ def render(spec, kernel, ramdisk=None):
         '# Written by xenballoon-driver for xl create; do not edit.',
         'name = %s' % _quote(name),
         'type = %s' % _quote(XL_TYPES[spec.guest_type]),
-        'kernel = %s' % _quote(check_path(kernel, '[xl] guest_kernel')),
+        'kernel = %s' % _quote(
+            validation.abs_path(kernel, '[xl] guest_kernel')),
     ]
     if ramdisk:
         lines.append('ramdisk = %s' % _quote(
-            check_path(ramdisk, '[xl] guest_ramdisk')))
+            validation.abs_path(ramdisk, '[xl] guest_ramdisk')))
     lines += [
         'memory = %d' % memory,
         'maxmem = %d' % memory,

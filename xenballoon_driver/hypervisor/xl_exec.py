@@ -1,7 +1,7 @@
 """Running xl: an argument list, no shell, a timeout, a plain answer.
 
 ``run`` is what actually executes xl (in this process when the service is
-root, or inside the privsep daemon otherwise: see xenballoon_driver.privsep).
+root, or inside the privsep daemon otherwise: see hypervisor/privsep.py).
 It never raises for xl's own failures; it returns a plain tuple that
 survives privsep's serialisation:
 

@@ -1,7 +1,7 @@
 """The xl commands root runs: typed arguments, checked here, nothing free.
 
 These functions run on the side that runs xl as root: inside the privsep
-daemon when the service is not root (xenballoon_driver.privsep), in the
+daemon when the service is not root (privsep.py), in the
 service itself when it is, so both paths pass the same checks. Each
 builds xl's whole argument list itself from checked values; the caller
 never hands over a path, an option or a free string:

@@ -1,9 +1,9 @@
-"""Pure functions that read what xl 4.17 prints.
+"""Pure functions that read the figures xl 4.17 prints on stdout.
 
 Nothing here runs a command: each function takes xl's text and returns
 the project's figures in whole MiB, or raises ParseError saying what was
-wrong. The formats are those captured from real xl 4.17.7 (see
-tests/fake_xl/fixtures):
+wrong (xl's stderr is read by xl_messages.py). The formats are those
+captured from real xl 4.17.7 (see tests/fake_xl/fixtures):
 
 ``xl info``
     ``key<padding>: value`` lines; total_memory, free_memory and
@@ -22,16 +22,14 @@ import json
 import re
 
 from xenballoon_driver.hypervisor import base
+from xenballoon_driver import units
 from xenballoon_driver import validation
 
 # Figures larger than this are nonsense on any host we support.
 MAX_MB = validation.MAX_MEMORY_MB
-MAX_KIB = MAX_MB * 1024
+MAX_KIB = units.mib_to_kib(MAX_MB)
 MAX_DOMID = 0x7FEF          # DOMID_FIRST_RESERVED - 1
 MAX_VCPUS = 4096
-# Longest xl stderr message we carry in an exception.
-MAX_MESSAGE_CHARS = 600
-MAX_MESSAGE_LINES = 6
 
 _INFO_LINE_RE = re.compile(r'^([a-z][a-z0-9_]*)\s*: ?(.*)$')
 _LIST_HEADER_RE = re.compile(
@@ -264,7 +262,7 @@ def target_mb_from_kib(target_memkb):
     also rounds up, so dom0 is never reported below what it was asked
     for, as the simulated backend does.
     """
-    return -(-target_memkb // 1024)
+    return units.kib_to_mib_ceil(target_memkb)
 
 
 def _entry(entries, domid):
@@ -287,125 +285,3 @@ def dom0_target_mb(entries):
     if kib == 0:
         raise ParseError('dom0 b_info.target_memkb is 0')
     return target_mb_from_kib(kib)
-
-
-# -- xl's stderr ---------------------------------------------------------
-
-# "libxl: error: libxl_domain.c:81:libxl__domain_rename: " and
-# "xc: error: panic: xg_dom_boot.c:119: ": where the message came from.
-_LIBXL_PREFIX_RE = re.compile(
-    r'^libxl: (?:error|warning|critical): [\w.-]+\.c:\d+:\w+: ')
-_XC_PREFIX_RE = re.compile(
-    r'^(?:xc|xen[a-z]+): (?:error|warning|critical): (?:panic: )?'
-    r'(?:[\w.-]+\.c:\d+: )?')
-# Verbose chatter (-v) and progress lines, never the reason for a failure.
-_NOISE_RE = re.compile(
-    r'^(?:Parsing config from |libxl: (?:debug|detail|verbose|info): |'
-    r'xc: (?:detail|info|debug|verbose): |domainbuilder: detail: |'
-    r'xencall:buffer: debug: |Waiting for domain )')
-# libxl's clean-up of a domain it failed to build: consequences, not
-# causes ("Unable to destroy guest", "Destruction of domain failed"), and
-# "Non-existant domain" when an earlier line already said what failed.
-_CLEANUP_RE = re.compile(
-    r'(?:domain_destroy_callback|domain_destroy_cb): ')
-_NONEXISTANT_RE = re.compile(r'libxl__destroy_domid: .*Non-existant domain')
-
-
-def message(stderr):
-    """xl's stderr -> a one-line message: noise dropped, prefixes trimmed.
-
-    Keeps what says why (``Domain 2:Domain with name "g1" already
-    exists.``), drops the "Parsing config" line, verbose chatter, empty
-    lines and libxl's clean-up complaints after a failed create, and trims
-    the ``libxl: error: file.c:NNN:function:`` prefixes. At most
-    MAX_MESSAGE_LINES lines joined with "; ".
-    """
-    lines = [line.strip() for line in (stderr or '').splitlines()]
-    lines = [line for line in lines
-             if line and not _NOISE_RE.match(line) and
-             not _CLEANUP_RE.search(line)]
-    if len(lines) > 1:
-        causes = [line for line in lines if not _NONEXISTANT_RE.search(line)]
-        if causes and any(_LIBXL_PREFIX_RE.match(line) or
-                          _XC_PREFIX_RE.match(line) for line in causes):
-            lines = causes
-    trimmed = []
-    for line in lines:
-        line = _LIBXL_PREFIX_RE.sub('', line)
-        line = _XC_PREFIX_RE.sub('', line)
-        if line and line not in trimmed:
-            trimmed.append(line)
-    text = '; '.join(trimmed[:MAX_MESSAGE_LINES])
-    if len(trimmed) > MAX_MESSAGE_LINES:
-        text += '; ...'
-    if len(text) > MAX_MESSAGE_CHARS:
-        text = text[:MAX_MESSAGE_CHARS - 3] + '...'
-    return text
-
-
-_EXISTS_RE = re.compile(r'Domain with name ".*" already exists')
-_NOT_FOUND_RE = re.compile(
-    r"is an invalid domain identifier|Error: Domain '[^']*' does not exist|"
-    r'Non-existant domain')
-_OOM_RE = re.compile(
-    r'Out of memory|Cannot allocate memory|failed to allocate 0x[0-9a-f]+ '
-    r'pages|failed to free memory for the domain')
-
-
-def says_exists(stderr):
-    """xl create refused a name that another domain has."""
-    return bool(_EXISTS_RE.search(stderr or ''))
-
-
-def says_not_found(stderr):
-    """xl could not find the domain it was given (destroy, list)."""
-    return bool(_NOT_FOUND_RE.search(stderr or ''))
-
-
-def says_out_of_memory(stderr):
-    """xl create failed for lack of free memory (claim or populate)."""
-    return bool(_OOM_RE.search(stderr or ''))
-
-
-# -- /etc/xen/xl.conf ----------------------------------------------------
-
-_CONF_LINE_RE = re.compile(
-    r'^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(?:"([^"]*)"|\'([^\']*)\'|'
-    r'([^\s#;]+))\s*;?\s*(?:#.*)?$')
-
-
-def parse_xl_conf(text):
-    """xl.conf -> {setting: value text} for simple ``key=value`` lines.
-
-    Comments and blank lines are skipped; lists and lines we do not
-    understand are skipped too (xl reads them, we only need two scalars).
-    """
-    settings = {}
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped or stripped.startswith('#'):
-            continue
-        match = _CONF_LINE_RE.match(line)
-        if match:
-            key = match.group(1)
-            value = next(v for v in match.groups()[1:] if v is not None)
-            settings[key] = value
-    return settings
-
-
-def claim_mode(settings):
-    """xl.conf settings -> whether xl create claims memory.
-
-    xl's default is on; None when the value cannot be read.
-    """
-    value = settings.get('claim_mode')
-    if value is None:
-        return True
-    if value.lower() in ('1', 'true', 'yes', 'on'):
-        return True
-    if value.lower() in ('0', 'false', 'no', 'off'):
-        return False
-    try:
-        return int(value, 0) != 0
-    except ValueError:
-        return None

@@ -23,6 +23,7 @@ import os
 
 from xenballoon_driver import exception
 from xenballoon_driver.hypervisor import base
+from xenballoon_driver import units
 
 DEFAULT_DIR = '/sys/devices/system/xen_memory/xen_memory0'
 # A KiB figure larger than this (16 EiB / 1 KiB) is not a real one.
@@ -54,5 +55,5 @@ def dom0_memory(directory):
     """Dom0Memory in whole MiB (current rounded down, target up)."""
     current = _read_kb(os.path.join(directory, 'info', 'current_kb'))
     target = _read_kb(os.path.join(directory, 'target_kb'))
-    return base.Dom0Memory(current_mb=current // 1024,
-                           target_mb=-(-target // 1024))
+    return base.Dom0Memory(current_mb=units.kib_to_mib_floor(current),
+                           target_mb=units.kib_to_mib_ceil(target))

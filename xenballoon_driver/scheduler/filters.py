@@ -1,7 +1,7 @@
 """Host filters, shaped like Nova's: ``host_passes(host_state, spec)``.
 
 ``spec`` is anything with ``footprint_mb`` (the guest's memory plus Xen's
-overhead, balloon/footprint.py), such as hypervisor.base.DomainSpec.
+overhead, hypervisor/footprint.py), such as hypervisor.base.DomainSpec.
 """
 
 

@@ -7,7 +7,7 @@ is never refused when the host reserves it:
 
 - ``available_mb``: free + what dom0 can give down to its floor - what
   spawns in flight were promised; a request fits when its footprint
-  (memory + Xen overhead, balloon/footprint.py) is at most this.
+  (memory + Xen overhead, hypervisor/footprint.py) is at most this.
 - ``free_mb - reserved_mb``: free memory promised to nobody. What a
   request needs beyond it, dom0 must release first (requests are served
   in arrival order, so earlier reservations come before it).

@@ -6,13 +6,13 @@ Given a store it shares that host (tests, ``simulate``); otherwise it
 keeps the host in [simulator] state_file and runs it in scaled real time.
 """
 
-import math
 import os
 
 from xenballoon_driver import exception
 from xenballoon_driver.hypervisor import base
 from xenballoon_driver.simulator import scenario as scenario_mod
 from xenballoon_driver.simulator import store as store_mod
+from xenballoon_driver import units
 
 # The simulator models Xen 4.17 (libxl's waits, claims): it reports that
 # version, in Nova's integer form.
@@ -20,14 +20,6 @@ SIMULATED_XEN_VERSION = 4017000
 
 # Longest sleep while waiting for a build, so a destroy racing it is seen.
 BUILD_POLL_MAX_S = 1.0
-
-
-def _floor_mb(value):
-    return int(math.floor(value + 1e-6))
-
-
-def _ceil_mb(value):
-    return int(math.ceil(value - 1e-6))
 
 
 class SimulatedHypervisor(base.Hypervisor):
@@ -61,12 +53,12 @@ class SimulatedHypervisor(base.Hypervisor):
         # fraction twice.
         with self.store.session(write=False) as model:
             return base.Snapshot(
-                host=base.HostMemory(total_mb=_floor_mb(model.total_mb),
-                                     free_mb=_floor_mb(model.free_mb())),
-                dom0=base.Dom0Memory(current_mb=_floor_mb(model.dom0_mb),
-                                     target_mb=_ceil_mb(
+                host=base.HostMemory(total_mb=units.mib_floor(model.total_mb),
+                                     free_mb=units.mib_floor(model.free_mb())),
+                dom0=base.Dom0Memory(current_mb=units.mib_floor(model.dom0_mb),
+                                     target_mb=units.mib_ceil(
                                          model.dom0_target_mb)),
-                domains={name: _floor_mb(dom['populated_mb'])
+                domains={name: units.mib_floor(dom['populated_mb'])
                          for name, dom in model.domains.items()})
 
     def host_info(self):
@@ -127,7 +119,7 @@ class SimulatedHypervisor(base.Hypervisor):
                     if dom['reason'].startswith('out of memory'):
                         raise exception.OutOfMemory(
                             name=spec.name, need_mb=spec.footprint_mb,
-                            free_mb=_floor_mb(model.free_mb()))
+                            free_mb=units.mib_floor(model.free_mb()))
                     raise exception.BuildFailed(name=spec.name,
                                                 reason=dom['reason'])
                 rate = model.build.populate_rate_mb_s
@@ -159,5 +151,5 @@ class SimulatedHypervisor(base.Hypervisor):
     @staticmethod
     def _info(name, dom):
         return base.DomainInfo(name=name, domid=dom['domid'],
-                               memory_mb=_ceil_mb(dom['populated_mb']),
+                               memory_mb=units.mib_ceil(dom['populated_mb']),
                                vcpus=dom['vcpus'], state=dom['state'])

@@ -13,10 +13,10 @@ import random
 
 import yaml
 
-from xenballoon_driver.balloon import footprint
 from xenballoon_driver import exception
 from xenballoon_driver.simulator import fields
 from xenballoon_driver.simulator import specs
+from xenballoon_driver import validation
 
 REINFLATE_FAULTS = ('error', 'hang', 'ignore')
 
@@ -71,10 +71,10 @@ def _check_faults(toolstack, where, path):
 
 
 def _check_guest_type(guest_type, where, path):
-    if guest_type not in footprint.GUEST_TYPES:
+    if guest_type not in validation.GUEST_TYPES:
         raise exception.InvalidScenario(
             path=path, reason='%s.guest_type must be one of %s' % (
-                where, ', '.join(footprint.GUEST_TYPES)))
+                where, ', '.join(validation.GUEST_TYPES)))
 
 
 def _no_duplicates(names, what, path):

@@ -7,7 +7,7 @@ reads and checks a file into these.
 
 import dataclasses
 
-from xenballoon_driver.balloon import footprint
+from xenballoon_driver.hypervisor import footprint
 from xenballoon_driver.simulator import fields
 from xenballoon_driver import validation
 

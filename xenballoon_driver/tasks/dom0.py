@@ -8,19 +8,13 @@ from taskflow import task
 from xenballoon_driver.balloon import progress as progress_mod
 from xenballoon_driver import exception
 from xenballoon_driver.tasks import common
+from xenballoon_driver.tasks import host
 
 LOG = logging.getLogger(__name__)
 
 
-class BalloonDom0(common.QuietTask):
+class BalloonDom0(common.QuietTask, host.HostTask):
     """Ask dom0 for the target the ledger derives; returns at once."""
-
-    default_provides = 'dom0_target_before'
-
-    def __init__(self, backend, ledger, **kwargs):
-        super().__init__(requires=('reservation',), **kwargs)
-        self.backend = backend
-        self.ledger = ledger
 
     def execute(self, reservation):
         before = self.backend.dom0_memory().target_mb
@@ -28,7 +22,6 @@ class BalloonDom0(common.QuietTask):
         if target is not None and target != before:
             LOG.info('Ballooning dom0 from %d MiB to %d MiB for %s', before,
                      target, reservation['name'])
-        return before
 
     def revert(self, reservation, result, **kwargs):
         # Re-inflate: give back what this spawn took from dom0, then let the
@@ -42,7 +35,7 @@ class BalloonDom0(common.QuietTask):
                  reservation['name'])
 
 
-class WaitForBalloon(task.Task):
+class WaitForBalloon(host.HostTask):
     """Wait while ballooning makes progress; fail fast when it stalls.
 
     Ends when free memory not promised to any other spawn covers this one
@@ -51,13 +44,9 @@ class WaitForBalloon(task.Task):
     min_progress_mb_s was released over stall_timeout.
     """
 
-    default_provides = 'balloon_report'
-
     def __init__(self, backend, ledger, options, recovering=False,
                  **kwargs):
-        super().__init__(requires=('reservation',), **kwargs)
-        self.backend = backend
-        self.ledger = ledger
+        super().__init__(backend, ledger, **kwargs)
         self.options = options
         # Run again by start-up recovery: the one waiting is gone.
         self.recovering = recovering

@@ -9,11 +9,12 @@ from xenballoon_driver import exception
 from xenballoon_driver.hypervisor import base
 from xenballoon_driver import ledger as ledger_mod
 from xenballoon_driver.tasks import common
+from xenballoon_driver.tasks import host
 
 LOG = logging.getLogger(__name__)
 
 
-class BuildDomain(common.QuietTask):
+class BuildDomain(common.QuietTask, host.HostTask):
     """Build the domain; turn its reservation into the domain's.
 
     ``recovering``: run by start-up recovery after a crash. Then a build
@@ -21,16 +22,12 @@ class BuildDomain(common.QuietTask):
     asked for this guest is gone.
     """
 
-    default_provides = 'domain'
-
     def __init__(self, backend, ledger, recovering=False, **kwargs):
-        super().__init__(requires=('spec', 'reservation'), **kwargs)
-        self.backend = backend
-        self.ledger = ledger
+        super().__init__(backend, ledger, **kwargs)
         self.recovering = recovering
 
     def execute(self, spec, reservation):
-        spec = base.DomainSpec(**spec)
+        spec = base.DomainSpec.from_dict(spec)
         was = self.ledger.mark_building(reservation['id'])
         if was != ledger_mod.RESERVED:
             # Run again after a crash: the create may have happened.
@@ -60,7 +57,7 @@ class BuildDomain(common.QuietTask):
                 exception.DomainExists):
             return  # the domain is someone else's: leave it alone
         # Whatever the toolstack left of our domain goes; none is fine.
-        name = spec['name']
+        name = base.DomainSpec.from_dict(spec).name
 
         def destroy():
             try:
@@ -79,7 +76,7 @@ class BuildDomain(common.QuietTask):
         common.safely('destroying %s' % name, destroy, on_error=owe)
 
 
-class DestroyDomain(common.QuietTask):
+class DestroyDomain(common.QuietTask, host.HostTask):
     """Destroy the domain; DomainBusy while a spawn of it is under way.
 
     Runs before ReleaseDomainMemory: a destroy that fails (or an xl
@@ -87,11 +84,6 @@ class DestroyDomain(common.QuietTask):
     fails the flow here, and its revert drops only the hold on the name,
     so the domain's ledger entry stays as long as the domain does.
     """
-
-    def __init__(self, backend, ledger, **kwargs):
-        super().__init__(requires=('name', 'request_id'), **kwargs)
-        self.backend = backend
-        self.ledger = ledger
 
     def execute(self, name, request_id):
         # Holds the name: no spawn of it can build before the destroy.
@@ -109,7 +101,7 @@ class DestroyDomain(common.QuietTask):
                       request_id)
 
 
-class ReleaseDomainMemory(common.QuietTask):
+class ReleaseDomainMemory(common.QuietTask, host.HostTask):
     """Drop the domain's ledger entry; re-inflate dom0 if configured.
 
     A re-inflate that fails does not fail the destroy (the domain is
@@ -117,12 +109,8 @@ class ReleaseDomainMemory(common.QuietTask):
     Returns dom0's target as the ledger derives it.
     """
 
-    default_provides = 'dom0_target_after'
-
     def __init__(self, backend, ledger, reinflate, **kwargs):
-        super().__init__(requires=('name',), **kwargs)
-        self.backend = backend
-        self.ledger = ledger
+        super().__init__(backend, ledger, **kwargs)
         self.reinflate = reinflate
 
     def execute(self, name):

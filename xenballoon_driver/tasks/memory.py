@@ -5,22 +5,16 @@ import logging
 
 from xenballoon_driver.hypervisor import base
 from xenballoon_driver.tasks import common
+from xenballoon_driver.tasks import host
 
 LOG = logging.getLogger(__name__)
 
 
-class ReserveMemory(common.QuietTask):
+class ReserveMemory(common.QuietTask, host.HostTask):
     """Reserve the domain's memory; refuse before dom0 is touched."""
 
-    default_provides = 'reservation'
-
-    def __init__(self, backend, ledger, **kwargs):
-        super().__init__(requires=('spec', 'request_id'), **kwargs)
-        self.backend = backend
-        self.ledger = ledger
-
     def execute(self, spec, request_id):
-        spec = base.DomainSpec(**spec)
+        spec = base.DomainSpec.from_dict(spec)
         res = self.ledger.reserve(self.backend, spec.name, spec.footprint_mb,
                                   res_id=request_id)
         LOG.info('Reserved %d MiB for %s: %d MiB from free memory, %d MiB '

@@ -9,6 +9,8 @@ from taskflow import exceptions as tf_exceptions
 
 from tests import conftest
 from xenballoon_driver import exception
+from xenballoon_driver.flows import destroy as destroy_flow
+from xenballoon_driver.flows import names
 from xenballoon_driver.flows import spawn as spawn_flow
 from xenballoon_driver.hypervisor import base
 
@@ -40,12 +42,32 @@ def assert_clean(host, dom0_target):
 
 def test_flow_wiring():
     flow = spawn_flow.get_flow(None, None, None)
-    names = [node[0].name for node in flow.iter_nodes()]
-    assert names == [spawn_flow.RESERVE, spawn_flow.BALLOON,
+    tasks = [node[0].name for node in flow.iter_nodes()]
+    assert tasks == [spawn_flow.RESERVE, spawn_flow.BALLOON,
                      spawn_flow.WAIT, spawn_flow.BUILD]
-    assert {'reservation', 'dom0_target_before', 'balloon_report',
-            'domain'} <= set(flow.provides)
+    # What is provided is what a later task or the driver reads (BalloonDom0
+    # provided dom0_target_before, which nothing read).
+    assert set(flow.provides) == {'reservation', 'balloon_report', 'domain'}
+    assert set(flow.provides) == {names.RESERVATION, names.BALLOON_REPORT,
+                                  names.DOMAIN}
     assert flow.requires == {'spec', 'request_id'}
+    assert flow.requires == {names.SPEC, names.REQUEST_ID}
+
+
+def test_destroy_flow_wiring():
+    flow = destroy_flow.get_flow(None, None, True)
+    tasks = [node[0].name for node in flow.iter_nodes()]
+    assert tasks == [destroy_flow.DESTROY, destroy_flow.RELEASE]
+    assert set(flow.provides) == {'dom0_target_after'}
+    assert flow.requires == {'name', 'request_id'}
+
+
+def test_spec_round_trips_through_the_store():
+    spec = base.DomainSpec('vm1', 1024, vcpus=2, guest_type='hvm')
+    assert base.DomainSpec.from_dict(spec.to_dict()) == spec
+    # A spec stored by another release, with a key this one lacks.
+    stored = dict(spec.to_dict(), retired_field=1)
+    assert base.DomainSpec.from_dict(stored) == spec
 
 
 def test_spawn_balloons_exactly_what_is_missing(sim):

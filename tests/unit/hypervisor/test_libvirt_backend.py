@@ -29,6 +29,8 @@ from xenballoon_driver import exception
 from xenballoon_driver import hypervisor
 from xenballoon_driver.hypervisor import base
 from xenballoon_driver.hypervisor import libvirt_backend
+from xenballoon_driver.hypervisor import libvirt_conn
+from xenballoon_driver.hypervisor import libvirt_xml as xml_mod
 
 NODE_XML = (pathlib.Path(__file__).resolve().parents[2] / 'fixtures' /
             'libvirt' / 'node.xml')
@@ -352,23 +354,15 @@ def test_a_closed_connection_is_reopened(backend):
 def test_libvirt_errors_are_sorted(libvirt, code, message, kind):
     # Only the message text here: the test driver never runs short of
     # memory and never loses its connection.
-    assert libvirt_backend.error_kind(getattr(libvirt, code),
-                                      message) == kind
+    assert libvirt_conn.error_kind(getattr(libvirt, code),
+                                   message) == kind
 
 
 # -- pure helpers -------------------------------------------------------------
 
 
-def test_unit_conversions_are_exact():
-    assert libvirt_backend.floor_mb_from_bytes(3 * 1024 * 1024) == 3
-    assert libvirt_backend.floor_mb_from_bytes(3 * 1024 * 1024 - 1) == 2
-    assert libvirt_backend.ceil_mb_from_kib(2048) == 2
-    assert libvirt_backend.ceil_mb_from_kib(2049) == 3
-    assert libvirt_backend.ceil_mb_from_kib(16 * 2 ** 30) == 16 * 2 ** 20
-
-
 def test_domain_xml_is_built_from_checked_values():
-    xml_text = libvirt_backend.domain_xml(
+    xml_text = xml_mod.domain_xml(
         base.DomainSpec('g1', 1024, vcpus=4, guest_type='hvm'))
     assert xml_text == (
         '<domain type="xen"><name>g1</name>'
@@ -376,12 +370,11 @@ def test_domain_xml_is_built_from_checked_values():
         '<currentMemory unit="KiB">1048576</currentMemory>'
         '<vcpu>4</vcpu><os><type>hvm</type></os></domain>')
     with pytest.raises(exception.InvalidInput):
-        libvirt_backend.domain_xml(base.DomainSpec('g1', 1024,
-                                                   guest_type='kvm'))
+        xml_mod.domain_xml(base.DomainSpec('g1', 1024, guest_type='kvm'))
     with pytest.raises(exception.InvalidInput):
-        libvirt_backend.domain_xml(base.DomainSpec('g1', 0))
+        xml_mod.domain_xml(base.DomainSpec('g1', 0))
     with pytest.raises(exception.InvalidInput):
-        libvirt_backend.domain_xml(base.DomainSpec('g1', 1024, vcpus=513))
+        xml_mod.domain_xml(base.DomainSpec('g1', 1024, vcpus=513))
 
 
 @pytest.mark.parametrize('xml_text', [
@@ -390,4 +383,4 @@ def test_domain_xml_is_built_from_checked_values():
     '</domain>'])
 def test_unreadable_dom0_xml_is_refused(xml_text):
     with pytest.raises(ValueError):
-        libvirt_backend.current_memory_kib(xml_text)
+        xml_mod.current_memory_kib(xml_text)

@@ -9,6 +9,7 @@ import os
 
 from oslo_config import cfg
 from oslo_config import fixture as config_fixture
+from oslo_utils import importutils
 import pytest
 
 from tests.fake_xl import fakexl
@@ -17,10 +18,11 @@ from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import exception
 from xenballoon_driver import hypervisor
 from xenballoon_driver.hypervisor import base
+from xenballoon_driver.hypervisor import privsep
 from xenballoon_driver.hypervisor import xl
+from xenballoon_driver.hypervisor import xl_calls
 from xenballoon_driver.hypervisor import xl_config
 from xenballoon_driver.hypervisor import xl_exec
-from xenballoon_driver import privsep
 
 # The captured host (tests/fake_xl/fixtures): 2047 MiB, dom0 1536 MiB.
 TOTAL, FREE, DOM0 = 2047, 488, 1536
@@ -600,7 +602,7 @@ def in_process_privsep():
 
 def test_not_root_goes_through_privsep(conf, fake, monkeypatch,
                                        global_xl_conf, in_process_privsep):
-    monkeypatch.setattr(xl.os, 'geteuid', lambda: 1000)
+    monkeypatch.setattr(xl_calls.os, 'geteuid', lambda: 1000)
     fake.configure(conf)
     backend = xl.XlHypervisor(conf)
     assert backend.privileged is True
@@ -618,7 +620,7 @@ def test_not_root_goes_through_privsep(conf, fake, monkeypatch,
 
 
 def test_privsep_daemon_failure(conf, fake, monkeypatch):
-    monkeypatch.setattr(xl.os, 'geteuid', lambda: 1000)
+    monkeypatch.setattr(xl_calls.os, 'geteuid', lambda: 1000)
     fake.configure(conf)
     backend = on_virtual_clock(xl.XlHypervisor(conf))
 
@@ -752,6 +754,20 @@ def test_privsep_create_refuses_files_others_can_swap(privileged, tmp_path):
     assert status[0] == xl_exec.REFUSED
     assert 'guest_image_dirs' in status[3]
     assert fake.calls() == []
+
+
+@pytest.mark.parametrize('op', ['info', 'list_domains', 'dom0_list',
+                                'dom0_list_long', 'domain_list',
+                                'set_dom0_target', 'create_domain',
+                                'destroy_domain'])
+def test_privsep_daemon_finds_each_entry_point(op):
+    # The daemon imports "module.name" of what the client asked for, and
+    # privsep-helper imports the context by its pypath.
+    found = importutils.import_class('%s.%s' % (privsep.__name__, op))
+    assert found is getattr(privsep, op)
+    assert privsep.xl_pctxt.is_entrypoint(found)
+    assert importutils.import_class(
+        privsep.xl_pctxt.pypath) is privsep.xl_pctxt
 
 
 def test_privsep_extra_arguments_refused(privileged):

@@ -5,7 +5,9 @@ import os
 import pytest
 
 from xenballoon_driver.hypervisor import base
+from xenballoon_driver.hypervisor import xl_messages
 from xenballoon_driver.hypervisor import xl_parse
+from xenballoon_driver.hypervisor import xl_settings
 
 FIXTURES = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir,
                         'fake_xl', 'fixtures')
@@ -279,19 +281,20 @@ def test_dom0_target_bad(old, new, reason):
      'memory for the domain'),
 ])
 def test_message_trims_libxl_noise(case, expected):
-    assert xl_parse.message(capture(case, 'stderr')) == expected
+    assert xl_messages.message(capture(case, 'stderr')) == expected
 
 
 def test_message_is_bounded():
     noise = ''.join('libxl: error: libxl.c:1:f: reason %d\n' % i
                     for i in range(50))
-    text = xl_parse.message(noise)
+    text = xl_messages.message(noise)
     assert text.startswith('reason 0; reason 1;')
     assert text.endswith('; ...')
-    assert text.count(';') == xl_parse.MAX_MESSAGE_LINES
-    assert len(xl_parse.message('x' * 5000)) == xl_parse.MAX_MESSAGE_CHARS
-    assert xl_parse.message('') == ''
-    assert xl_parse.message(None) == ''
+    assert text.count(';') == xl_messages.MAX_MESSAGE_LINES
+    assert len(xl_messages.message('x' * 5000)) == (
+        xl_messages.MAX_MESSAGE_CHARS)
+    assert xl_messages.message('') == ''
+    assert xl_messages.message(None) == ''
 
 
 @pytest.mark.parametrize('case, exists, oom, not_found', [
@@ -312,19 +315,19 @@ def test_classify_failures(case, exists, oom, not_found):
     # "not found" is only asked after a destroy or a list: libxl's clean-up
     # after a failed create also says "Non-existant domain".
     stderr = capture(case, 'stderr')
-    assert xl_parse.says_exists(stderr) is exists
-    assert xl_parse.says_out_of_memory(stderr) is oom
-    assert xl_parse.says_not_found(stderr) is not_found
+    assert xl_messages.says_exists(stderr) is exists
+    assert xl_messages.says_out_of_memory(stderr) is oom
+    assert xl_messages.says_not_found(stderr) is not_found
 
 
 # -- xl.conf -------------------------------------------------------------
 
 
 def test_shipped_xl_conf_means_defaults():
-    settings = xl_parse.parse_xl_conf(
+    settings = xl_settings.parse_xl_conf(
         capture('a025_etc_xen_xl.conf_shipped'))
     assert settings == {}           # every setting is commented out
-    assert xl_parse.claim_mode(settings) is True
+    assert xl_settings.claim_mode(settings) is True
 
 
 @pytest.mark.parametrize('text, claims', [
@@ -339,11 +342,11 @@ def test_shipped_xl_conf_means_defaults():
     ('autoballoon="on"\n', True),
 ])
 def test_xl_conf_claim_mode(text, claims):
-    assert xl_parse.claim_mode(xl_parse.parse_xl_conf(text)) is claims
+    assert xl_settings.claim_mode(xl_settings.parse_xl_conf(text)) is claims
 
 
 def test_xl_conf_reads_strings_and_skips_lists():
-    settings = xl_parse.parse_xl_conf(
+    settings = xl_settings.parse_xl_conf(
         'autoballoon="on"\nlockfile = \'/var/lock/xl\'\n'
         'vm.cpumask="0-7"\nlist = [ "a", "b" ]\n')
     assert settings == {'autoballoon': 'on', 'lockfile': '/var/lock/xl',

@@ -1,14 +1,14 @@
 """Privilege separation: xl for a service that does not run as root.
 
 xl needs root (it opens /dev/xen/privcmd and talks to xenstored). Run as
-root, the xl backend calls the checked functions of hypervisor/xl_ops.py
+root, the xl backend calls the checked functions of xl_ops.py
 directly; otherwise it calls the entry points below, which oslo.privsep
 runs (with those same functions) in a privileged daemon started on first use
 through ``sudo privsep-helper`` (set [xenballoon_xl_privileged]
 helper_command to change that), as OpenStack drivers do.
 
 The privileged side takes only typed, checked arguments (see
-hypervisor/xl_ops.py): one entry point per xl command the backend needs,
+xl_ops.py): one entry point per xl command the backend needs,
 names by our rule, sizes as ints within bounds, a guest config it renders
 itself from checked fields into a directory of its own. The xl binary,
 timeouts and allowed boot-file directories are the daemon's own [xl]
@@ -38,45 +38,26 @@ xl_pctxt = priv_context.PrivContext(
 )
 
 
-# Each entry point hands its arguments to the same checked function
-# that an xl backend running as root calls in-process.
+def _entry_point(op):
+    """The privileged side of ``op``: xl_ops.<op>(its own [xl], *args).
+
+    The caller's arguments are xl_ops's own typed, checked ones; the
+    options are always the daemon's.
+    """
+    def call(*args):
+        return getattr(xl_ops, op)(cfg.CONF.xl, *args)
+    # privsep finds an entry point again by its module and name.
+    call.__name__ = call.__qualname__ = op
+    return xl_pctxt.entrypoint(call)
 
 
-@xl_pctxt.entrypoint
-def info():
-    return xl_ops.info(cfg.CONF.xl)
-
-
-@xl_pctxt.entrypoint
-def list_domains():
-    return xl_ops.list_domains(cfg.CONF.xl)
-
-
-@xl_pctxt.entrypoint
-def dom0_list():
-    return xl_ops.dom0_list(cfg.CONF.xl)
-
-
-@xl_pctxt.entrypoint
-def dom0_list_long():
-    return xl_ops.dom0_list_long(cfg.CONF.xl)
-
-
-@xl_pctxt.entrypoint
-def domain_list(name):
-    return xl_ops.domain_list(cfg.CONF.xl, name)
-
-
-@xl_pctxt.entrypoint
-def set_dom0_target(target_mb):
-    return xl_ops.set_dom0_target(cfg.CONF.xl, target_mb)
-
-
-@xl_pctxt.entrypoint
-def create_domain(fields):
-    return xl_ops.create_domain(cfg.CONF.xl, fields)
-
-
-@xl_pctxt.entrypoint
-def destroy_domain(name):
-    return xl_ops.destroy_domain(cfg.CONF.xl, name)
+# One per xl command the backend needs (see xl_ops.py); an xl backend
+# running as root calls the same xl_ops functions in-process.
+info = _entry_point('info')
+list_domains = _entry_point('list_domains')
+dom0_list = _entry_point('dom0_list')
+dom0_list_long = _entry_point('dom0_list_long')
+domain_list = _entry_point('domain_list')
+set_dom0_target = _entry_point('set_dom0_target')
+create_domain = _entry_point('create_domain')
+destroy_domain = _entry_point('destroy_domain')

@@ -2,7 +2,7 @@
 
 import pytest
 
-from xenballoon_driver.balloon import footprint
+from xenballoon_driver.hypervisor import footprint
 
 
 @pytest.mark.parametrize('memory_mb,vcpus', [

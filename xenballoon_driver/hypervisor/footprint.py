@@ -6,7 +6,9 @@ libxl asks Xen for more than the guest's memory: about 1 MiB for a PV guest
 to whole 2 MiB so that our accounting never falls short of Xen's.
 """
 
-GUEST_TYPES = ('pv', 'pvh', 'hvm')
+from xenballoon_driver import units
+from xenballoon_driver import validation
+
 PV_OVERHEAD_KIB = 1024
 HVM_OVERHEAD_KIB = 2048
 ROUND_MB = 2
@@ -17,14 +19,13 @@ def shadow_kib(memory_mb, vcpus):
 
 
 def overhead_mb(memory_mb, vcpus=1, guest_type='pv'):
-    if guest_type not in GUEST_TYPES:
+    if guest_type not in validation.GUEST_TYPES:
         raise ValueError('unknown guest type %r' % guest_type)
     if guest_type == 'pv':
         kib = PV_OVERHEAD_KIB
     else:
         kib = HVM_OVERHEAD_KIB + shadow_kib(memory_mb, vcpus)
-    round_kib = ROUND_MB * 1024
-    return -(-kib // round_kib) * ROUND_MB
+    return units.round_up(units.kib_to_mib_ceil(kib), ROUND_MB)
 
 
 def footprint_mb(memory_mb, vcpus=1, guest_type='pv'):
