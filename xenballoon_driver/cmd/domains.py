@@ -2,9 +2,6 @@
 
 import dataclasses
 
-from cliff import lister
-from cliff import show
-
 from xenballoon_driver.balloon import footprint
 from xenballoon_driver import clock as clock_mod
 from xenballoon_driver.cmd import base
@@ -13,7 +10,7 @@ from xenballoon_driver.cmd import signals
 from xenballoon_driver import exception
 
 
-class Spawn(base.ErrorMapping, show.ShowOne):
+class Spawn(base.ShowOne):
     """Create a guest, ballooning dom0 down as far as it needs.
 
     Exits 2 on bad input, 3 when the host cannot fit the guest, 4 when
@@ -69,7 +66,7 @@ class Spawn(base.ErrorMapping, show.ShowOne):
         return names, [row[n] for n in names]
 
 
-class Destroy(base.ErrorMapping, show.ShowOne):
+class Destroy(base.ShowOne):
     """Destroy a guest; dom0 grows back if reinflate_on_destroy is set.
 
     Exits 2 on bad input, 6 when there is no such guest, 7 when the
@@ -108,7 +105,7 @@ class Destroy(base.ErrorMapping, show.ShowOne):
         return ('name', 'dom0_target_mb'), (name, target)
 
 
-class ListDomains(base.ErrorMapping, lister.Lister):
+class ListDomains(base.Lister):
     """List guest domains (dom0 excluded)."""
 
     COLUMNS = ('name', 'domid', 'memory_mb', 'vcpus', 'state')

@@ -34,6 +34,12 @@ class XenBalloonApp(app.App):
         parser.prog = self.NAME
         return base.one_line_usage_errors(parser)
 
+    def configure_logging(self):
+        # Once, by oslo.log, when the command has read its config files
+        # (cmd/logs.py); until then Python's last-resort handler prints
+        # warnings and errors, as cliff's quiet default would.
+        pass
+
     def run_subcommand(self, argv):
         # cliff answers an unknown command (or an unknown option before
         # it, which its parser leaves in argv) with several lines on
@@ -49,14 +55,13 @@ class XenBalloonApp(app.App):
                 reason = 'unknown command %r%s' % (
                     word, '; did you mean %s?' % ' or '.join(matches)
                     if matches else '')
-            err = exception.UsageError(prog=self.NAME, reason=reason)
-            self.stderr.write('error: %s\n' % err)
-            return err.exit_code
+            return base.report(self.stderr, exception.UsageError(
+                prog=self.NAME, reason=reason))
         return super().run_subcommand(argv)
 
 
 def main(argv=None):
-    # Errors are caught once, where each command runs (cmd/base.py).
+    # A command's errors are caught once, in cmd/base.Command.run.
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
         argv = ['--help']
