@@ -84,11 +84,13 @@ class XenBalloonDriver:
         return recovery.list_flows(self.persistence, self.host)
 
     def spawn(self, name, memory_mb, vcpus=1, guest_type='pv',
-              progress=None, fail_at_fraction=None):
+              progress=None, fail_at_fraction=None, cancel=None):
         """Create a domain, ballooning dom0 as far as it needs.
 
         Returns the domain's DomainInfo. Every failure leaves the host as
-        it was: no domain, dom0 re-inflated, no reservation held.
+        it was: no domain, dom0 re-inflated, no reservation held. Setting
+        the ``cancel`` event (threading.Event) stops the balloon wait with
+        SpawnCancelled.
         """
         spec = base.DomainSpec(
             name=validation.domain_name(name),
@@ -96,7 +98,7 @@ class XenBalloonDriver:
             vcpus=validation.vcpus(vcpus),
             guest_type=self._guest_type(guest_type),
             fail_at_fraction=fail_at_fraction)
-        flow = registry.build(self, spawn_flow.FLOW_NAME)
+        flow = registry.build(self, spawn_flow.FLOW_NAME, cancel=cancel)
         # Flow inputs are plain data: persisted logbooks store them as JSON.
         results = engine.run(flow, {'spec': dataclasses.asdict(spec)},
                              progress=progress, persistence=self.persistence,

@@ -137,6 +137,13 @@ class Interrupted(XenBalloonException):
     exit_code = EXIT_INTERRUPTED
 
 
+class SpawnCancelled(Interrupted):
+    """The caller's cancel event was set during the balloon wait."""
+
+    msg_fmt = ('The spawn of %(name)s was cancelled before its domain was '
+               'built; it is undone')
+
+
 # The state directory, the flow database or a lock file cannot be used
 # (corrupt, unwritable, full, a directory where a file belongs).
 EXIT_STORAGE = 9

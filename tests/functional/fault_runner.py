@@ -127,10 +127,10 @@ def arm_inside_create():
         inside[0] = True
         return real_create(self, spec)
 
-    def sleep(self, seconds):
+    def sleep(self, seconds, wake=None):
         if inside[0]:
             die()
-        return real_sleep(self, seconds)
+        return real_sleep(self, seconds, wake)
     simulated.SimulatedHypervisor.create_domain = create
     clock.ScaledClock.sleep = sleep
 
