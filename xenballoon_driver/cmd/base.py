@@ -8,7 +8,6 @@ cmd/errors.py says what it becomes, report() prints it.
 """
 
 import functools
-import logging
 import os
 import sys
 
@@ -16,6 +15,7 @@ from cliff import command
 from cliff import lister
 from cliff import show
 from oslo_config import cfg
+from oslo_log import log as logging
 from stevedore import driver as stevedore_driver
 
 from xenballoon_driver.cmd import errors
