@@ -198,7 +198,9 @@ def child(request):
             try:
                 os.setpgid(0, pgid)
             except OSError:
-                pass  # the group is gone already: die alone
+                # The group is gone already: die alone, in a group of its
+                # own (the zygote's is the test run's: pytest and all).
+                os.setpgid(0, 0)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         for fd, path in ((1, request['stdout']), (2, request['stderr'])):
