@@ -11,6 +11,9 @@ from xenballoon_driver import exception
 
 class XenBalloonApp(app.App):
     # Quiet by default: errors are one line; -v shows the flows' logs.
+    # cliff logs to stderr at that level until the command has read its
+    # config files; oslo.log then takes over, at the same level
+    # (cmd/logs.py).
     DEFAULT_VERBOSE_LEVEL = 0
     # cliff takes the name from argv[0], which is "shell" under python -m.
     NAME = 'xenballoon'
@@ -33,12 +36,6 @@ class XenBalloonApp(app.App):
                  '/etc/xenballoon/xenballoon.conf is read if present.')
         parser.prog = self.NAME
         return base.one_line_usage_errors(parser)
-
-    def configure_logging(self):
-        # Once, by oslo.log, when the command has read its config files
-        # (cmd/logs.py); until then Python's last-resort handler prints
-        # warnings and errors, as cliff's quiet default would.
-        pass
 
     def run_subcommand(self, argv):
         # cliff answers an unknown command (or an unknown option before
