@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install tox in a private virtualenv and run every tox environment:
-# unit (py3), functional, pep8, genconfig check, release notes, coverage.
+# Install tox in a private virtualenv and run tox's envlist: functional
+# (under coverage), nova, pep8, release notes, cover (the unit tests, then
+# the coverage of both).
 set -euo pipefail
 cd "$(dirname "$0")"
 . tools/ensure-venv.sh

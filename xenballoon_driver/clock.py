@@ -4,6 +4,10 @@ Waits never call time.sleep() directly: they ask the backend's clock. Real
 toolstacks use RealClock; the simulator uses a VirtualClock in tests and
 benchmarks (a 2.5-minute balloon takes milliseconds) and a ScaledClock in
 the CLI (simulated seconds run time_scale times faster than real ones).
+
+``sleep(seconds, wake=event)``: a clock that really waits returns as soon
+as ``event`` is set (the CLI's Ctrl-C cancels a spawn's balloon wait at
+once); a virtual clock just advances.
 """
 
 import heapq
@@ -12,13 +16,22 @@ import threading
 import time
 
 
+def _wait(seconds, wake):
+    """Wall-clock sleep, cut short when ``wake`` is set."""
+    if seconds <= 0:
+        return
+    if wake is None:
+        time.sleep(seconds)
+    else:
+        wake.wait(seconds)
+
+
 class RealClock:
     def now(self):
         return time.monotonic()
 
-    def sleep(self, seconds):
-        if seconds > 0:
-            time.sleep(seconds)
+    def sleep(self, seconds, wake=None):
+        _wait(seconds, wake)
 
 
 class ScaledClock:
@@ -35,9 +48,8 @@ class ScaledClock:
     def now(self):
         return (time.time() - self.epoch) * self.scale
 
-    def sleep(self, seconds):
-        if seconds > 0:
-            time.sleep(seconds / self.scale)
+    def sleep(self, seconds, wake=None):
+        _wait(seconds / self.scale, wake)
 
 
 class VirtualClock:
@@ -59,7 +71,8 @@ class VirtualClock:
     def now(self):
         return self._now
 
-    def sleep(self, seconds):
+    def sleep(self, seconds, wake=None):
+        # ``wake`` is not waited on: simulated time does not pass anyway.
         seconds = max(0.0, float(seconds))
         if not self._jobs:
             self._now += seconds
@@ -111,28 +124,3 @@ class VirtualClock:
         for thread in threads:
             thread.join()
         return results
-
-
-class Interruptible:
-    """Another clock whose sleeps raise once ``event`` is set.
-
-    For the CLI's Ctrl-C: a signal handler only sets the event, and the
-    spawn stops at its next wait, inside a task, so the flow reverts as on
-    any failure. (Raising from the handler itself could land anywhere,
-    e.g. in a progress listener that swallows it.)
-    """
-
-    def __init__(self, clock, event, error):
-        self.clock = clock
-        self.event = event
-        self.error = error
-
-    def now(self):
-        return self.clock.now()
-
-    def sleep(self, seconds):
-        if self.event.is_set():
-            raise self.error()
-        self.clock.sleep(seconds)
-        if self.event.is_set():
-            raise self.error()

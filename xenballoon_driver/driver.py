@@ -86,18 +86,20 @@ class XenBalloonDriver:
         return listing.list_flows(self.persistence, self.host)
 
     def spawn(self, name, memory_mb, vcpus=1, guest_type='pv',
-              progress=None):
+              progress=None, cancel=None):
         """Create a domain, ballooning dom0 as far as it needs.
 
         Returns the domain's DomainInfo. Every failure leaves the host as
-        it was: no domain, dom0 re-inflated, no reservation held.
+        it was: no domain, dom0 re-inflated, no reservation held. Setting
+        the ``cancel`` event (threading.Event) stops the balloon wait with
+        SpawnCancelled.
         """
         spec = base.DomainSpec(
             name=validation.domain_name(name),
             memory_mb=validation.memory_mb(memory_mb),
             vcpus=validation.vcpus(vcpus),
             guest_type=validation.guest_type(guest_type))
-        flow = registry.build(self, spawn_flow.FLOW_NAME)
+        flow = registry.build(self, spawn_flow.FLOW_NAME, cancel=cancel)
         # Flow inputs are plain data: persisted logbooks store them as JSON.
         results = engine.run(flow, {names.SPEC: spec.to_dict()},
                              progress=progress, persistence=self.persistence,

@@ -163,6 +163,13 @@ class Interrupted(XenBalloonException):
     exit_code = EXIT_INTERRUPTED
 
 
+class SpawnCancelled(Interrupted):
+    """The caller's cancel event was set during the balloon wait."""
+
+    msg_fmt = ('The spawn of %(name)s was cancelled before its domain was '
+               'built; it is undone')
+
+
 class StorageError(XenBalloonException):
     msg_fmt = 'Cannot use %(what)s: %(reason)s; %(hint)s'
     exit_code = EXIT_STORAGE

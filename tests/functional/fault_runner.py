@@ -127,10 +127,10 @@ def arm_inside_create():
         inside[0] = True
         return real_create(self, spec)
 
-    def sleep(self, seconds):
+    def sleep(self, seconds, wake=None):
         if inside[0]:
             die()
-        return real_sleep(self, seconds)
+        return real_sleep(self, seconds, wake)
     simulated.SimulatedHypervisor.create_domain = create
     clock.ScaledClock.sleep = sleep
 
@@ -198,7 +198,9 @@ def child(request):
             try:
                 os.setpgid(0, pgid)
             except OSError:
-                pass  # the group is gone already: die alone
+                # The group is gone already: die alone, in a group of its
+                # own (the zygote's is the test run's: pytest and all).
+                os.setpgid(0, 0)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         for fd, path in ((1, request['stdout']), (2, request['stderr'])):

@@ -1,5 +1,6 @@
 """Time sources: the virtual clock's scheduler and the scaled clock."""
 
+import threading
 import time
 
 import pytest
@@ -198,3 +199,38 @@ def test_real_clock(wall):
     clock.sleep(0.5)
     clock.sleep(0)
     assert wall.slept == [0.5]
+
+
+# -- sleep(seconds, wake=event) ----------------------------------------------
+
+
+def test_a_set_wake_event_cuts_a_real_sleep_short(wall):
+    wake = threading.Event()
+    wake.set()
+    for clock in (clock_mod.RealClock(), clock_mod.ScaledClock(10.0)):
+        clock.sleep(3600, wake=wake)
+    assert wall.slept == []
+
+
+def test_a_wake_event_set_by_another_thread_ends_the_sleep():
+    clock = clock_mod.RealClock()
+    wake = threading.Event()
+    threading.Thread(target=wake.set).start()
+    start = time.monotonic()
+    clock.sleep(3600, wake=wake)
+    assert time.monotonic() - start < 60
+
+
+def test_an_unset_wake_event_sleeps_the_time():
+    clock = clock_mod.ScaledClock(10000.0)
+    start = clock.now()
+    clock.sleep(100, wake=threading.Event())    # 0.01 s of real time
+    assert clock.now() - start >= 100
+
+
+def test_a_virtual_clock_advances_whatever_the_wake_event():
+    clock = clock_mod.VirtualClock()
+    wake = threading.Event()
+    wake.set()
+    clock.sleep(5, wake=wake)
+    assert clock.now() == 5.0

@@ -1,27 +1,43 @@
-"""What every command shares: config loading, the driver, error mapping."""
+"""The base command: config, logging, the driver, and one error line.
+
+Every ``xenballoon`` command derives from ShowOne or Lister here. The
+command reads its config files (and sets up logging from them) on first
+use, loads the compute driver by its entry point as Nova loads
+``compute_driver``, and is the one place where a failure is caught:
+cmd/errors.py says what it becomes, report() prints it.
+"""
 
 import functools
-import logging
 import os
 import sys
 
+from cliff import command
+from cliff import lister
+from cliff import show
 from oslo_config import cfg
+from oslo_log import log as logging
+from stevedore import driver as stevedore_driver
 
 from xenballoon_driver.cmd import errors
+from xenballoon_driver.cmd import logs
 from xenballoon_driver.cmd import state_dir
 from xenballoon_driver import conf as conf_mod
 from xenballoon_driver.conf import files as conf_files
-from xenballoon_driver import driver as driver_mod
 from xenballoon_driver import exception
 from xenballoon_driver import persistence
 
 LOG = logging.getLogger(__name__)
+
+COMPUTE_DRIVERS = 'xenballoon_driver.compute_drivers'
+# No option chooses another compute driver: the CLI drives this one.
+COMPUTE_DRIVER = 'xenballoon'
 
 
 def load_conf(config_files):
     """A fresh ConfigOpts from the given files; checked in full."""
     conf = cfg.ConfigOpts()
     conf_mod.register_opts(conf)
+    logs.register_opts(conf)
     missing = [f for f in config_files if not os.path.isfile(f)]
     if missing:
         raise exception.InvalidConfig(option='--config-file',
@@ -41,11 +57,29 @@ def load_conf(config_files):
     return conf
 
 
+def _reraise(manager, entrypoint, err):
+    # stevedore would log the import error and then say "no such driver".
+    raise err
+
+
+def load_driver(conf, name=COMPUTE_DRIVER):
+    """The compute driver ``name``, from its entry point, not started."""
+    return stevedore_driver.DriverManager(
+        COMPUTE_DRIVERS, name, invoke_on_load=True, invoke_args=(conf,),
+        on_load_failure_callback=_reraise).driver
+
+
+def report(stream, err):
+    """Print ``err`` (a XenBalloonException) as one line; its exit code."""
+    stream.write('error: %s\n' % err)
+    stream.flush()
+    return err.exit_code
+
+
 def _usage_error(parser, message):
     # argparse would print its whole usage, then the message, and exit 2.
     err = exception.UsageError(prog=parser.prog, reason=message)
-    sys.stderr.write('error: %s\n' % err)
-    raise SystemExit(err.exit_code)
+    raise SystemExit(report(sys.stderr, err))
 
 
 def one_line_usage_errors(parser):
@@ -54,11 +88,11 @@ def one_line_usage_errors(parser):
     return parser
 
 
-class ErrorMapping:
-    """Mix into a cliff command: any failure prints one line and exits.
+class Command(command.Command):
+    """What every command shares; derive from ShowOne or Lister below.
 
-    The one place where the CLI catches errors (cmd/errors.py says what
-    each becomes); --debug shows the traceback as well.
+    Any failure of a command prints one line and exits with its code;
+    --debug shows the traceback of an unexpected one as well.
     """
 
     _conf = None
@@ -75,9 +109,7 @@ class ErrorMapping:
             if (isinstance(mapped, exception.UnexpectedError) and
                     self.app.options.debug):
                 raise
-            self.app.stderr.write('error: %s\n' % mapped)
-            self.app.stderr.flush()
-            return mapped.exit_code
+            return report(self.app.stderr, mapped)
 
     def _where(self):
         """(flow database, state directory) for error messages."""
@@ -88,11 +120,24 @@ class ErrorMapping:
                     self._conf.xenballoon.state_dir))
 
     def conf(self):
+        """The config files' options; logging is set up from them."""
         if self._conf is None:
-            self._conf = load_conf(self.app.options.config_file)
+            options = self.app.options
+            conf = load_conf(options.config_file)
+            logs.setup(conf, options.verbose_level, options.log_file)
+            self._conf = conf
         return self._conf
 
     def driver(self, recover=True):
+        """The compute driver, started (init_host) for this command."""
         conf = self.conf()
         state_dir.check(conf)
-        return driver_mod.XenBalloonDriver(conf).init_host(recover=recover)
+        return load_driver(conf).init_host(recover=recover)
+
+
+class ShowOne(Command, show.ShowOne):
+    """A command that shows one record (cliff's ShowOne)."""
+
+
+class Lister(Command, lister.Lister):
+    """A command that shows a table (cliff's Lister)."""

@@ -2,10 +2,6 @@
 
 import dataclasses
 
-from cliff import lister
-from cliff import show
-
-from xenballoon_driver import clock as clock_mod
 from xenballoon_driver.cmd import base
 from xenballoon_driver.cmd import progress
 from xenballoon_driver.cmd import signals
@@ -13,15 +9,16 @@ from xenballoon_driver import exception
 from xenballoon_driver import validation
 
 
-class Spawn(base.ErrorMapping, show.ShowOne):
+class Spawn(base.ShowOne):
     """Create a guest, ballooning dom0 down as far as it needs.
 
     Exits 2 on bad input, 3 when the host cannot fit the guest, 4 when
     dom0's balloon stalls, 5 when the build fails, 9 when the state
     directory or the flow database cannot be used. SIGINT (Ctrl-C),
-    SIGHUP and SIGTERM stop the spawn at its next wait and exit 128 + the
-    signal's number (130, 129, 143). On every failure dom0 is re-inflated
-    and nothing is left behind.
+    SIGHUP and SIGTERM stop the spawn at its balloon wait and exit 128 +
+    the signal's number (130, 129, 143); one that comes during the build
+    lets the guest finish and says so. On every failure dom0 is
+    re-inflated and nothing is left behind.
     """
 
     def get_parser(self, prog_name):
@@ -41,25 +38,25 @@ class Spawn(base.ErrorMapping, show.ShowOne):
         with signals.caught() as received:
             driver = self.driver()
             display = progress.BalloonProgress(name, self.app.stderr)
-            # A signal stops the spawn at its next wait, inside a task, so
-            # the flow reverts as on any failure.
-            clock = driver.backend.clock = clock_mod.Interruptible(
-                driver.backend.clock, received.event,
-                lambda: exception.SpawnSignalled(name=name,
-                                                 **received.details()))
+            clock = driver.backend.clock
             started = clock.now()
             try:
                 if received.event.is_set():
                     raise exception.SpawnSignalled(name=name,
                                                    **received.details())
+                # A signal stops the balloon wait, inside a task, so the
+                # flow reverts as on any failure.
                 info = driver.spawn(name, parsed_args.memory_mb,
                                     parsed_args.vcpus,
                                     parsed_args.guest_type,
-                                    progress=display)
+                                    progress=display, cancel=received.event)
+            except exception.SpawnCancelled:
+                raise exception.SpawnSignalled(name=name,
+                                               **received.details())
             finally:
                 display.close()
         if received.event.is_set():
-            # Too late to stop: the domain was built before any wait saw
+            # Too late to stop: the domain was built before the wait saw
             # the signal. Say so rather than exit as if all went well.
             raise exception.SpawnSignalledLate(name=name,
                                                **received.details())
@@ -69,7 +66,7 @@ class Spawn(base.ErrorMapping, show.ShowOne):
         return names, [row[n] for n in names]
 
 
-class Destroy(base.ErrorMapping, show.ShowOne):
+class Destroy(base.ShowOne):
     """Destroy a guest; dom0 grows back if reinflate_on_destroy is set.
 
     Exits 2 on bad input, 6 when there is no such guest, 7 when the
@@ -108,7 +105,7 @@ class Destroy(base.ErrorMapping, show.ShowOne):
         return ('name', 'dom0_target_mb'), (name, target)
 
 
-class ListDomains(base.ErrorMapping, lister.Lister):
+class ListDomains(base.Lister):
     """List guest domains (dom0 excluded)."""
 
     COLUMNS = ('name', 'domid', 'memory_mb', 'vcpus', 'state')

@@ -1,11 +1,9 @@
 """``xenballoon flows`` and ``xenballoon recover``."""
 
-from cliff import lister
-
 from xenballoon_driver.cmd import base
 
 
-class ListFlows(base.ErrorMapping, lister.Lister):
+class ListFlows(base.Lister):
     """List stored spawn and destroy flows, newest first.
 
     Only this host's flows ([xenballoon] host). state is taskflow's:
@@ -34,7 +32,7 @@ class ListFlows(base.ErrorMapping, lister.Lister):
         return self.COLUMNS, rows
 
 
-class Recover(base.ErrorMapping, lister.Lister):
+class Recover(base.Lister):
     """Resume or revert interrupted flows; report what is out of step.
 
     Safe to run at any time: only this host's flows are touched, each

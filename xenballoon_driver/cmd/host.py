@@ -1,11 +1,9 @@
 """``xenballoon host-status``."""
 
-from cliff import show
-
 from xenballoon_driver.cmd import base
 
 
-class HostStatus(base.ErrorMapping, show.ShowOne):
+class HostStatus(base.ShowOne):
     """Show the host's memory in MiB, as the driver sees it.
 
     available_mb = free_mb + balloonable_mb - reserved_mb (plus memory dom0

@@ -11,6 +11,9 @@ from xenballoon_driver import exception
 
 class XenBalloonApp(app.App):
     # Quiet by default: errors are one line; -v shows the flows' logs.
+    # cliff logs to stderr at that level until the command has read its
+    # config files; oslo.log then takes over, at the same level
+    # (cmd/logs.py).
     DEFAULT_VERBOSE_LEVEL = 0
     # cliff takes the name from argv[0], which is "shell" under python -m.
     NAME = 'xenballoon'
@@ -49,14 +52,13 @@ class XenBalloonApp(app.App):
                 reason = 'unknown command %r%s' % (
                     word, '; did you mean %s?' % ' or '.join(matches)
                     if matches else '')
-            err = exception.UsageError(prog=self.NAME, reason=reason)
-            self.stderr.write('error: %s\n' % err)
-            return err.exit_code
+            return base.report(self.stderr, exception.UsageError(
+                prog=self.NAME, reason=reason))
         return super().run_subcommand(argv)
 
 
 def main(argv=None):
-    # Errors are caught once, where each command runs (cmd/base.py).
+    # A command's errors are caught once, in cmd/base.Command.run.
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
         argv = ['--help']

@@ -5,7 +5,7 @@ Ctrl-C (SIGINT); all three mean "stop", and none may leave the host half
 changed. Python's default would kill the process on SIGTERM and SIGHUP
 with no revert, and raise KeyboardInterrupt wherever SIGINT lands. So
 the handler only records the signal; the command decides when to act on
-it (a spawn at its next wait, a destroy once it has finished).
+it (a spawn at its balloon wait, a destroy once it has finished).
 """
 
 import contextlib

@@ -4,8 +4,6 @@ A multi-host scenario (``hosts:``) is placed by the reference scheduler
 instead: one row per request, or per host with ``--report hosts``.
 """
 
-from cliff import lister
-
 from xenballoon_driver.cmd import base
 from xenballoon_driver import exception
 from xenballoon_driver.simulator import fleet
@@ -28,7 +26,7 @@ def _round(value):
     return round(value, 3) if isinstance(value, float) else value
 
 
-class Simulate(base.ErrorMapping, lister.Lister):
+class Simulate(base.Lister):
     """Run a scenario on a simulated host with each strategy.
 
     Runs on a virtual clock (no waiting) and touches no host state. Times

@@ -21,9 +21,10 @@ from xenballoon_driver.flows import spawn
 INJECTOR = tf_storage.Storage.injector_name
 
 
-def _spawn(driver, recovering=False):
+def _spawn(driver, recovering=False, cancel=None):
     return spawn.get_flow(driver.backend, driver.ledger,
-                          driver.conf.xenballoon, recovering=recovering)
+                          driver.conf.xenballoon, recovering=recovering,
+                          cancel=cancel)
 
 
 def _destroy(driver, reinflate, recovering=False):
@@ -45,7 +46,11 @@ def meta(factory, host, **args):
 
 
 def build(driver, factory, **args):
-    """A new flow of ``factory`` for this driver."""
+    """A new flow of ``factory`` for this driver.
+
+    Live arguments (a spawn's ``cancel`` event) are given here and never
+    to meta(): a rebuilt flow has none.
+    """
     return FACTORIES[factory](driver, **args)
 
 

@@ -20,11 +20,12 @@ WAIT = FLOW_NAME + '-wait-for-balloon'
 BUILD = FLOW_NAME + '-build-domain'
 
 
-def get_flow(backend, ledger, options, recovering=False):
+def get_flow(backend, ledger, options, recovering=False, cancel=None):
     """Build the spawn flow; requires SPEC and REQUEST_ID.
 
     ``recovering``: the flow is being run again after a crash, to finish
-    what had finished (a built domain) and undo the rest.
+    what had finished (a built domain) and undo the rest. ``cancel``: an
+    event that stops the balloon wait (never stored with the flow).
     """
     flow = linear_flow.Flow(FLOW_NAME)
     flow.add(memory.ReserveMemory(backend, ledger, name=RESERVE,
@@ -33,7 +34,8 @@ def get_flow(backend, ledger, options, recovering=False):
              dom0.BalloonDom0(backend, ledger, name=BALLOON,
                               requires=names.RESERVATION),
              dom0.WaitForBalloon(backend, ledger, options, recovering,
-                                 name=WAIT, requires=names.RESERVATION,
+                                 cancel, name=WAIT,
+                                 requires=names.RESERVATION,
                                  provides=names.BALLOON_REPORT),
              domain.BuildDomain(backend, ledger, recovering, name=BUILD,
                                 requires=(names.SPEC, names.RESERVATION),

@@ -29,8 +29,8 @@ LOG = logging.getLogger(__name__)
 class XlCalls:
     """Running xl for XlHypervisor, which provides ``clock``.
 
-    ``clock`` is read at each call, not kept: a caller may swap the
-    backend's clock (the CLI's Interruptible) and the waits must follow.
+    ``clock`` is read at each call, not kept: the waits follow the
+    backend's clock, whatever a test puts there.
     """
 
     def __init__(self, options):

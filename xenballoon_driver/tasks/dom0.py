@@ -45,11 +45,14 @@ class WaitForBalloon(host.HostTask):
     """
 
     def __init__(self, backend, ledger, options, recovering=False,
-                 **kwargs):
+                 cancel=None, **kwargs):
         super().__init__(backend, ledger, **kwargs)
         self.options = options
         # Run again by start-up recovery: the one waiting is gone.
         self.recovering = recovering
+        # A threading.Event the caller sets to stop waiting (the CLI's
+        # Ctrl-C); the flow then reverts as on any failure.
+        self.cancel = cancel
 
     def execute(self, reservation):
         if self.recovering:
@@ -63,6 +66,8 @@ class WaitForBalloon(host.HostTask):
         reasserts = 0
         reported = -1.0
         while True:
+            if self.cancel is not None and self.cancel.is_set():
+                raise exception.SpawnCancelled(name=reservation['name'])
             snap = self.backend.snapshot()
             dom0 = snap.dom0
             mine, build_ahead = self.ledger.free_for(reservation['id'],
@@ -99,7 +104,10 @@ class WaitForBalloon(host.HostTask):
                                 'expected %d MiB: asserting it again', found,
                                 dom0.current_mb, target)
                     reasserts += 1
-            clock.sleep(prog.next_poll_s)
+            if self.cancel is None:
+                clock.sleep(prog.next_poll_s)
+            else:
+                clock.sleep(prog.next_poll_s, wake=self.cancel)
 
     def _report(self, prog, dom0):
         # update_progress() with details: the engine stores them with the
