@@ -6,8 +6,9 @@ get_available_resource, update_provider_tree), loaded with stevedore from
 """
 
 import dataclasses
-import logging
 import os
+
+from oslo_log import log as logging
 
 from xenballoon_driver import conf as conf_mod
 from xenballoon_driver.flows import destroy as destroy_flow

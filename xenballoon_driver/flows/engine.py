@@ -1,10 +1,10 @@
 """One helper runs every flow, with the same listeners attached."""
 
 import contextlib
-import logging
 import os
 import uuid
 
+from oslo_log import log as logging
 from taskflow import engines
 from taskflow import exceptions as tf_exceptions
 from taskflow.listeners import logging as logging_listener

@@ -17,8 +17,8 @@ process that asked for a spawn is gone, so nobody waits for it any more:
 
 import contextlib
 import dataclasses
-import logging
 
+from oslo_log import log as logging
 from taskflow import engines
 from taskflow import exceptions as tf_exceptions
 from taskflow import states

@@ -58,7 +58,7 @@ VIR_ERR_NO_MEMORY), BuildFailed for other refusals of a define or create,
 and ToolstackError for everything else (including a lost connection).
 """
 
-import logging
+from oslo_log import log as logging
 
 from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import exception

@@ -7,9 +7,10 @@ inherits) holds the connection, reopens it when it died, finds dom0 and
 turns any other libvirtError into a ToolstackError.
 """
 
-import logging
 import re
 import threading
+
+from oslo_log import log as logging
 
 from xenballoon_driver import exception
 

@@ -34,7 +34,7 @@ Claims: with xl.conf's claim_mode off, a create can race other memory
 users and fail half-way; this backend warns at start-up (xl_settings.py).
 """
 
-import logging
+from oslo_log import log as logging
 
 from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import exception

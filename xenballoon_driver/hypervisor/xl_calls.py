@@ -13,8 +13,9 @@ backend's clock, so a balloon wait counts that time as it counts any
 other. mem-set, create and destroy are not: they may have acted.
 """
 
-import logging
 import os
+
+from oslo_log import log as logging
 
 from xenballoon_driver import exception
 from xenballoon_driver.hypervisor import privsep

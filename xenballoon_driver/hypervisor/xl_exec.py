@@ -17,10 +17,10 @@ help (a missing binary or a refusal: no).
 
 import collections
 import errno
-import logging
 import subprocess
 
 from oslo_concurrency import processutils
+from oslo_log import log as logging
 
 from xenballoon_driver import exception
 

@@ -12,8 +12,9 @@ are off, and when autoballoon is on (xl ballooning dom0 itself, behind
 the driver's ledger).
 """
 
-import logging
 import re
+
+from oslo_log import log as logging
 
 LOG = logging.getLogger(__name__)
 

@@ -13,7 +13,8 @@ Functions of a document the caller holds under the ledger's lock.
 """
 
 import dataclasses
-import logging
+
+from oslo_log import log as logging
 
 from xenballoon_driver import exception
 from xenballoon_driver.ledger import arithmetic

@@ -7,7 +7,8 @@ above).
 """
 
 import dataclasses
-import logging
+
+from oslo_log import log as logging
 
 from xenballoon_driver.ledger import arithmetic
 from xenballoon_driver.ledger import debts

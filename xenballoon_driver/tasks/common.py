@@ -1,7 +1,6 @@
 """Helpers shared by tasks."""
 
-import logging
-
+from oslo_log import log as logging
 from taskflow import task
 
 from xenballoon_driver import ledger as ledger_mod

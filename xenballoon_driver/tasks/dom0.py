@@ -1,8 +1,8 @@
 """Tasks that touch dom0's balloon."""
 
-import logging
 import math
 
+from oslo_log import log as logging
 from taskflow import task
 
 from xenballoon_driver.balloon import progress as progress_mod

@@ -1,8 +1,8 @@
 """Tasks that touch guest domains."""
 
 import dataclasses
-import logging
 
+from oslo_log import log as logging
 from taskflow.types import failure
 
 from xenballoon_driver import exception

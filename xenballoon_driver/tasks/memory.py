@@ -1,7 +1,8 @@
 """Tasks that touch the reservation ledger."""
 
 import dataclasses
-import logging
+
+from oslo_log import log as logging
 
 from xenballoon_driver.hypervisor import base
 from xenballoon_driver.tasks import common
