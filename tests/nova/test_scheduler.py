@@ -11,6 +11,7 @@ import pytest
 
 pytest.importorskip('nova.virt.driver')
 
+import nova.conf as nova_conf_mod  # noqa: E402
 from nova import objects  # noqa: E402
 from nova.scheduler import filters as nova_filters  # noqa: E402
 from nova.scheduler import host_manager  # noqa: E402
@@ -25,19 +26,32 @@ FILTER = 'nova.virt.xenballoon.scheduler.BalloonMemoryFilter'
 WEIGHER = 'nova.virt.xenballoon.scheduler.BalloonTimeWeigher'
 
 
-def host_state(name, resources, num_instances=0):
-    """Nova's HostState for a host that reported ``resources``."""
+def compute_node(name, resources, instances_mb=(), updated_at=None):
+    """The ComputeNode as the resource tracker saves it.
+
+    It keeps the driver's figures and stats but overwrites memory_mb_used
+    with its own count: [DEFAULT] reserved_host_memory_mb plus every
+    instance on the node (``instances_mb``), and adds its own counters
+    to the stats.
+    """
     node = objects.ComputeNode(
         uuid=str(uuid.uuid4()), host=name, host_ip='192.0.2.1',
-        free_disk_gb=0, updated_at=None, pci_device_pools=None,
+        free_disk_gb=0, updated_at=updated_at, pci_device_pools=None,
         metrics=None, cpu_allocation_ratio=4.0, ram_allocation_ratio=1.0,
         disk_allocation_ratio=1.0)
     node.update_from_virt_driver(resources)
-    node.free_ram_mb = resources['memory_mb'] - resources['memory_mb_used']
-    # The resource tracker adds its own counters to the driver's stats.
-    node.stats = dict(resources['stats'], num_instances=str(num_instances))
+    node.memory_mb_used = (nova_conf_mod.CONF.reserved_host_memory_mb +
+                           sum(instances_mb))
+    node.free_ram_mb = resources['memory_mb'] - node.memory_mb_used
+    node.stats = dict(resources['stats'],
+                      num_instances=str(len(instances_mb)))
+    return node
+
+
+def host_state(name, resources, instances_mb=()):
+    """Nova's HostState for a host that reported ``resources``."""
     state = host_manager.HostState(name, name, str(uuid.uuid4()))
-    state.update(compute=node)
+    state.update(compute=compute_node(name, resources, instances_mb))
     return state
 
 
@@ -106,22 +120,51 @@ def test_filter_honours_max_balloon_time(hosts, nova_conf):
     assert scheduler.BalloonMemoryFilter().host_passes(hosts['roomy'], spec)
 
 
+def busy_balloon_s(spec):
+    """Seconds busy must balloon for ``spec`` (beyond 8 GiB, 680 MiB/s)."""
+    return (scheduler.our_spec(spec).footprint_mb - 8 * GiB) / 680.0
+
+
 def test_weigher_prefers_the_host_that_needs_no_ballooning(hosts,
                                                            nova_conf):
+    spec = request(16 * GiB)
     weighed = nova_weights.HostWeightHandler().get_weighed_objects(
-        [scheduler.BalloonTimeWeigher()], list(hosts.values()),
-        request(16 * GiB))
+        [scheduler.BalloonTimeWeigher()], list(hosts.values()), spec)
+    # On the fixed scale of [scheduler] balloon_time_weight_horizon_s
+    # (300 s): 1 - t/300, not 0 for the worst host of the two.
+    assert 12.0 < busy_balloon_s(spec) < 12.1
     assert [(w.obj.host, w.weight) for w in weighed] == [
-        ('roomy', 1.0), ('busy', 0.0)]
+        ('roomy', 1.0), ('busy', pytest.approx(1 - busy_balloon_s(spec) /
+                                               300.0))]
 
 
 def test_weigher_multiplier_comes_from_our_option(hosts, nova_conf):
     nova_conf.set_override('balloon_time_weight_multiplier', 3.0,
                            group='scheduler')
+    spec = request(16 * GiB)
     weighed = nova_weights.HostWeightHandler().get_weighed_objects(
-        [scheduler.BalloonTimeWeigher()], list(hosts.values()),
-        request(16 * GiB))
-    assert [w.weight for w in weighed] == [3.0, 0.0]
+        [scheduler.BalloonTimeWeigher()], list(hosts.values()), spec)
+    assert [w.weight for w in weighed] == [
+        3.0, pytest.approx(3.0 * (1 - busy_balloon_s(spec) / 300.0))]
+
+
+def test_weigher_scale_comes_from_our_horizon_and_caps_there(hosts,
+                                                             nova_conf):
+    spec = request(16 * GiB)
+    handler = nova_weights.HostWeightHandler()
+    nova_conf.set_override('balloon_time_weight_horizon_s', 60.0,
+                           group='scheduler')
+    weighed = handler.get_weighed_objects(
+        [scheduler.BalloonTimeWeigher()], list(hosts.values()), spec)
+    assert [w.weight for w in weighed] == [
+        1.0, pytest.approx(1 - busy_balloon_s(spec) / 60.0)]
+    # Beyond the horizon every host weighs 0 (as much as any other).
+    nova_conf.set_override('balloon_time_weight_horizon_s', 10.0,
+                           group='scheduler')
+    weighed = handler.get_weighed_objects(
+        [scheduler.BalloonTimeWeigher()], list(hosts.values()), spec)
+    assert [(w.obj.host, w.weight) for w in weighed] == [
+        ('roomy', 1.0), ('busy', 0.0)]
 
 
 def test_hosts_of_other_drivers_pass_and_weigh_as_no_ballooning(

@@ -31,6 +31,18 @@ scheduler_opts = [
                       'release rate. Weights are normalised to 0..1 across '
                       'hosts, then multiplied by this. 0 turns the weigher '
                       'off.'),
+    num.FloatOpt('balloon_time_weight_horizon_s', default=300.0, min=1.0,
+                 max=86400.0,
+                 help='Under Nova (nova.virt.xenballoon.scheduler.'
+                      'BalloonTimeWeigher) the balloon time weigher is '
+                      'normalised on a fixed scale instead of across the '
+                      'hosts: a host weighs 1 - t / this (t its predicted '
+                      'seconds of ballooning, at most this), times the '
+                      'multiplier. So each second of ballooning costs '
+                      'multiplier / horizon, however many hosts are '
+                      'weighed, and hosts with the memory free now tie at '
+                      '1 (Nova\'s other weighers then decide). The '
+                      'reference scheduler normalises across hosts.'),
     num.FloatOpt('max_balloon_time_s', default=0.0, min=0.0,
                  max=86400.0,
                  help='The balloon memory filter also rejects a host on '

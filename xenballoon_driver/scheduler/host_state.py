@@ -61,11 +61,14 @@ class HostState:
         free memory not promised to anyone cannot cover comes out of
         what dom0 can still give.
         """
-        need = spec.footprint_mb
+        self.promise_mb(spec.footprint_mb)
+        self.vcpus_used += spec.vcpus
+        self.placed += 1
+
+    def promise_mb(self, need):
+        """Account for ``need`` MiB promised since the host's report."""
         unpromised = self.available_mb - self.balloonable_mb
         from_dom0 = need - max(0, min(need, unpromised))
         self.balloonable_mb = max(0, self.balloonable_mb - from_dom0)
         self.reserved_mb += need
         self.available_mb -= need
-        self.vcpus_used += spec.vcpus
-        self.placed += 1

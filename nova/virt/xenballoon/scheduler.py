@@ -9,8 +9,12 @@ In nova.conf of the scheduler::
     weight_classes = nova.scheduler.weights.all_weighers,
         nova.virt.xenballoon.scheduler.BalloonTimeWeigher
 
-They read the figures that XenBalloonComputeDriver.get_available_resource
-puts in the compute node's stats (``xenballoon_*``) and hand them to
+    [scheduler]
+    balloon_time_weight_multiplier = 300
+
+(README.rst, "Nova" section, explains the numbers.) They read the
+figures that XenBalloonComputeDriver.get_available_resource puts in the
+compute node's stats (``xenballoon_*``) and hand them to
 xenballoon_driver.scheduler. Hosts without those stats (other drivers)
 pass the filter and weigh as a host that needs no ballooning.
 """
@@ -34,9 +38,10 @@ FIGURES = {'free_mb': int, 'balloonable_mb': int, 'reserved_mb': int,
 def our_state(nova_state, spec):
     """Our HostState from Nova's, or None for a host that is not ours.
 
-    The figures are those of the host's last report; requests this
-    scheduler has placed on the host since (Nova's num_instances counts
-    them) are taken off as the host's ledger will.
+    The figures are those of the host's last periodic report. What Nova
+    has counted on the host since is taken off as the host's ledger will:
+    requests this scheduling pass placed there (num_instances beyond the
+    report's), and memory claimed since (nova_left).
     """
     stats = getattr(nova_state, 'stats', None) or {}
     if not all(PREFIX + key in stats for key in FIGURES):
@@ -49,7 +54,32 @@ def our_state(nova_state, spec):
     placed = nova_state.num_instances - int(stats.get('num_instances', 0))
     for _ in range(max(0, placed)):
         state.consume_from_request(spec)
+    left = nova_left(nova_state, stats)
+    if left is not None and state.available_mb > left:
+        state.promise_mb(state.available_mb - left)
     return state
+
+
+def nova_left(nova_state, stats):
+    """MiB a guest can still have by Nova's count, or None if unknown.
+
+    Nova's free_ram_mb is the compute node's memory_mb less what the
+    resource tracker counts ([DEFAULT] reserved_host_memory_mb plus every
+    instance's memory), lowered at each claim and by each placement in a
+    scheduling pass; our stats change only at the periodic update. Of the
+    memory Nova calls free, Xen's own and dom0's floor are not a guest's
+    (dom0 above its floor is: that is what it balloons back). It counts
+    no per-guest Xen overhead, so it is never below what the ledger
+    leaves, except by what was claimed since the report: the figure the
+    filter and weigher need between two reports.
+    """
+    try:
+        fixed = (int(stats[PREFIX + 'xen_mb']) +
+                 int(stats[PREFIX + 'dom0_min_mb']))
+        free = int(nova_state.free_ram_mb)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return free + CONF.reserved_host_memory_mb - fixed
 
 
 def our_spec(spec_obj):
@@ -78,15 +108,27 @@ class BalloonMemoryFilter(nova_filters.BaseHostFilter):
 class BalloonTimeWeigher(nova_weights.BaseHostWeigher):
     """Prefer hosts where dom0 must release less, faster, for the request.
 
+    Raw weight: minus the predicted seconds of ballooning, at most
+    [scheduler] balloon_time_weight_horizon_s (H). Nova normalises it on
+    the fixed scale -H..0 (minval, maxval), not across the hosts weighed:
+    a host weighs 1 - t/H, so each second costs multiplier/H whatever the
+    other hosts are, and hosts with the memory free now all weigh 1.
+
     Multiplier: [scheduler] balloon_time_weight_multiplier.
     """
 
     def weight_multiplier(self, host_state):
         return CONF.scheduler.balloon_time_weight_multiplier
 
+    def weigh_objects(self, weighed_obj_list, weight_properties):
+        self.minval = -CONF.scheduler.balloon_time_weight_horizon_s
+        self.maxval = 0.0
+        return super().weigh_objects(weighed_obj_list, weight_properties)
+
     def _weigh_object(self, host_state, weight_properties):
         spec = our_spec(weight_properties)
         state = our_state(host_state, spec)
         if state is None:
             return 0.0
-        return weighers.BalloonTimeWeigher(CONF).weigh(state, spec)
+        raw = weighers.BalloonTimeWeigher(CONF).weigh(state, spec)
+        return max(-CONF.scheduler.balloon_time_weight_horizon_s, raw)

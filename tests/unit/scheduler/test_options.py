@@ -11,6 +11,7 @@ def test_defaults(conf):
     assert opts.default_release_rate_mb_s == 680.0
     assert opts.balloon_time_weight_multiplier == 1.0
     assert opts.max_balloon_time_s == 0.0
+    assert opts.balloon_time_weight_horizon_s == 300.0
     assert opts.host_subset_size == 1
     assert opts.cpu_allocation_ratio == 4.0
 
@@ -29,6 +30,7 @@ def test_a_file_sets_them(tmp_path):
     'default_release_rate_mb_s = fast',
     'balloon_time_weight_multiplier = -1',
     'max_balloon_time_s = -5',
+    'balloon_time_weight_horizon_s = 0',
     'host_subset_size = 0',
     'host_subset_size = 2.5',
     'cpu_allocation_ratio = 0',
