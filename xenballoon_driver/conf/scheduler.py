@@ -29,8 +29,10 @@ scheduler_opts = [
                       'that dom0 must still release (for this request and '
                       'the ones placed before it) divided by the host\'s '
                       'release rate. Weights are normalised to 0..1 across '
-                      'hosts, then multiplied by this. 0 turns the weigher '
-                      'off.'),
+                      'hosts (under Nova: on the scale of '
+                      'balloon_time_weight_horizon_s), then multiplied by '
+                      'this. 0 turns the weigher off. Under Nova\'s default '
+                      'weighers, set 300 (README.rst, Nova).'),
     num.FloatOpt('balloon_time_weight_horizon_s', default=300.0, min=1.0,
                  max=86400.0,
                  help='Under Nova (nova.virt.xenballoon.scheduler.'
