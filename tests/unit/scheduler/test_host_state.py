@@ -65,6 +65,16 @@ def test_consume_puts_a_second_request_behind_the_first():
         12 * GiB, 48 * GiB, 48 * GiB)
 
 
+def test_promise_mb_takes_memory_off_as_a_request_would_but_no_vcpus():
+    hs = state()
+    hs.promise_mb(10 * GiB)   # 8 GiB free, then 2 GiB from dom0
+    assert (hs.reserved_mb, hs.available_mb, hs.balloonable_mb) == (
+        10 * GiB, 50 * GiB, 50 * GiB)
+    assert (hs.vcpus_used, hs.placed) == (0, 0)
+    # Behind the 2 GiB dom0 still owes the promise: 3 GiB for 1 GiB.
+    assert hs.balloon_mb(1 * GiB) == 3 * GiB
+
+
 @pytest.mark.parametrize('sizes_gib', [
     [4], [8], [20], [4, 4, 30], [50, 9], [30, 26, 3]])
 def test_consume_predicts_the_ledger_exactly(sim, sizes_gib):
