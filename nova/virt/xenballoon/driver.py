@@ -134,16 +134,16 @@ class XenBalloonComputeDriver(nova_driver.ComputeDriver):
     def _domain_of(self, instance):
         """Our DomainInfo for ``instance``, or None.
 
-        The domain kept the instance's UUID, or (built before UUIDs were
-        kept) has none but the instance's name. A domain of that name
-        with another UUID is another instance's.
+        The domain that kept the instance's UUID; else (built before
+        UUIDs were kept: none, or one xl or libvirt made up) the domain
+        of the instance's name.
         """
         domains = self.driver.list_domains()
         for info in domains:
             if info.uuid == instance.uuid:
                 return info
         for info in domains:
-            if info.uuid is None and info.name == instance.name:
+            if info.name == instance.name:
                 return info
         return None
 
