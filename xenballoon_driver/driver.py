@@ -87,8 +87,11 @@ class XenBalloonDriver:
         return listing.list_flows(self.persistence, self.host)
 
     def spawn(self, name, memory_mb, vcpus=1, guest_type='pv',
-              progress=None, cancel=None):
+              progress=None, cancel=None, uuid=None):
         """Create a domain, ballooning dom0 as far as it needs.
+
+        ``uuid``: the instance UUID kept with the domain (Nova's
+        instance.uuid), reported back by list_domains; None for none.
 
         Returns the domain's DomainInfo. Every failure leaves the host as
         it was: no domain, dom0 re-inflated, no reservation held. Setting
@@ -99,7 +102,8 @@ class XenBalloonDriver:
             name=validation.domain_name(name),
             memory_mb=validation.memory_mb(memory_mb),
             vcpus=validation.vcpus(vcpus),
-            guest_type=validation.guest_type(guest_type))
+            guest_type=validation.guest_type(guest_type),
+            uuid=None if uuid is None else validation.instance_uuid(uuid))
         flow = registry.build(self, spawn_flow.FLOW_NAME, cancel=cancel)
         # Flow inputs are plain data: persisted logbooks store them as JSON.
         results = engine.run(flow, {names.SPEC: spec.to_dict()},

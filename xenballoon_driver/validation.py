@@ -31,6 +31,9 @@ NUMBER_RE = re.compile(r'[+-]?[0-9]+')
 PATH_RE = re.compile(r'/[A-Za-z0-9_.+/-]*')
 MAX_PATH_LEN = 1024
 CONTROL_RE = re.compile(r'[\x00-\x1f\x7f]')
+# An instance UUID as Nova, xl and libvirt print it: lower-case hex in
+# 8-4-4-4-12 groups, nothing around it.
+UUID_RE = re.compile(r'[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}')
 # What the toolstacks can build (and what footprint.py knows the cost of).
 GUEST_TYPES = ('pv', 'pvh', 'hvm')
 
@@ -64,6 +67,21 @@ def domain_name(name):
                    'or "-" (no spaces, quotes, slashes or shell characters)'
                    % name)
     return name
+
+
+def instance_uuid(value):
+    """A canonical UUID string (upper case is taken, returned lower)."""
+    if not isinstance(value, str):
+        raise exception.InvalidInput(what='instance UUID',
+                                     reason='must be text, not %r' % (value,))
+    text = value.lower()
+    if not UUID_RE.fullmatch(text):
+        raise exception.InvalidInput(
+            what='instance UUID',
+            reason='%r is not a UUID in its canonical form (32 hex digits '
+                   'in groups of 8-4-4-4-12, e.g. '
+                   '"1b4e28ba-2fa1-11d2-883f-0016d3cca427")' % (value[:80],))
+    return text
 
 
 def _positive_int(value, what, maximum, unit=''):

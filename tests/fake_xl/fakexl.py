@@ -277,7 +277,8 @@ def cmd_list(host, args, faults, env):
                     row[1], row[0], xl.get('type', 'pv'),
                     int(xl.get('memory_mb', dom['footprint_mb'])) * 1024,
                     dom['vcpus'], xl.get('kernel', ''), claims,
-                    drop_target='missing-field' in faults))
+                    drop_target='missing-field' in faults,
+                    uuid_text=xl.get('uuid')))
         table = [row for row in table if wanted is None or row[1] == wanted]
     if not long_form:
         raise Exit(0, stdout=render.list_table(table))
@@ -403,7 +404,7 @@ def cmd_create(host, args, faults, env):
         model.start_build(name, footprint, vcpus)
         model.domains[name]['xl'] = {
             'memory_mb': memory, 'type': guest_type, 'kernel': kernel,
-            'created_at': model.now}
+            'created_at': model.now, 'uuid': config.get('uuid')}
     hang('create', faults, env)
     while True:
         with host.session() as (model, extra, scale):

@@ -101,7 +101,8 @@ def dom0_entry(max_kb, target_kb, drop_target=False):
 
 
 def guest_entry(domid, name, guest_type, memory_kb, vcpus, kernel,
-                claim_mode=True, drop_target=False):
+                claim_mode=True, drop_target=False, uuid_text=None):
+    """A guest in ``xl list -l``: its config's uuid, else one xl made."""
     b_info = {'max_vcpus': vcpus, 'avail_vcpus': list(range(vcpus)),
               'max_memkb': memory_kb, 'target_memkb': memory_kb,
               'video_memkb': 0,
@@ -114,8 +115,8 @@ def guest_entry(domid, name, guest_type, memory_kb, vcpus, kernel,
     return {'domid': domid,
             'config': {'c_info': {'type': guest_type, 'name': name,
                                   'domid': 4294967295,
-                                  'uuid': str(uuid.uuid5(uuid.NAMESPACE_DNS,
-                                                         name + '.fake-xl')),
+                                  'uuid': uuid_text or str(uuid.uuid5(
+                                      uuid.NAMESPACE_DNS, name + '.fake-xl')),
                                   'run_hotplug_scripts': 'True'},
                        'b_info': b_info,
                        'on_reboot': 'restart',

@@ -245,3 +245,46 @@ def test_compute_manager_sequence(compute):
     after = host.driver.get_available_resource(node)
     assert after['memory_mb_used'] == before['memory_mb_used']
     assert_nothing_left(host)
+
+
+def test_instance_uuids_power_states_and_a_domain_gone(compute):
+    host = compute()
+    assert host.driver.list_instance_uuids() == []
+    instance = make_instance(2 * GiB)
+    spawn(host, instance)
+    assert host.driver.list_instance_uuids() == [instance.uuid]
+    assert host.backend.domain_info(instance.name).uuid == instance.uuid
+    # Found by its UUID, whatever its name.
+    renamed = make_instance(2 * GiB, instance_id=43)
+    renamed.uuid = instance.uuid
+    assert host.driver.instance_exists(renamed)
+    assert host.driver.get_info(renamed).state == power_state.RUNNING
+    other = make_instance(GiB, instance_id=44)
+    assert not host.driver.instance_exists(other)
+    # Gone behind Nova's back: Nova expects InstanceNotFound.
+    host.backend.destroy_domain(instance.name)
+    assert host.driver.list_instance_uuids() == []
+    assert not host.driver.instance_exists(instance)
+    with pytest.raises(nova_exc.InstanceNotFound):
+        host.driver.get_info(instance)
+
+
+def test_domain_built_without_a_uuid_is_found_by_name(compute):
+    host = compute()
+    instance = make_instance(GiB)
+    host.driver.driver.spawn(instance.name, GiB)
+    assert host.driver.list_instance_uuids() == []
+    assert host.driver.instance_exists(instance)
+    assert host.driver.get_info(instance).state == power_state.RUNNING
+
+
+@pytest.mark.parametrize('state, expected', [
+    ('running', power_state.RUNNING), ('blocked', power_state.RUNNING),
+    ('paused', power_state.PAUSED), ('shutoff', power_state.SHUTDOWN),
+    ('crashed', power_state.CRASHED), ('building', power_state.NOSTATE)])
+def test_power_states(compute, state, expected):
+    host = compute()
+    instance = make_instance(GiB)
+    spawn(host, instance)
+    host.model.domains[instance.name]['state'] = state
+    assert host.driver.get_info(instance).state == expected

@@ -86,3 +86,25 @@ def test_failed_destroy_lets_go_of_the_name(sim):
     assert host.ledger.entries() == {}
     host.driver.spawn('ghost', GiB)
     assert host.driver.list_instances() == ['ghost']
+
+
+def test_spawn_keeps_the_instance_uuid_with_the_domain(sim):
+    host = sim()
+    uuid = '1B4E28BA-2FA1-11D2-883F-0016D3CCA427'
+    info = host.driver.spawn('vm1', 1024, uuid=uuid)
+    assert info.uuid == uuid.lower()
+    host.driver.spawn('vm2', 1024)
+    assert [(d.name, d.uuid) for d in host.driver.list_domains()] == [
+        ('vm1', uuid.lower()), ('vm2', None)]
+
+
+@pytest.mark.parametrize('uuid', ['', 'vm1', 42,
+                                  '1b4e28ba-2fa1-11d2-883f-0016d3cca427 '])
+def test_spawn_refuses_a_bad_uuid_before_anything_runs(sim, uuid):
+    host = sim()
+    before = host.driver.host_status()
+    with pytest.raises(exception.InvalidInput, match='instance UUID'):
+        host.driver.spawn('vm1', 1024, uuid=uuid)
+    assert host.driver.list_domains() == []
+    assert host.driver.list_flows() == []
+    assert host.driver.host_status() == before

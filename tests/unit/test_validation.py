@@ -215,3 +215,31 @@ def test_empty_path_only_when_optional():
     assert validation.abs_path(None, 'k', required=False) is None
     assert 'it is not set' in bad_path('')
     assert 'longer than 1024' in bad_path('/' + 'a' * 1024)
+
+
+def test_instance_uuid_canonical_form():
+    text = '1b4e28ba-2fa1-11d2-883f-0016d3cca427'
+    assert validation.instance_uuid(text) == text
+    assert validation.instance_uuid(text.upper()) == text
+
+
+@pytest.mark.parametrize('value', [
+    '', '1b4e28ba2fa111d2883f0016d3cca427',
+    '{1b4e28ba-2fa1-11d2-883f-0016d3cca427}',
+    'urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427',
+    '1b4e28ba-2fa1-11d2-883f-0016d3cca427\n',
+    ' 1b4e28ba-2fa1-11d2-883f-0016d3cca427',
+    '1b4e28ba-2fa1-11d2-883f-0016d3cca42g',
+    '1b4e28ba-2fa1-11d2-883f-0016d3cca427"\nkernel = "/x',
+    '١b4e28ba-2fa1-11d2-883f-0016d3cca427'])
+def test_bad_instance_uuids_are_refused(value):
+    with pytest.raises(exception.InvalidInput,
+                       match='^Invalid instance UUID: .*canonical form'):
+        validation.instance_uuid(value)
+
+
+@pytest.mark.parametrize('value', [None, 12, b'x'])
+def test_instance_uuid_must_be_text(value):
+    with pytest.raises(exception.InvalidInput,
+                       match='^Invalid instance UUID: must be text'):
+        validation.instance_uuid(value)

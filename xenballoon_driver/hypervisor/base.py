@@ -88,6 +88,9 @@ class DomainSpec:
     memory_mb: int
     vcpus: int = 1
     guest_type: str = 'pv'
+    # The instance UUID kept with the domain (Nova's instance.uuid), in
+    # validation.instance_uuid's canonical form; None: the domain has none.
+    uuid: str = None
 
     @property
     def footprint_mb(self):
@@ -116,6 +119,8 @@ class DomainInfo:
     memory_mb: int
     vcpus: int
     state: str
+    # The instance UUID the domain was built with, or None.
+    uuid: str = None
 
 
 class Hypervisor(abc.ABC):

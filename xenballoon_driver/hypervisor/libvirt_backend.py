@@ -285,4 +285,5 @@ class LibvirtHypervisor(libvirt_conn.LibvirtConnection, base.Hypervisor):
         held = (0 if state_name == 'shutoff' else
                 units.kib_to_mib_ceil(memory_kib))
         return base.DomainInfo(name=dom.name(), domid=dom.ID(),
-                               memory_mb=held, vcpus=vcpus, state=state_name)
+                               memory_mb=held, vcpus=vcpus, state=state_name,
+                               uuid=dom.UUIDString().lower())

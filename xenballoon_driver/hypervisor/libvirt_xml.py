@@ -27,6 +27,10 @@ def domain_xml(spec, kernel=None, ramdisk=None):
                 spec.guest_type, ', '.join(sorted(OS_TYPES))))
     root = ElementTree.Element('domain', {'type': 'xen'})
     ElementTree.SubElement(root, 'name').text = name
+    if spec.uuid is not None:
+        # The instance's: libvirt keeps it as the domain's own UUID.
+        ElementTree.SubElement(root, 'uuid').text = validation.instance_uuid(
+            spec.uuid)
     for tag in ('memory', 'currentMemory'):
         element = ElementTree.SubElement(root, tag, {'unit': 'KiB'})
         element.text = str(memory_kib)

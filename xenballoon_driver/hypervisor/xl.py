@@ -19,7 +19,7 @@ create_domain          ``xl create <file>``, a config the side that runs
                        temporary directory of its own
 destroy_domain         ``xl destroy <name>``, then ``xl list <name>``: an
                        exit 0 that left the domain is an error
-list_domains           ``xl list``
+list_domains           ``xl list``; ``xl list -l`` for new domains' UUIDs
 memory                 the base class's: ``xl info`` first, then dom0
                        (xl has no single look at both; reading free memory
                        first never counts a MiB twice while dom0 balloons)
@@ -183,7 +183,7 @@ class XlHypervisor(xl_calls.XlCalls, base.Hypervisor):
         xl_config.render(spec, kernel, ramdisk)
         fields = {'name': spec.name, 'memory_mb': spec.memory_mb,
                   'vcpus': spec.vcpus, 'guest_type': spec.guest_type,
-                  'kernel': kernel, 'ramdisk': ramdisk}
+                  'kernel': kernel, 'ramdisk': ramdisk, 'uuid': spec.uuid}
         try:
             return self._create(spec, fields)
         except exception.DomainExists:
@@ -290,8 +290,10 @@ class XlHypervisor(xl_calls.XlCalls, base.Hypervisor):
             rows = xl_parse.parse_list(text)
             xl_parse.dom0_row(rows)
             return rows
-        rows = self._look('xl list', 'list_domains', parse)
+        rows = [r for r in self._look('xl list', 'list_domains', parse)
+                if r.domid != 0]
+        uuids = self._guest_uuids(rows)
         return [base.DomainInfo(name=row.name, domid=row.domid,
                                 memory_mb=row.mem_mb, vcpus=row.vcpus,
-                                state=row.state)
-                for row in rows if row.domid != 0]
+                                state=row.state, uuid=uuids.get(row.domid))
+                for row in rows]

@@ -23,6 +23,7 @@ from xenballoon_driver.hypervisor import xl_exec
 from xenballoon_driver.hypervisor import xl_messages
 from xenballoon_driver.hypervisor import xl_ops
 from xenballoon_driver.hypervisor import xl_parse
+from xenballoon_driver import validation
 
 LOG = logging.getLogger(__name__)
 
@@ -40,6 +41,9 @@ class XlCalls:
         self._timeouts = {'create_domain': options.create_timeout,
                           'destroy_domain': options.destroy_timeout}
         self.privileged = os.geteuid() != 0
+        # A domain's UUID never changes: (domid, name) -> UUID, read with
+        # ``xl list -l`` only when ``xl list`` shows a domain not in here.
+        self._uuids = {}
 
     def _run(self, call, op, *args):
         """Run xl_ops.<op>(*args) on the side that runs xl; a Result.
@@ -107,6 +111,27 @@ class XlCalls:
                             err.message, attempt, retries + 1, pause)
                 self.clock.sleep(pause)
 
+    def _guest_uuids(self, rows):
+        """{domid: UUID} for ``xl list`` rows (c_info.uuid of xl list -l).
+
+        One ``xl list -l`` when a row is new to this process. If it fails
+        the domains are reported without UUIDs, not failed: the memory
+        figures do not need them, and the next look tries again.
+        """
+        if any((row.domid, row.name) not in self._uuids for row in rows):
+            try:
+                entries = self._look('xl list -l', 'list_long',
+                                     xl_parse.parse_list_long)
+            except exception.ToolstackError as err:
+                LOG.warning('Domains\' UUIDs not read: %s', err.message)
+                return {}
+            known = {(row.domid, row.name) for row in rows}
+            self._uuids = {key: uuid for key, uuid in
+                           guest_uuids(entries).items()
+                           if key in known}
+        return {domid: self._uuids.get((domid, name))
+                for domid, name in ((row.domid, row.name) for row in rows)}
+
     @staticmethod
     def _exit_reason(result):
         text = xl_messages.message(result.stderr) or xl_messages.message(
@@ -120,3 +145,24 @@ class XlCalls:
         except xl_parse.ParseError as err:
             raise exception.ToolstackError(
                 call=call, reason='cannot read its output: %s' % err)
+
+
+def guest_uuids(entries):
+    """Entries of ``xl list -l`` -> {(domid, name): UUID} of the guests.
+
+    The UUID is c_info.uuid, lower case; a guest whose c_info has no name
+    or no canonical UUID is left out (never guessed).
+    """
+    uuids = {}
+    for entry in entries:
+        c_info = entry['config'].get('c_info')
+        if entry['domid'] == 0 or not isinstance(c_info, dict):
+            continue
+        name, uuid = c_info.get('name'), c_info.get('uuid')
+        if not isinstance(name, str) or not isinstance(uuid, str):
+            continue
+        try:
+            uuids[(entry['domid'], name)] = validation.instance_uuid(uuid)
+        except exception.InvalidInput:
+            continue
+    return uuids

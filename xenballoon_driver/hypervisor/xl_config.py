@@ -5,7 +5,8 @@ a value written raw could end its string and add settings of its own. So
 nothing from a user is written raw: the name goes through
 validation.domain_name (letters, digits, "_", ".", "-", a letter first: no
 quote, backslash, space or newline can reach the file, and no all-digit
-name that xl would later read as a domid), numbers are checked ints
+name that xl would later read as a domid), a UUID is canonical hex and
+dashes (validation.instance_uuid), numbers are checked ints
 written with %d, the guest type is one of a fixed set, and paths must be
 absolute, normalised and made of a conservative set of characters.
 """
@@ -125,6 +126,10 @@ def render(spec, kernel, ramdisk=None):
         'kernel = %s' % _quote(
             validation.abs_path(kernel, '[xl] guest_kernel')),
     ]
+    if spec.uuid is not None:
+        # The instance's: xl keeps it as the domain's own UUID.
+        lines.append('uuid = %s' % _quote(validation.instance_uuid(
+            spec.uuid)))
     if ramdisk:
         lines.append('ramdisk = %s' % _quote(
             validation.abs_path(ramdisk, '[xl] guest_ramdisk')))

@@ -11,6 +11,7 @@ info                ``xl info``
 list_domains        ``xl list``
 dom0_list           ``xl list 0``
 dom0_list_long      ``xl list -l 0``
+list_long           ``xl list -l`` (every domain's config: UUIDs)
 domain_list         ``xl list NAME``
 set_dom0_target     ``xl mem-set 0 <N>m``, N an int within bounds
 create_domain       ``xl create <file>``: a config rendered here from
@@ -34,10 +35,10 @@ from xenballoon_driver.hypervisor import xl_config
 from xenballoon_driver.hypervisor import xl_exec
 from xenballoon_driver import validation
 
-# What create_domain takes: every key required but ramdisk.
+# What create_domain takes: every key required but ramdisk and uuid.
 CREATE_FIELDS = frozenset(('name', 'memory_mb', 'vcpus', 'guest_type',
-                           'kernel', 'ramdisk'))
-CREATE_OPTIONAL = frozenset(('ramdisk',))
+                           'kernel', 'ramdisk', 'uuid'))
+CREATE_OPTIONAL = frozenset(('ramdisk', 'uuid'))
 
 
 def _plain_int(value, what, low, high):
@@ -72,6 +73,10 @@ def dom0_list(options):
 
 def dom0_list_long(options):
     return _run(options, ['list', '-l', '0'])
+
+
+def list_long(options):
+    return _run(options, ['list', '-l'])
 
 
 def domain_list(options, name):
@@ -119,7 +124,9 @@ def _checked_fields(options, fields):
                              validation.MAX_MEMORY_MB),
         vcpus=_plain_int(fields['vcpus'], 'vCPU count', 1,
                          validation.MAX_VCPUS),
-        guest_type=fields['guest_type'])
+        guest_type=fields['guest_type'],
+        uuid=(None if fields.get('uuid') is None else
+              validation.instance_uuid(fields['uuid'])))
     if not isinstance(spec.guest_type, str) or (
             spec.guest_type not in xl_config.XL_TYPES):
         raise exception.InvalidInput(
@@ -138,8 +145,9 @@ def create_domain(options, fields):
     """``xl create`` of a config rendered here from checked ``fields``.
 
     fields: name, memory_mb, vcpus, guest_type, kernel and optionally
-    ramdisk; the boot files must pass xl_config.check_image against this
-    side's [xl] guest_image_dirs. The config goes into a directory made
+    ramdisk and uuid (the instance's, kept as the domain's); the boot
+    files must pass xl_config.check_image against this side's [xl]
+    guest_image_dirs. The config goes into a directory made
     here (mkdtemp: private to this side's user) and is gone afterwards.
     """
     try:

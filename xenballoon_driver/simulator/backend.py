@@ -105,7 +105,8 @@ class SimulatedHypervisor(base.Hypervisor):
             if spec.name in model.domains:
                 raise exception.DomainExists(name=spec.name)
             # A failure to inject is the scenario's, by name (fails_at).
-            model.start_build(spec.name, spec.footprint_mb, spec.vcpus)
+            model.start_build(spec.name, spec.footprint_mb, spec.vcpus,
+                              uuid=spec.uuid)
         rate = None
         while True:
             with self.store.session(write=False) as model:
@@ -152,4 +153,5 @@ class SimulatedHypervisor(base.Hypervisor):
     def _info(name, dom):
         return base.DomainInfo(name=name, domid=dom['domid'],
                                memory_mb=units.mib_ceil(dom['populated_mb']),
-                               vcpus=dom['vcpus'], state=dom['state'])
+                               vcpus=dom['vcpus'], state=dom['state'],
+                               uuid=dom.get('uuid'))

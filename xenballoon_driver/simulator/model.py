@@ -95,14 +95,16 @@ class HostModel:
         self.dom0_target_mb = float(target_mb)
         self.target_reached_at = None
 
-    def start_build(self, name, footprint_mb, vcpus, fail_at_fraction=None):
+    def start_build(self, name, footprint_mb, vcpus, fail_at_fraction=None,
+                    uuid=None):
         if fail_at_fraction is None:
             fail_at_fraction = self.fails_at(name)
+        # 'uuid': the instance's; a state saved before has none (.get()).
         self.domains[name] = {
             'domid': self.next_domid, 'footprint_mb': float(footprint_mb),
             'vcpus': vcpus, 'populated_mb': 0.0, 'state': 'building',
             'fail_at_fraction': fail_at_fraction, 'reason': None,
-            'contention_s': 0.0}
+            'contention_s': 0.0, 'uuid': uuid}
         self.next_domid += 1
 
     def fails_at(self, name):

@@ -123,16 +123,41 @@ class XenBalloonComputeDriver(nova_driver.ComputeDriver):
     def list_instances(self):
         return self.driver.list_instances()
 
+    def list_instance_uuids(self):
+        """UUIDs of our domains that have one (spawned with instance.uuid).
+
+        Nova's init_host asks this of a new compute host before anything
+        else: it must answer, and with no domain at all, an empty list.
+        """
+        return [info.uuid for info in self.driver.list_domains() if info.uuid]
+
+    def _domain_of(self, instance):
+        """Our DomainInfo for ``instance``, or None.
+
+        The domain that kept the instance's UUID; else (built before
+        UUIDs were kept: none, or one xl or libvirt made up) the domain
+        of the instance's name.
+        """
+        domains = self.driver.list_domains()
+        for info in domains:
+            if info.uuid == instance.uuid:
+                return info
+        for info in domains:
+            if info.name == instance.name:
+                return info
+        return None
+
     def instance_exists(self, instance):
-        return instance.name in self.list_instances()
+        return self._domain_of(instance) is not None
 
     def get_info(self, instance, use_cache=True):
-        for info in self.driver.list_domains():
-            if info.name == instance.name:
-                return hardware.InstanceInfo(
-                    state=POWER_STATES.get(info.state, power_state.NOSTATE),
-                    internal_id=info.domid)
-        raise nova_exc.InstanceNotFound(instance_id=instance.uuid)
+        """Nova's power state; InstanceNotFound when the domain is gone."""
+        info = self._domain_of(instance)
+        if info is None:
+            raise nova_exc.InstanceNotFound(instance_id=instance.uuid)
+        return hardware.InstanceInfo(
+            state=POWER_STATES.get(info.state, power_state.NOSTATE),
+            internal_id=info.domid)
 
     def spawn(self, context, instance, image_meta, injected_files,
               admin_password, allocations, network_info=None,
@@ -156,7 +181,8 @@ class XenBalloonComputeDriver(nova_driver.ComputeDriver):
         with nova_errors(instance, nova_exc.InstanceDeployFailure):
             self.driver.spawn(validation.domain_name(instance.name),
                               flavor.memory_mb, flavor.vcpus,
-                              guest_type=GUEST_TYPES[vm_mode])
+                              guest_type=GUEST_TYPES[vm_mode],
+                              uuid=instance.uuid)
 
     def destroy(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, destroy_secrets=True):

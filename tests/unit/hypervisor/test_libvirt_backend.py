@@ -214,8 +214,11 @@ def test_bad_dom0_targets_never_reach_libvirt(backend, target):
 
 def test_create_list_destroy(backend, libvirt):
     info = backend.create_domain(base.DomainSpec('g1', 1024, vcpus=2))
+    # Without an instance UUID, libvirt makes one.
+    made = backend.connection.lookupByName('g1').UUIDString()
     assert info == base.DomainInfo(name='g1', domid=info.domid,
-                                   memory_mb=1024, vcpus=2, state='running')
+                                   memory_mb=1024, vcpus=2, state='running',
+                                   uuid=made)
     assert info.domid >= 2
     assert backend.list_domains() == [info]
     assert backend.domain_info('g1') == info
@@ -228,6 +231,23 @@ def test_create_list_destroy(backend, libvirt):
     assert libvirt_names(backend) == ['Domain-0']
     with pytest.raises(exception.DomainNotFound):
         backend.domain_info('g1')
+
+
+UUID = '1b4e28ba-2fa1-11d2-883f-0016d3cca427'
+
+
+def test_domain_keeps_the_instance_uuid(backend):
+    info = backend.create_domain(base.DomainSpec('g1', 1024, uuid=UUID))
+    assert info.uuid == UUID
+    assert backend.connection.lookupByName('g1').UUIDString() == UUID
+    assert [d.uuid for d in backend.list_domains()] == [UUID]
+
+
+@pytest.mark.parametrize('value', ['g1', UUID + '</uuid>', 7])
+def test_bad_uuids_never_reach_libvirt(backend, value):
+    with pytest.raises(exception.InvalidInput, match='instance UUID'):
+        backend.create_domain(base.DomainSpec('g1', 1024, uuid=value))
+    assert libvirt_names(backend) == ['Domain-0']
 
 
 def libvirt_xml(backend, name):
@@ -306,8 +326,10 @@ def test_defined_but_shut_off_domain_is_listed_and_removed(backend):
     backend.connection.defineXML(
         "<domain type='xen'><name>other</name><memory unit='MiB'>512"
         "</memory><os><type>xen</type></os></domain>")
+    made = backend.connection.lookupByName('other').UUIDString()
     assert backend.list_domains() == [base.DomainInfo(
-        name='other', domid=-1, memory_mb=0, vcpus=1, state='shutoff')]
+        name='other', domid=-1, memory_mb=0, vcpus=1, state='shutoff',
+        uuid=made)]
     backend.destroy_domain('other')
     assert libvirt_names(backend) == ['Domain-0']
 
@@ -375,6 +397,8 @@ def test_domain_xml_is_built_from_checked_values():
         xml_mod.domain_xml(base.DomainSpec('g1', 0))
     with pytest.raises(exception.InvalidInput):
         xml_mod.domain_xml(base.DomainSpec('g1', 1024, vcpus=513))
+    assert '<name>g1</name><uuid>%s</uuid>' % UUID in xml_mod.domain_xml(
+        base.DomainSpec('g1', 1024, uuid=UUID))
 
 
 @pytest.mark.parametrize('xml_text', [

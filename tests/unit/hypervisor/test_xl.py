@@ -6,6 +6,7 @@ exceptions carrying xl's message, with nothing left behind on the host.
 
 import logging
 import os
+import uuid as uuid_mod
 
 from oslo_config import cfg
 from oslo_config import fixture as config_fixture
@@ -23,6 +24,7 @@ from xenballoon_driver.hypervisor import xl
 from xenballoon_driver.hypervisor import xl_calls
 from xenballoon_driver.hypervisor import xl_config
 from xenballoon_driver.hypervisor import xl_exec
+from xenballoon_driver.hypervisor import xl_ops
 
 # The captured host (tests/fake_xl/fixtures): 2047 MiB, dom0 1536 MiB.
 TOTAL, FREE, DOM0 = 2047, 488, 1536
@@ -100,8 +102,12 @@ def test_set_dom0_target_refused_before_xl(backend, fake, target):
 
 def test_create_list_destroy(backend, fake):
     info = backend.create_domain(spec('g1', 64))
+    # Without an instance UUID, xl makes one (the fake: from the name).
     assert info == base.DomainInfo(name='g1', domid=1, memory_mb=64, vcpus=1,
-                                   state='running')
+                                   state='running',
+                                   uuid=str(uuid_mod.uuid5(
+                                       uuid_mod.NAMESPACE_DNS,
+                                       'g1.fake-xl')))
     assert backend.list_domains() == [info]
     assert backend.domain_info('g1') == info
     assert backend.host_memory().free_mb == FREE - 64
@@ -143,6 +149,61 @@ def test_config_text():
     assert 'ramdisk' not in xl_config.render(spec(), '/boot/vmlinuz')
     assert 'type = "hvm"' in xl_config.render(spec(guest_type='hvm'),
                                               '/boot/vmlinuz')
+
+
+UUID = '1b4e28ba-2fa1-11d2-883f-0016d3cca427'
+
+
+def test_config_keeps_the_instance_uuid():
+    text = xl_config.render(base.DomainSpec('g1', 64, uuid=UUID),
+                            '/boot/vmlinuz')
+    assert text.splitlines()[4] == 'uuid = "%s"' % UUID
+    assert 'uuid' not in xl_config.render(spec(), '/boot/vmlinuz')
+
+
+@pytest.mark.parametrize('value', [UUID + '"\nkernel = "/evil', 'g1',
+                                   UUID.replace('-', ''), 42])
+def test_config_refuses_bad_uuids(value):
+    with pytest.raises(exception.InvalidInput, match='instance UUID'):
+        xl_config.render(base.DomainSpec('g1', 64, uuid=value),
+                         '/boot/vmlinuz')
+
+
+def test_uuid_read_back_from_xl_list_long_once(backend, fake):
+    info = backend.create_domain(base.DomainSpec('g1', 64, uuid=UUID))
+    assert info.uuid == UUID
+    with fake.host() as model:
+        assert model.domains['g1']['xl']['uuid'] == UUID
+    assert [d.uuid for d in backend.list_domains()] == [UUID]
+    backend.list_domains()
+    # A domain's UUID never changes: read once, when it first shows.
+    assert fake.calls().count(['list', '-l']) == 1
+    backend.destroy_domain('g1')
+    again = backend.create_domain(base.DomainSpec('g1', 64))
+    assert again.uuid not in (None, UUID)
+    assert fake.calls().count(['list', '-l']) == 2
+
+
+def test_uuids_unreadable_leave_the_figures_alone(backend, fake, conf,
+                                                  monkeypatch):
+    conf.flags(group='xl', look_retries=0)
+    backend.create_domain(base.DomainSpec('g1', 64, uuid=UUID))
+    # Another process: it has not read g1's UUID yet.
+    other = on_virtual_clock(xl.XlHypervisor(conf))
+    monkeypatch.setenv('FAKE_XL_FAULT', 'truncated-json')
+    [info] = other.list_domains()
+    assert (info.name, info.memory_mb, info.uuid) == ('g1', 64, None)
+    monkeypatch.delenv('FAKE_XL_FAULT')
+    assert [d.uuid for d in other.list_domains()] == [UUID]
+
+
+def test_privileged_side_refuses_a_bad_uuid(conf, fake):
+    fake.configure(conf)
+    fields = {'name': 'g1', 'memory_mb': 64, 'vcpus': 1, 'guest_type': 'pv',
+              'kernel': fake.kernel, 'ramdisk': None, 'uuid': 'x"; y'}
+    result = xl_ops.create_domain(conf.xl, fields)
+    assert 'instance UUID' in str(result)
+    assert fake.calls() == []
 
 
 @pytest.mark.parametrize('name', ['12345', 'bad name', 'bad"dq', "bad'q",
@@ -802,3 +863,17 @@ def test_runner_answers_survive_serialisation():
     assert result == xl_exec.Result(3, 'out', 'err')
     with pytest.raises(exception.ToolstackError):
         xl_exec.check(['what'], 'xl x', 'xl', 5)
+
+
+def test_guest_uuids_from_the_real_capture():
+    from tests.unit.hypervisor.test_xl_parse import capture
+    from xenballoon_driver.hypervisor import xl_parse
+
+    entries = xl_parse.parse_list_long(capture('a063_xl_list_l_all_with_g1'))
+    assert xl_calls.guest_uuids(entries) == {
+        (1, 'g1'): '70082616-ffe1-4538-9300-c98504db0954'}
+    # No c_info, no name or no canonical UUID: left out, never guessed.
+    entries[1]['config']['c_info']['uuid'] = 'not-a-uuid'
+    assert xl_calls.guest_uuids(entries) == {}
+    del entries[1]['config']['c_info']
+    assert xl_calls.guest_uuids(entries) == {}

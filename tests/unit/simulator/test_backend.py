@@ -282,3 +282,14 @@ def test_a_plugin_with_a_bad_scenario_names_the_field(conf, tmp_path):
     with pytest.raises(exception.InvalidScenario,
                        match=r'balloon\.jitter = 2\.0 is outside'):
         hypervisor.load(conf)
+
+
+def test_a_domain_keeps_its_instance_uuid(host):
+    h = host()
+    uuid = '1b4e28ba-2fa1-11d2-883f-0016d3cca427'
+    info = h.backend.create_domain(base.DomainSpec('vm1', 1024, uuid=uuid))
+    assert info.uuid == uuid
+    h.backend.create_domain(base.DomainSpec('vm2', 1024))
+    assert [(d.name, d.uuid) for d in h.backend.list_domains()] == [
+        ('vm1', uuid), ('vm2', None)]
+    assert h.backend.domain_info('vm1').uuid == uuid

@@ -8,6 +8,7 @@ import pytest
 from tests import conftest
 from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import exception
+from xenballoon_driver.simulator import backend as simulated
 from xenballoon_driver.simulator import model as model_mod
 from xenballoon_driver.simulator import store as store_mod
 
@@ -186,3 +187,26 @@ def test_state_file_missing_keys_is_invalid_input(path):
         store = store_mod.FileStore(path, scenario())
         with store.session():
             pass
+
+
+def test_instance_uuid_is_saved_and_an_old_state_without_it_loads(path,
+                                                                  wall):
+    uuid = '1b4e28ba-2fa1-11d2-883f-0016d3cca427'
+    first = store_mod.FileStore(path, scenario(), time_scale=100)
+    with first.session() as m:
+        m.start_build('vm1', 1024, 1, uuid=uuid)
+        m.start_build('vm2', 1024, 1)
+    with store_mod.FileStore(path, scenario(), 100).session() as m:
+        assert m.domains['vm1']['uuid'] == uuid
+        assert m.domains['vm2']['uuid'] is None
+    # A state file saved before UUIDs were kept: domains without the key.
+    with open(path) as f:
+        state = json.load(f)
+    for dom in state['model']['domains'].values():
+        del dom['uuid']
+    with open(path, 'w') as f:
+        json.dump(state, f)
+    backend = simulated.SimulatedHypervisor(
+        None, store=store_mod.FileStore(path, scenario(), 100))
+    assert [(d.name, d.uuid) for d in backend.list_domains()] == [
+        ('vm1', None), ('vm2', None)]
