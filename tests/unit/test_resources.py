@@ -122,14 +122,27 @@ def test_inventory(host, conf):
     floor = conf.xenballoon.dom0_min_memory_mb
     conf.flags('scheduler', cpu_allocation_ratio=2.0)
     inv = host.driver.get_inventory()
+    # Reserved: dom0's floor, Xen's 512 MiB and the overhead of the biggest
+    # guest placement may admit: HVM, 24 vCPUs, the 60928 MiB left:
+    # 2 MiB + 4 KiB x (256 x 24 + 2 x 60928) = 502 MiB.
     assert inv == {
-        'MEMORY_MB': {'total': 64 * GiB, 'reserved': floor + 512,
-                      'min_unit': 1, 'max_unit': 64 * GiB - floor - 512,
+        'MEMORY_MB': {'total': 64 * GiB, 'reserved': floor + 512 + 502,
+                      'min_unit': 1,
+                      'max_unit': 64 * GiB - floor - 512 - 502,
                       'step_size': 1, 'allocation_ratio': 1.0},
         'VCPU': {'total': 24, 'reserved': 0, 'min_unit': 1, 'max_unit': 24,
                  'step_size': 1, 'allocation_ratio': 2.0}}
-    # Guests do not change the inventory: placement counts allocations.
+    # A guest adds its own overhead (PV: 2 MiB) and leaves less room, so
+    # less for the next one: 40446 MiB left, 2 + 4 x (6144 + 80892) / 1024
+    # = 341.9, rounded up to 342 MiB.
     host.driver.spawn('vm1', 20 * GiB)
+    assert host.driver.get_inventory()['MEMORY_MB']['reserved'] == (
+        floor + 512 + 2 + 342)
+    # Placement may sell what is left less one guest's worst overhead.
+    left = host.driver.host_status()['available_mb']
+    assert left == 64 * GiB - floor - 512 - 20 * GiB - 2
+    assert 64 * GiB - (floor + 512 + 2 + 342) - 20 * GiB == left - 342
+    host.driver.destroy('vm1')
     assert host.driver.get_inventory() == inv
 
 
