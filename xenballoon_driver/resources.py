@@ -11,10 +11,40 @@ only down to its floor ([xenballoon] dom0_min_memory_mb): what it can give
 back is available, and the ``xenballoon`` extras say how much of that
 needs ballooning and how fast dom0 gives memory back, for the balloon
 aware filter and weigher (xenballoon_driver.scheduler).
+
+Placement tells the truth: whatever placement admits, the ledger builds.
+Placement counts a guest by its flavor's RAM, but Xen takes more: libxl's
+per-guest overhead (hypervisor/footprint.py: 2 MiB for PV; for HVM and
+PVH 2 MiB plus shadow memory of 4 KiB x (256 x vCPUs + 2 x MiB), rounded
+up to 2 MiB). So MEMORY_MB ``reserved`` (memory_inventory) is
+
+    dom0's floor + Xen's own memory
+    + the overhead of every guest the ledger holds (spawns in flight too)
+    + the worst-case overhead of ONE more guest: HVM, as many vCPUs as
+      the host has CPUs, as big as all that is left
+
+computed exactly as ``total - G - A + W``: A is the ledger's own
+``available_mb`` (what ``Ledger.reserve`` compares a footprint with: free
+memory and dom0 down to its floor, less what spawns in flight are
+promised), G the guests' own memory the ledger holds (what placement
+counts as used), W = overhead_mb(A, host CPUs, 'hvm'). Placement then
+admits a guest of m MiB iff G + m <= total - reserved, i.e. m <= A - W;
+its footprint m + overhead(m, vCPUs, type) <= m + W <= A, since the
+overhead grows with memory and vCPUs, is largest for HVM, and placement
+never gives a guest more vCPUs than the host has (VCPU max_unit). When
+placement says no, at most W (one guest's overhead) is stranded.
+
+``reserved`` changes with every guest: it is recomputed each time Nova
+calls update_provider_tree (periodically, and after each claim). It is
+exact when each guest's claim reaches the ledger (the spawn's
+reservation) before the next claim on the host: a claim Nova makes before
+the previous claim's spawn has reserved is covered only by W.
 """
 
 import json
 import threading
+
+from xenballoon_driver.hypervisor import footprint
 
 # Our traits: os-traits' custom namespace (CUSTOM_ + A-Z, 0-9, _).
 TRAIT_PREFIX = 'CUSTOM_XENBALLOON_'
@@ -125,18 +155,33 @@ def available_resource(driver, nodename=None):
     }
 
 
+def memory_inventory(driver, cpus):
+    """(total, reserved) MiB for placement's MEMORY_MB (see above).
+
+    ``cpus``: the host's CPUs, the most vCPUs placement gives one guest.
+    """
+    fig, guests_mb = driver.ledger.placement_view(driver.backend, cpus)
+    total = fig.total_mb
+    left = max(0, fig.available_mb)
+    # The worst overhead of one more guest placement may admit: no guest
+    # bigger than what is left, none with more vCPUs than the host's.
+    headroom = footprint.overhead_mb(left, max(1, cpus), 'hvm')
+    reserved = total - guests_mb - left + headroom
+    return total, min(total, max(0, reserved))
+
+
 def inventory(driver, nodename=None, resources=None):
     """Placement inventory: MEMORY_MB and VCPU (no disk is reported).
 
-    MEMORY_MB ``reserved`` is dom0's floor plus Xen's own memory: what no
-    guest can ever have. Memory dom0 holds above its floor is capacity:
-    the driver balloons it back for a guest. Never overcommitted.
+    MEMORY_MB ``reserved`` is what no guest placement admits can have:
+    dom0's floor, Xen's own memory and libxl's per-guest overhead, for
+    the guests the ledger holds and one more (memory_inventory). Memory
+    dom0 holds above its floor is capacity: the driver balloons it back
+    for a guest. Never overcommitted.
     """
     res = resources or available_resource(driver, nodename)
-    extra = res['xenballoon']
-    total = res['memory_mb']
-    reserved = min(total, extra['dom0_min_mb'] + extra['xen_mb'])
     cpus = res['vcpus']
+    total, reserved = memory_inventory(driver, cpus)
     return {
         'MEMORY_MB': {'total': total, 'reserved': reserved, 'min_unit': 1,
                       'max_unit': max(1, total - reserved), 'step_size': 1,

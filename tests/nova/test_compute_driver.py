@@ -198,9 +198,13 @@ def test_update_provider_tree_publishes_memory_inventory(compute,
     host.driver.update_provider_tree(tree, NODE)
     data = tree.data(NODE)
     floor = host.ledger.dom0_min_mb
+    # Reserved: dom0's floor, and libxl's overhead for the biggest guest
+    # placement may admit (HVM, the host's 64 CPUs, all 61440 MiB left):
+    # 2 MiB + 4 KiB x (256 x 64 + 2 x 61440) = 546 MiB. Without it,
+    # placement would sell memory the ledger cannot build (issue 11).
     assert data.inventory['MEMORY_MB'] == {
-        'total': 64 * GiB, 'reserved': floor, 'min_unit': 1,
-        'max_unit': 64 * GiB - floor, 'step_size': 1,
+        'total': 64 * GiB, 'reserved': floor + 546, 'min_unit': 1,
+        'max_unit': 64 * GiB - floor - 546, 'step_size': 1,
         'allocation_ratio': 1.0}
     assert data.inventory['VCPU']['allocation_ratio'] == 2.0
     assert data.traits == {'CUSTOM_SET_BY_OPERATOR',

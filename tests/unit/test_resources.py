@@ -7,6 +7,8 @@ import types
 import pytest
 
 from tests import conftest
+from xenballoon_driver import exception
+from xenballoon_driver.hypervisor import footprint
 from xenballoon_driver import resources
 from xenballoon_driver.simulator import backend as simulated
 
@@ -122,14 +124,27 @@ def test_inventory(host, conf):
     floor = conf.xenballoon.dom0_min_memory_mb
     conf.flags('scheduler', cpu_allocation_ratio=2.0)
     inv = host.driver.get_inventory()
+    # Reserved: dom0's floor, Xen's 512 MiB and the overhead of the biggest
+    # guest placement may admit: HVM, 24 vCPUs, the 60928 MiB left:
+    # 2 MiB + 4 KiB x (256 x 24 + 2 x 60928) = 502 MiB.
     assert inv == {
-        'MEMORY_MB': {'total': 64 * GiB, 'reserved': floor + 512,
-                      'min_unit': 1, 'max_unit': 64 * GiB - floor - 512,
+        'MEMORY_MB': {'total': 64 * GiB, 'reserved': floor + 512 + 502,
+                      'min_unit': 1,
+                      'max_unit': 64 * GiB - floor - 512 - 502,
                       'step_size': 1, 'allocation_ratio': 1.0},
         'VCPU': {'total': 24, 'reserved': 0, 'min_unit': 1, 'max_unit': 24,
                  'step_size': 1, 'allocation_ratio': 2.0}}
-    # Guests do not change the inventory: placement counts allocations.
+    # A guest adds its own overhead (PV: 2 MiB) and leaves less room, so
+    # less for the next one: 40446 MiB left, 2 + 4 x (6144 + 80892) / 1024
+    # = 341.9, rounded up to 342 MiB.
     host.driver.spawn('vm1', 20 * GiB)
+    assert host.driver.get_inventory()['MEMORY_MB']['reserved'] == (
+        floor + 512 + 2 + 342)
+    # Placement may sell what is left less one guest's worst overhead.
+    left = host.driver.host_status()['available_mb']
+    assert left == 64 * GiB - floor - 512 - 20 * GiB - 2
+    assert 64 * GiB - (floor + 512 + 2 + 342) - 20 * GiB == left - 342
+    host.driver.destroy('vm1')
     assert host.driver.get_inventory() == inv
 
 
@@ -150,3 +165,83 @@ def test_update_provider_tree_publishes_inventory_and_merges_traits(host):
     host.driver.update_provider_tree(tree, 'node-1', allocations={})
     assert tree.traits == {'COMPUTE_STATUS_DISABLED',
                            'CUSTOM_XENBALLOON_BALLOONING'}
+
+
+# -- placement against the ledger ------------------------------------------
+
+# Host shapes: (name, scenario host). Xen's own memory as measured on
+# hosts of that size; dom0 holds all the rest at first.
+HOSTS = {
+    '64 GiB': {'total_mb': 64 * GiB, 'dom0_mb': 56 * GiB, 'xen_mb': 512,
+               'cpus': 24},
+    '1 TiB': {'total_mb': 1024 * GiB, 'dom0_mb': 1016 * GiB,
+              'xen_mb': 2 * GiB, 'cpus': 128},
+}
+# Guests: (name, memory MiB, vCPUs, guest type).
+GUESTS = [('PV 512 MiB', 512, 1, 'pv'), ('PV 1 GiB', GiB, 1, 'pv'),
+          ('HVM 2 GiB/2 vCPU', 2 * GiB, 2, 'hvm'),
+          ('HVM 8 GiB/4 vCPU', 8 * GiB, 4, 'hvm')]
+
+
+def fill_as_placement(host, memory_mb, vcpus, guest_type):
+    """Fill ``host`` with one kind of guest as Nova and placement would.
+
+    Placement admits a request iff used + memory <= total - reserved (and
+    memory <= max_unit), used being the sum of the admitted guests' RAM;
+    the inventory is re-read after every spawn, as Nova's resource
+    tracker does after each claim. Each admitted guest is spawned through
+    the driver; a refusal by the ledger is a reschedule. When placement
+    says no, the same guest is spawned past placement until the ledger
+    refuses: what those extra guests take is memory placement strands.
+
+    Returns a dict: admitted, built, reschedules, extra (guests the
+    ledger built that placement would not have admitted), stranded_mb
+    (their footprint), left_mb (what the ledger had left when placement
+    said no), footprint_mb (one guest's).
+    """
+    used = admitted = built = reschedules = 0
+    while True:
+        inv = host.driver.get_inventory()['MEMORY_MB']
+        if (used + memory_mb > inv['total'] - inv['reserved'] or
+                memory_mb > inv['max_unit']):
+            break
+        admitted += 1
+        used += memory_mb
+        try:
+            host.driver.spawn('g%d' % admitted, memory_mb, vcpus,
+                              guest_type)
+        except exception.NotEnoughMemory:
+            reschedules += 1
+            break
+        built += 1
+    left = host.driver.host_status()['available_mb']
+    extra = 0
+    while reschedules == 0:
+        try:
+            host.driver.spawn('x%d' % extra, memory_mb, vcpus, guest_type)
+        except exception.NotEnoughMemory:
+            break
+        extra += 1
+    one = footprint.footprint_mb(memory_mb, vcpus, guest_type)
+    return {'admitted': admitted, 'built': built,
+            'reschedules': reschedules, 'extra': extra,
+            'stranded_mb': extra * one, 'left_mb': left, 'footprint_mb': one}
+
+
+@pytest.mark.parametrize('shape', sorted(HOSTS))
+@pytest.mark.parametrize('guest', GUESTS, ids=[g[0] for g in GUESTS])
+def test_placement_admits_only_what_the_ledger_builds(sim, shape, guest):
+    name, memory_mb, vcpus, guest_type = guest
+    host = sim(host=HOSTS[shape])
+    row = fill_as_placement(host, memory_mb, vcpus, guest_type)
+    print('%s on %s: %s' % (name, shape, row))
+    # Every guest placement admitted was built: no reschedule.
+    assert row['reschedules'] == 0
+    assert row['built'] == row['admitted'] > 0
+    # Placement strands at most one guest: the ledger could build no more
+    # than one more of them when placement said no.
+    assert row['extra'] <= 1
+    assert row['stranded_mb'] <= row['footprint_mb']
+    # And it sold nearly everything: what the ledger had left when
+    # placement said no was less than two guests' footprints.
+    assert row['left_mb'] < 2 * row['footprint_mb']

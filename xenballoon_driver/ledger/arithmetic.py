@@ -9,6 +9,8 @@ so that undoing one spawn never takes back memory promised to another.
 
 import dataclasses
 
+from xenballoon_driver.hypervisor import footprint
+
 RESERVED = 'reserved'
 BUILDING = 'building'
 DOMAIN = 'domain'
@@ -54,14 +56,40 @@ def upgrade(state):
     return state
 
 
-def add_entry(state, res_id, name, entry_state, need_mb, from_free_mb):
-    """A new entry, numbered in arrival order (first come, first served)."""
+def add_entry(state, res_id, name, entry_state, need_mb, from_free_mb,
+              memory_mb=None):
+    """A new entry, numbered in arrival order (first come, first served).
+
+    ``memory_mb`` is the guest's own memory (``need_mb`` less libxl's
+    overhead), what placement counts; see guest_memory_mb.
+    """
     seq = state.setdefault('next_seq', 0)
     state['next_seq'] = seq + 1
     state['entries'][res_id] = {
         'name': name, 'need_mb': need_mb, 'from_free_mb': from_free_mb,
         'from_dom0_mb': need_mb - from_free_mb, 'state': entry_state,
         'seq': seq}
+    if memory_mb is not None:
+        state['entries'][res_id]['memory_mb'] = memory_mb
+
+
+def guest_memory_mb(state, max_vcpus):
+    """The guests' own memory in every entry, without libxl's overhead.
+
+    What placement counts as used for them (their flavors' RAM). An entry
+    written before entries kept the guest's memory counts as its footprint
+    less the largest overhead a guest of that footprint can have (HVM,
+    ``max_vcpus``): never more than the truth.
+    """
+    total = 0
+    for entry in state['entries'].values():
+        need = entry['need_mb']
+        memory = entry.get('memory_mb')
+        if memory is None:
+            memory = max(0, need - footprint.overhead_mb(need, max_vcpus,
+                                                         'hvm'))
+        total += memory
+    return total
 
 
 def sync_baseline(state, dom0):

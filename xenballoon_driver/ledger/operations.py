@@ -32,8 +32,22 @@ class Ledger:
             arith.sync_baseline(state, snap.dom0)
             return arith.figures(state, snap, self.dom0_min_mb)
 
-    def reserve(self, backend, name, need_mb, res_id=None):
+    def placement_view(self, backend, max_vcpus):
+        """(figures, guests' own memory in MiB), read under one lock.
+
+        See arithmetic.guest_memory_mb and resources.memory_inventory.
+        """
+        with self.storage.locked() as state:
+            snap = backend.snapshot()
+            arith.sync_baseline(state, snap.dom0)
+            return (arith.figures(state, snap, self.dom0_min_mb),
+                    arith.guest_memory_mb(state, max_vcpus))
+
+    def reserve(self, backend, name, need_mb, res_id=None, memory_mb=None):
         """Reserve ``need_mb`` for ``name`` or raise NotEnoughMemory.
+
+        ``memory_mb``, the guest's own memory, is kept with the entry for
+        placement's figures (``placement_view``).
 
         With ``res_id`` (the request's flow id) a second call returns the
         reservation already made: a resumed flow may run this twice.
@@ -67,7 +81,8 @@ class Ledger:
             unpromised = fig.available_mb - fig.balloonable_mb
             from_free = max(0, min(need_mb, unpromised))
             res_id = res_id or uuid.uuid4().hex
-            arith.add_entry(state, res_id, name, RESERVED, need_mb, from_free)
+            arith.add_entry(state, res_id, name, RESERVED, need_mb, from_free,
+                            memory_mb)
             return arith.Reservation(id=res_id, name=name, need_mb=need_mb,
                                      from_free_mb=from_free,
                                      from_dom0_mb=need_mb - from_free,

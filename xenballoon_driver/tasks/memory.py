@@ -17,7 +17,8 @@ class ReserveMemory(common.QuietTask, host.HostTask):
     def execute(self, spec, request_id):
         spec = base.DomainSpec.from_dict(spec)
         res = self.ledger.reserve(self.backend, spec.name, spec.footprint_mb,
-                                  res_id=request_id)
+                                  res_id=request_id,
+                                  memory_mb=spec.memory_mb)
         LOG.info('Reserved %d MiB for %s: %d MiB from free memory, %d MiB '
                  'from dom0 (target %d MiB)', res.need_mb, spec.name,
                  res.from_free_mb, res.from_dom0_mb, res.dom0_target_mb)

@@ -483,3 +483,25 @@ def test_a_debt_is_one_warning_line_however_often_it_fails(caplog):
     failures = [r for r in caplog.records if 'Giving dom0 back' in r.message]
     assert [r.levelname for r in failures] == ['WARNING', 'INFO', 'INFO']
     assert all(r.exc_info is None for r in failures)
+
+
+def test_placement_view_counts_the_guests_own_memory():
+    host, ledger = FakeHost(), make()
+    ledger.reserve(host, 'a', 2068, memory_mb=2048)     # HVM 2 GiB/2 vCPU
+    ledger.reserve(host, 'b', 514, memory_mb=512)       # PV 512 MiB
+    fig, guests_mb = ledger.placement_view(host, max_vcpus=24)
+    assert guests_mb == 2048 + 512
+    assert fig == ledger.figures(host)
+    assert fig.available_mb == 8192 + 57344 - 4096 - 2068 - 514
+    assert sorted(e['memory_mb'] for e in ledger.entries().values()) == [
+        512, 2048]
+
+
+def test_an_entry_without_its_memory_counts_as_the_worst_overhead():
+    # An entry written before entries kept the guest's memory: its guest
+    # counts as small as it can be (HVM with 24 vCPUs: 2 MiB + 4 KiB x
+    # (256 x 24 + 2 x 2068) = 42.2, rounded up to 44 MiB of overhead), so
+    # placement's reserved is never short.
+    host, ledger = FakeHost(), make()
+    ledger.reserve(host, 'old', 2068)
+    assert ledger.placement_view(host, max_vcpus=24)[1] == 2068 - 44
