@@ -228,8 +228,15 @@ def fill_as_placement(host, memory_mb, vcpus, guest_type):
             'stranded_mb': extra * one, 'left_mb': left, 'footprint_mb': one}
 
 
-@pytest.mark.parametrize('shape', sorted(HOSTS))
-@pytest.mark.parametrize('guest', GUESTS, ids=[g[0] for g in GUESTS])
+# Every row runs in tools/bench_placement.py (tox -e bench), which exits 1
+# on a reschedule; here the rows of more than 200 guests are left out: their
+# thousands of real spawns take minutes, more under coverage.
+CASES = [(shape, guest) for shape in sorted(HOSTS) for guest in GUESTS
+         if HOSTS[shape]['total_mb'] // guest[1] <= 200]
+
+
+@pytest.mark.parametrize('shape, guest', CASES,
+                         ids=['%s-%s' % (g[0], s) for s, g in CASES])
 def test_placement_admits_only_what_the_ledger_builds(sim, shape, guest):
     name, memory_mb, vcpus, guest_type = guest
     host = sim(host=HOSTS[shape])
