@@ -170,7 +170,7 @@ def memory_inventory(driver, cpus):
     return total, min(total, max(0, reserved))
 
 
-def inventory(driver, nodename=None, resources=None):
+def inventory(driver, nodename=None):
     """Placement inventory: MEMORY_MB and VCPU (no disk is reported).
 
     MEMORY_MB ``reserved`` is what no guest placement admits can have:
@@ -179,8 +179,9 @@ def inventory(driver, nodename=None, resources=None):
     dom0 holds above its floor is capacity: the driver balloons it back
     for a guest. Never overcommitted.
     """
-    res = resources or available_resource(driver, nodename)
-    cpus = res['vcpus']
+    # Only the CPU count: memory_inventory takes its own look at the host
+    # (a whole available_resource here would read it twice).
+    cpus = driver.backend.host_info().cpus
     total, reserved = memory_inventory(driver, cpus)
     return {
         'MEMORY_MB': {'total': total, 'reserved': reserved, 'min_unit': 1,
