@@ -129,6 +129,16 @@ class DomainBusy(XenBalloonException):
     exit_code = EXIT_BUSY
 
 
+class Unsupported(XenBalloonException):
+    """The backend cannot do this at all (not a failure of the moment)."""
+
+    msg_fmt = 'The %(backend)s backend does not support %(what)s'
+
+
+class ConsoleUnavailable(XenBalloonException):
+    msg_fmt = 'No console log for domain %(name)s: %(reason)s'
+
+
 class ToolstackError(XenBalloonException):
     """Any other toolstack failure, with the tool's message.
 

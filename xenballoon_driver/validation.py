@@ -165,3 +165,78 @@ def abs_path(path, option, required=True, plain=True):
             option=option, reason='%r is not an absolute, normalised path '
                                   '(no "..", "." or repeated "/")' % path)
     return path
+
+
+# A guest disk's device name as xl and libvirt take it for PV and HVM
+# guests: xvda..xvdz, then xvdaa..; at most 26 + 26 * 26 disks.
+VDEV_RE = re.compile(r'xvd[a-z]{1,2}')
+# A unicast MAC as Nova and Neutron write it: six lower-case hex pairs.
+MAC_RE = re.compile(r'[0-9a-f]{2}(?::[0-9a-f]{2}){5}')
+# A Linux interface name (IFNAMSIZ - 1 = 15 characters), of characters
+# that need no quoting in an xl config or a hotplug script's argument.
+BRIDGE_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]{0,14}')
+MAX_DEVICES = 64
+
+
+def _devices(values, what, keys):
+    if isinstance(values, (str, bytes)) or not isinstance(
+            values, (list, tuple)):
+        raise exception.InvalidInput(
+            what=what, reason='must be a list, not %r' % (values,))
+    if len(values) > MAX_DEVICES:
+        raise exception.InvalidInput(
+            what=what, reason='%d given, at most %d' % (len(values),
+                                                        MAX_DEVICES))
+    for value in values:
+        if not isinstance(value, dict) or set(value) != set(keys):
+            raise exception.InvalidInput(
+                what=what, reason='each must have exactly the keys %s, not '
+                                  '%r' % (', '.join(keys), value))
+    return tuple(dict(v) for v in values)
+
+
+def disks(values):
+    """({'path': ..., 'vdev': 'xvda'}, ...): plain absolute paths, each
+    device name once; InvalidInput if not."""
+    values = _devices(values, 'disks', ('path', 'vdev'))
+    seen = set()
+    for disk in values:
+        try:
+            abs_path(disk['path'], 'disk path')
+        except exception.InvalidConfig as err:
+            raise exception.InvalidInput(what='disk path',
+                                         reason=err.message) from err
+        vdev = disk['vdev']
+        if not isinstance(vdev, str) or not VDEV_RE.fullmatch(vdev):
+            raise exception.InvalidInput(
+                what='disk device', reason='%r: use xvda, xvdb, ...' % (
+                    vdev,))
+        if vdev in seen:
+            raise exception.InvalidInput(
+                what='disk device', reason='%s given twice' % vdev)
+        seen.add(vdev)
+    return values
+
+
+def vifs(values):
+    """({'mac': 'fa:16:3e:..', 'bridge': 'br100'}, ...): each MAC once;
+    InvalidInput if not."""
+    values = _devices(values, 'network interfaces', ('mac', 'bridge'))
+    seen = set()
+    for vif in values:
+        mac, bridge = vif['mac'], vif['bridge']
+        if not isinstance(mac, str) or not MAC_RE.fullmatch(mac) or (
+                int(mac[:2], 16) & 1):
+            raise exception.InvalidInput(
+                what='MAC address', reason='%r: six lower-case hex pairs, '
+                                           'unicast' % (mac,))
+        if not isinstance(bridge, str) or not BRIDGE_RE.fullmatch(bridge):
+            raise exception.InvalidInput(
+                what='bridge', reason='%r: an interface name of at most 15 '
+                                      'letters, digits, "_", ".", "-"' % (
+                                          bridge,))
+        if mac in seen:
+            raise exception.InvalidInput(what='MAC address',
+                                         reason='%s given twice' % mac)
+        seen.add(mac)
+    return values

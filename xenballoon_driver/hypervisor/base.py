@@ -91,6 +91,12 @@ class DomainSpec:
     # The instance UUID kept with the domain (Nova's instance.uuid), in
     # validation.instance_uuid's canonical form; None: the domain has none.
     uuid: str = None
+    # File-backed disks, in order: ({'path': absolute path, 'vdev':
+    # 'xvda'...}, ...), checked by validation.disks. Empty: none.
+    disks: tuple = ()
+    # Network interfaces: ({'mac': 'fa:16:3e:..', 'bridge': 'br100'}, ...),
+    # checked by validation.vifs. Empty: none.
+    vifs: tuple = ()
 
     @property
     def footprint_mb(self):
@@ -109,7 +115,11 @@ class DomainSpec:
         stored by another release still resumes.
         """
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        for key in ('disks', 'vifs'):
+            # JSON gives lists back: the spec stays hashable and equal.
+            values[key] = tuple(dict(d) for d in values.get(key) or ())
+        return cls(**values)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,6 +184,59 @@ class Hypervisor(abc.ABC):
     @abc.abstractmethod
     def list_domains(self):
         """Return DomainInfo for every domain but dom0."""
+
+    # -- the guest lifecycle (Nova's power calls) ---------------------------
+    # Each raises DomainNotFound when there is no domain of that name, and
+    # ToolstackError (the tool's message attached) when the tool fails.
+
+    # TODO(contract): abstract once every backend has it.
+    def shutdown_domain(self, name):
+        """Ask the guest to shut down cleanly; returns at once.
+
+        The guest may take its time or ignore it: the caller polls
+        domain_info and destroys the domain when its patience ends. A
+        domain that has shut down is gone (on_poweroff=destroy).
+        """
+        raise exception.Unsupported(what='shutdown_domain', backend=self.hypervisor_type)
+
+    # TODO(contract): abstract once every backend has it.
+    def pause_domain(self, name):
+        """Stop scheduling the domain's vCPUs; its memory stays."""
+        raise exception.Unsupported(what='pause_domain', backend=self.hypervisor_type)
+
+    # TODO(contract): abstract once every backend has it.
+    def unpause_domain(self, name):
+        """Schedule a paused domain again."""
+        raise exception.Unsupported(what='unpause_domain', backend=self.hypervisor_type)
+
+    # TODO(contract): abstract once every backend has it.
+    def console_output(self, name):
+        """The guest's console as text (its last 100 KiB at most).
+
+        ConsoleUnavailable when the toolstack keeps no log of it.
+        """
+        raise exception.Unsupported(what='console_output', backend=self.hypervisor_type)
+
+    def save_domain(self, name, path):
+        """Write the domain's memory to ``path`` and destroy the domain.
+
+        Blocks until done. Unsupported unless the backend can.
+        """
+        raise exception.Unsupported(what='suspend',
+                                    backend=self.hypervisor_type)
+
+    def restore_domain(self, spec, path):
+        """Build ``spec``'s domain again from the memory saved at ``path``.
+
+        Blocks until it runs; failures as create_domain's.
+        """
+        raise exception.Unsupported(what='resume',
+                                    backend=self.hypervisor_type)
+
+    def host_uptime(self):
+        """The host's uptime as ``uptime`` prints it (Nova shows it)."""
+        raise exception.Unsupported(what='host uptime',
+                                    backend=self.hypervisor_type)
 
     def domain_info(self, name):
         for info in self.list_domains():
