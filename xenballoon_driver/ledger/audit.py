@@ -32,8 +32,9 @@ class AuditOps:
     def release_stale(self, res_id, seen):
         """Release ``res_id`` if it is still exactly ``seen``; True if so.
 
-        A stopped guest's start whose flow is gone goes back to STOPPED:
-        its memory is the guest's, never released here.
+        A stopped guest's start whose flow is gone goes back to STOPPED,
+        and a power-off's mark is dropped: that memory is the guest's,
+        never released here.
         """
         with self.storage.locked() as state:
             entry = state['entries'].get(res_id)
@@ -42,6 +43,8 @@ class AuditOps:
             if 'starting' in entry:
                 entry['state'] = STOPPED
                 del entry['starting']
+            elif 'stopping' in entry:
+                del entry['stopping']  # stays STOPPED: no flow holds it
             else:
                 arith.release(state, res_id, self.dom0_min_mb)
             return True

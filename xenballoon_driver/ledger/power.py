@@ -6,7 +6,9 @@ Xen and never lent to dom0, so its power-on never finds it taken by
 another spawn. A start moves it to BUILDING under the same id and
 sequence number (so it keeps its place, first come first served) and
 records the start's flow id in ``starting``; a start that fails goes
-back to STOPPED, never released. Every change is under the ledger's lock.
+back to STOPPED, never released. A power-off records its flow id in
+``stopping`` until its domain is gone, so no start builds the guest while
+its old domain is still shutting down. Every change is under the ledger's lock.
 """
 
 import copy
@@ -62,38 +64,49 @@ class PowerOps:
             return {key: copy.deepcopy(e) for key, e in
                     state['entries'].items() if e['state'] == STOPPED}
 
-    def stop(self, name):
+    def stop(self, name, flow_id):
         """A power-off begins: DOMAIN -> STOPPED; returns (id, before).
 
         From now on the guest's memory is promised to it as its domain
-        lets go of it. Idempotent (a resumed power-off). DomainNotFound
-        when the ledger holds no such guest, DomainBusy while it is being
-        spawned, started or destroyed.
+        lets go of it; ``flow_id`` (the power-off's flow) holds it until
+        stop_done. Idempotent for the same flow (a resumed power-off).
+        DomainNotFound when the ledger holds no such guest, DomainBusy
+        while it is being spawned, started, stopped or destroyed.
         """
         with self.storage.locked() as state:
             key, entry = find(state, name)
             if entry is None:
                 raise exception.DomainNotFound(name=name)
             was = entry['state']
-            if was not in (DOMAIN, STOPPED):
+            if was not in (DOMAIN, STOPPED) or entry.get(
+                    'stopping', flow_id) != flow_id:
                 raise exception.DomainBusy(name=name)
             entry['state'] = STOPPED
+            entry['stopping'] = flow_id
             return key, was
 
-    def unstop(self, res_id):
+    def stop_done(self, res_id, flow_id, saved=None):
+        """The power-off's domain is gone (idempotent).
+
+        ``saved``: where its memory was saved (a suspend), or None.
+        """
+        with self.storage.locked() as state:
+            entry = state['entries'].get(res_id)
+            if entry is not None and entry.get('stopping') == flow_id:
+                del entry['stopping']
+                if saved:
+                    entry['saved'] = saved
+                else:
+                    entry.pop('saved', None)
+
+    def unstop(self, res_id, flow_id):
         """A power-off failed with the domain still there: DOMAIN again."""
         with self.storage.locked() as state:
             entry = state['entries'].get(res_id)
-            if entry is not None and entry['state'] == STOPPED:
+            if entry is not None and entry.get('stopping') == flow_id:
+                del entry['stopping']
                 entry['state'] = DOMAIN
                 entry.pop('saved', None)
-
-    def record_saved(self, res_id, path):
-        """The stopped guest's memory is saved at ``path`` (suspend)."""
-        with self.storage.locked() as state:
-            entry = state['entries'].get(res_id)
-            if entry is not None and entry['state'] == STOPPED:
-                entry['saved'] = path
 
     def start(self, name, flow_id):
         """A power-on begins: STOPPED -> BUILDING; returns reservation().
@@ -112,7 +125,7 @@ class PowerOps:
             was = entry['state']
             if was == BUILDING and entry.get('starting') == flow_id:
                 was = STOPPED  # this start, run again
-            elif was not in (DOMAIN, STOPPED):
+            elif was not in (DOMAIN, STOPPED) or 'stopping' in entry:
                 raise exception.DomainBusy(name=name)
             if was == STOPPED and not entry.get('spec'):
                 raise exception.InvalidInput(

@@ -53,7 +53,7 @@ def reconcile(ledger, backend, flow_states, flow_busy, clean=False):
     orphans = []
     for res_id, entry in entries.items():
         name = entry['name']
-        if entry['state'] == arithmetic.STOPPED:
+        if entry['state'] == arithmetic.STOPPED and 'stopping' not in entry:
             continue  # a stopped guest has no domain: nothing is amiss
         if entry['state'] == arithmetic.DOMAIN:
             if name in on_host or name in in_flight:
@@ -65,8 +65,8 @@ def reconcile(ledger, backend, flow_states, flow_busy, clean=False):
                     clean, 'forgotten', ledger.forget_vanished, backend,
                     name)))
             continue
-        # A stopped guest's start is its own flow's, not the spawn's.
-        flow_id = entry.get('starting', res_id)
+        # A stopped guest's start or stop is its own flow's.
+        flow_id = entry.get('starting') or entry.get('stopping') or res_id
         if flow_id in states_by_id and states_by_id[flow_id] is None:
             continue  # unfinished: resume_unfinished's, or running
         state = states_by_id.get(flow_id)

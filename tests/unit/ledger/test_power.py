@@ -41,6 +41,13 @@ def running_guest(ledger, host, name='a', need=10000, spec=SPEC):
     return res
 
 
+def stop(ledger, host, name='a', saved=None):
+    """A power-off as its flow does it: mark, shut down, done."""
+    res_id, _was = ledger.stop(name, 'flow-off')
+    host.gone(name)
+    ledger.stop_done(res_id, 'flow-off', saved)
+
+
 def test_reserve_keeps_the_spec_for_power_on():
     ledger, host = test_ledger.make(), Host()
     running_guest(ledger, host)
@@ -52,13 +59,14 @@ def test_stopped_guest_counts_what_its_domain_lets_go_of():
     ledger, host = test_ledger.make(), Host()
     running_guest(ledger, host)
     available = ledger.figures(host).available_mb
-    assert ledger.stop('a') == ('flow-a', 'domain')
+    assert ledger.stop('a', 'flow-off') == ('flow-a', 'domain')
     # Shutting down: the domain still holds it all, nothing more promised.
     assert ledger.figures(host).reserved_mb == 0
     host.domains['a'] = 4000  # half let go
     host.free += 6000
     assert ledger.figures(host).reserved_mb == 6000
     host.gone('a')
+    ledger.stop_done('flow-a', 'flow-off')
     fig = ledger.figures(host)
     # All of it free in Xen, all of it promised: nobody else's.
     assert fig.free_mb == 10000 and fig.reserved_mb == 10000
@@ -70,8 +78,7 @@ def test_stopped_guest_counts_what_its_domain_lets_go_of():
 def test_stopped_guests_memory_is_never_given_to_another_spawn():
     ledger, host = test_ledger.make(), Host()
     running_guest(ledger, host)
-    ledger.stop('a')
-    host.gone('a')
+    stop(ledger, host)
     # What is left is dom0's, down to its floor; free memory is a's.
     crowd = ledger.reserve(host, 'b', ledger.figures(host).available_mb)
     assert crowd.from_free_mb == 0
@@ -87,8 +94,7 @@ def test_stopped_guests_memory_is_never_given_to_another_spawn():
 def test_start_keeps_id_and_seq_and_failure_goes_back_to_stopped():
     ledger, host = test_ledger.make(), Host()
     running_guest(ledger, host)
-    ledger.stop('a')
-    host.gone('a')
+    stop(ledger, host)
     before = ledger.entries()['flow-a']
     started = ledger.start('a', 'flow-on')
     assert started['spec'] == SPEC and started['need_mb'] == 10000
@@ -114,9 +120,7 @@ def test_start_keeps_id_and_seq_and_failure_goes_back_to_stopped():
 def test_start_commit_makes_it_a_domain_again():
     ledger, host = test_ledger.make(), Host()
     running_guest(ledger, host)
-    ledger.stop('a')
-    host.gone('a')
-    ledger.record_saved('flow-a', '/var/lib/xenballoon/saved/a.save')
+    stop(ledger, host, saved='/var/lib/xenballoon/saved/a.save')
     assert ledger.start('a', 'flow-on')['saved'].endswith('a.save')
     host.run('a', 10000)
     ledger.commit('flow-a')
@@ -131,8 +135,7 @@ def test_start_commit_makes_it_a_domain_again():
 def test_entry_of_an_older_release_cannot_be_started():
     ledger, host = test_ledger.make(), Host()
     running_guest(ledger, host, spec=None)
-    ledger.stop('a')
-    host.gone('a')
+    stop(ledger, host)
     before = ledger.entries()
     with pytest.raises(exception.InvalidInput, match='older release'):
         ledger.start('a', 'flow-on')
@@ -143,33 +146,60 @@ def test_entry_of_an_older_release_cannot_be_started():
 
 def test_stop_and_start_of_unknown_or_busy_guests():
     ledger, host = test_ledger.make(), Host()
-    for call in (lambda: ledger.stop('ghost'),
+    for call in (lambda: ledger.stop('ghost', 'f'),
                  lambda: ledger.start('ghost', 'f')):
         with pytest.raises(exception.DomainNotFound):
             call()
     ledger.reserve(host, 'b', 1000, res_id='flow-b')
     with pytest.raises(exception.DomainBusy):
-        ledger.stop('b')
+        ledger.stop('b', 'f')
     running_guest(ledger, host)
-    ledger.stop('a')
+    ledger.stop('a', 'flow-off')
+    # Still shutting down: no start, no second stop.
+    with pytest.raises(exception.DomainBusy):
+        ledger.start('a', 'flow-on')
+    with pytest.raises(exception.DomainBusy):
+        ledger.stop('a', 'flow-off-2')
+    assert ledger.stop('a', 'flow-off') == ('flow-a', 'stopped')
+    host.gone('a')
+    ledger.stop_done('flow-a', 'flow-off')
     ledger.hold_for_destroy(host, 'flow-destroy', 'a')
     with pytest.raises(exception.DomainBusy):
         ledger.start('a', 'flow-on')
 
 
-def test_unstop_only_a_stopped_entry():
+def test_unstop_only_by_the_power_off_that_stopped_it():
     ledger, host = test_ledger.make(), Host()
     running_guest(ledger, host)
-    ledger.stop('a')
-    ledger.unstop('flow-a')
-    assert ledger.entries()['flow-a']['state'] == 'domain'
+    ledger.stop('a', 'flow-off')
+    ledger.unstop('flow-a', 'flow-other')
+    assert ledger.entries()['flow-a']['state'] == 'stopped'
+    ledger.unstop('flow-a', 'flow-off')
+    entry = ledger.entries()['flow-a']
+    assert entry['state'] == 'domain' and 'stopping' not in entry
+
+
+def test_reconcile_drops_the_mark_of_a_power_off_whose_flow_is_gone():
+    ledger, host = test_ledger.make(), Host()
+    running_guest(ledger, host)
+    ledger.stop('a', 'flow-off')
+    host.gone('a')
+    states = {'flow-a': 'SUCCESS', 'flow-off': None}
+    assert reconcile.reconcile(ledger, host, lambda: states,
+                               lambda flow_id: False, clean=True) == []
+    states['flow-off'] = 'SUCCESS'
+    orphan, = reconcile.reconcile(ledger, host, lambda: states,
+                                  lambda flow_id: False, clean=True)
+    assert 'flow-off' in orphan.detail
+    entry = ledger.entries()['flow-a']
+    assert entry['state'] == 'stopped' and 'stopping' not in entry
+    ledger.start('a', 'flow-on')  # no longer held
 
 
 def test_destroy_of_a_stopped_guest_drops_it_and_owes_dom0():
     ledger, host = test_ledger.make(), Host()
     running_guest(ledger, host)
-    ledger.stop('a')
-    host.gone('a')
+    stop(ledger, host)
     assert ledger.hold_for_destroy(host, 'flow-destroy', 'a') is True
     assert ledger.forget_domain('a', reinflate=True) == 57344
     assert ledger.entries() == {}
@@ -179,8 +209,7 @@ def test_destroy_of_a_stopped_guest_drops_it_and_owes_dom0():
 def test_placement_still_counts_a_stopped_guest():
     ledger, host = test_ledger.make(), Host()
     running_guest(ledger, host)
-    ledger.stop('a')
-    host.gone('a')
+    stop(ledger, host)
     with ledger.storage.locked() as state:
         assert arithmetic.guest_memory_mb(state, 64) == 9998
 
@@ -198,8 +227,7 @@ def test_set_vifs_changes_the_stored_spec():
 def test_reconcile_leaves_a_stopped_guest_alone():
     ledger, host = test_ledger.make(), Host()
     running_guest(ledger, host)
-    ledger.stop('a')
-    host.gone('a')
+    stop(ledger, host)
     before = ledger.entries()
     orphans = reconcile.reconcile(ledger, host, lambda: {'flow-a': 'SUCCESS'},
                                   lambda flow_id: False, clean=True)
@@ -209,8 +237,7 @@ def test_reconcile_leaves_a_stopped_guest_alone():
 def test_reconcile_puts_a_start_whose_flow_is_gone_back_to_stopped():
     ledger, host = test_ledger.make(), Host()
     running_guest(ledger, host)
-    ledger.stop('a')
-    host.gone('a')
+    stop(ledger, host)
     stopped = ledger.entries()['flow-a']
     ledger.start('a', 'flow-on')
     # The spawn's flow is long finished; the start's is alive: left alone.
