@@ -8,6 +8,7 @@ so that undoing one spawn never takes back memory promised to another.
 """
 
 import dataclasses
+import json
 
 from xenballoon_driver.hypervisor import footprint
 
@@ -78,7 +79,8 @@ def add_entry(state, res_id, name, entry_state, need_mb, from_free_mb,
     if memory_mb is not None:
         state['entries'][res_id]['memory_mb'] = memory_mb
     if spec is not None:
-        state['entries'][res_id]['spec'] = spec
+        # JSON-shaped, as the stored document gives it back (no tuples).
+        state['entries'][res_id]['spec'] = json.loads(json.dumps(spec))
 
 
 def guest_memory_mb(state, max_vcpus):
