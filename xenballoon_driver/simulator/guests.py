@@ -12,15 +12,17 @@ log file does, and is cut to its last CONSOLE_MAX bytes.
 import math
 
 CONSOLE_MAX = 100 * 1024
+# (seconds after the domain starts, line): a Debian 12 PV guest's boot.
 BOOT_LINES = (
-    'Linux version 6.1.0-28-amd64 (debian-kernel@lists.debian.org) '
-    '(Debian 6.1.119-1)',
-    'Memory: %(kib)dK/%(kib)dK available',
-    'xen:balloon: Initialising balloon driver',
-    'Run /sbin/init as init process',
-    'systemd[1]: Reached target multi-user.target - Multi-User System.',
-    'Debian GNU/Linux 12 %(name)s hvc0',
-    '%(name)s login:',
+    (0.0, 'Linux version 6.1.0-28-amd64 (debian-kernel@lists.debian.org) '
+          '(Debian 6.1.119-1)'),
+    (0.0, 'Memory: %(kib)dK/%(kib)dK available'),
+    (0.21, 'xen:balloon: Initialising balloon driver'),
+    (0.93, 'Run /sbin/init as init process'),
+    (2.61, 'systemd[1]: Reached target multi-user.target - Multi-User '
+           'System.'),
+    (2.74, 'Debian GNU/Linux 12 %(name)s hvc0'),
+    (2.74, '%(name)s login:'),
 )
 SHUTDOWN_LINES = (
     'systemd-logind[412]: System is powering down.',
@@ -45,11 +47,14 @@ class GuestOps:
     """Needs the model's ``domains``, ``now``, ``guest`` and ``consoles``."""
 
     def console_write(self, name, lines, **values):
+        """Append ``lines`` (text, or (seconds later, text)) to the log."""
         dom = self.domains.get(name) or {}
         since = self.now - dom.get('booted_at', self.now)
         values['name'] = name
-        text = ''.join('[%12.6f] %s\n' % (since, line % values)
-                       for line in lines)
+        text = ''.join('[%12.6f] %s\n' % (
+            since + (line[0] if isinstance(line, tuple) else 0.0),
+            (line[1] if isinstance(line, tuple) else line) % values)
+            for line in lines)
         self.consoles[name] = (self.consoles.get(name, '') +
                                text)[-CONSOLE_MAX:]
 

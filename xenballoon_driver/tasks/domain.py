@@ -100,6 +100,11 @@ class DestroyDomain(common.QuietTask, host.HostTask):
         except exception.DomainNotFound:
             if not known:
                 raise
+            if any(e['name'] == name and e['state'] == ledger_mod.STOPPED
+                   for e in self.ledger.entries().values()):
+                LOG.info('Guest %s is stopped: dropping its reservation',
+                         name)
+                return
             LOG.warning('Domain %s was already gone; dropping its ledger '
                         'entry', name)
 

@@ -89,7 +89,7 @@ class StopDomain(host.HostTask):
         while exists(self.backend, name):
             now = clock.now()
             if now >= deadline:
-                self._destroy(name)
+                self._destroy(name, timeout)
                 return False
             if asked is None or (retry_interval and
                                  now >= asked + retry_interval):
@@ -103,9 +103,12 @@ class StopDomain(host.HostTask):
                                      wake - now)))
         return True
 
-    def _destroy(self, name):
-        LOG.warning('Guest %s did not shut down in time: destroying it',
-                    name)
+    def _destroy(self, name, timeout):
+        if timeout:
+            LOG.warning('Guest %s did not shut down within %g s: destroying '
+                        'it', name, timeout)
+        else:
+            LOG.info('Destroying guest %s (no clean shutdown asked)', name)
         with contextlib.suppress(exception.DomainNotFound):
             self.backend.destroy_domain(name)
 
