@@ -180,6 +180,13 @@ class SpawnCancelled(Interrupted):
                'built; it is undone')
 
 
+class StartInterrupted(Interrupted):
+    """Recovery found a power-on whose domain had not run."""
+
+    msg_fmt = ('The start of %(name)s was interrupted before its domain '
+               'ran; the guest stays stopped, its memory reserved')
+
+
 class StorageError(XenBalloonException):
     msg_fmt = 'Cannot use %(what)s: %(reason)s; %(hint)s'
     exit_code = EXIT_STORAGE

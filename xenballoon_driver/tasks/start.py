@@ -42,6 +42,8 @@ class WaitForStart(dom0.WaitForBalloon):
     def execute(self, reservation):
         if reservation['was'] == RUNNING:
             return {}
+        if self.recovering:
+            raise exception.StartInterrupted(name=reservation['name'])
         return super().execute(reservation)
 
 
@@ -66,7 +68,7 @@ class StartDomain(common.QuietTask, host.HostTask):
                 raise exception.BuildInterrupted(name=name)
             info = found  # the start had finished: adopt it
         elif self.recovering:
-            raise exception.Interrupted(name=name)
+            raise exception.StartInterrupted(name=name)
         elif reservation.get('saved'):
             info = self.backend.restore_domain(spec, reservation['saved'])
         else:

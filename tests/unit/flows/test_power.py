@@ -52,6 +52,10 @@ def killed_once(host, obj, method, after=False):
 def recover(host):
     recovered, orphans = host.driver.recover()
     assert orphans == []
+    for row in recovered:
+        if row.outcome == 'reverted' and 'power-on' in row.request:
+            assert 'interrupted' in row.error
+            assert 'spawn' not in row.error
     return [r.outcome for r in recovered]
 
 
