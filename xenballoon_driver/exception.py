@@ -129,6 +129,13 @@ class DomainBusy(XenBalloonException):
     exit_code = EXIT_BUSY
 
 
+class GuestBusy(DomainBusy):
+    """A stop or start came while another flow holds the guest."""
+
+    msg_fmt = ('Guest %(name)s is being %(doing)s; try again once that has '
+               'finished or failed')
+
+
 class Unsupported(XenBalloonException):
     """The backend cannot do this at all (not a failure of the moment)."""
 

@@ -23,16 +23,27 @@ DOMAIN, DESTROYING, STOPPED = arith.DOMAIN, arith.DESTROYING, arith.STOPPED
 def find(state, name):
     """(id, entry) of the guest ``name`` in ``state``, or (None, None).
 
-    DomainBusy while a destroy holds the name: that guest is going.
+    GuestBusy while a destroy holds the name: that guest is going.
     """
     found = (None, None)
     for key, entry in state['entries'].items():
         if entry['name'] != name:
             continue
         if entry['state'] == DESTROYING:
-            raise exception.DomainBusy(name=name)
+            raise exception.GuestBusy(name=name, doing='destroyed')
         found = (key, entry)
     return found
+
+
+def busy(name, entry):
+    """GuestBusy saying what holds the guest."""
+    if 'stopping' in entry:
+        doing = 'stopped'
+    elif 'starting' in entry:
+        doing = 'started'
+    else:
+        doing = 'spawned'
+    return exception.GuestBusy(name=name, doing=doing)
 
 
 def reservation(res_id, entry, target_mb):
@@ -70,8 +81,9 @@ class PowerOps:
         From now on the guest's memory is promised to it as its domain
         lets go of it; ``flow_id`` (the power-off's flow) holds it until
         stop_done. Idempotent for the same flow (a resumed power-off).
-        DomainNotFound when the ledger holds no such guest, DomainBusy
-        while it is being spawned, started, stopped or destroyed.
+        DomainNotFound when the ledger holds no such guest, GuestBusy
+        (a DomainBusy) while it is being spawned, started, stopped or
+        destroyed.
         """
         with self.storage.locked() as state:
             key, entry = find(state, name)
@@ -80,7 +92,7 @@ class PowerOps:
             was = entry['state']
             if was not in (DOMAIN, STOPPED) or entry.get(
                     'stopping', flow_id) != flow_id:
-                raise exception.DomainBusy(name=name)
+                raise busy(name, entry)
             entry['state'] = STOPPED
             entry['stopping'] = flow_id
             return key, was
@@ -126,7 +138,7 @@ class PowerOps:
             if was == BUILDING and entry.get('starting') == flow_id:
                 was = STOPPED  # this start, run again
             elif was not in (DOMAIN, STOPPED) or 'stopping' in entry:
-                raise exception.DomainBusy(name=name)
+                raise busy(name, entry)
             if was == STOPPED and not entry.get('spec'):
                 raise exception.InvalidInput(
                     what='power-on of %s' % name,

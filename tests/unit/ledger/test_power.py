@@ -104,7 +104,7 @@ def test_start_keeps_id_and_seq_and_failure_goes_back_to_stopped():
     # The same start run again (a resumed flow) is a no-op.
     assert ledger.start('a', 'flow-on')['was'] == 'stopped'
     # Another start meanwhile is refused.
-    with pytest.raises(exception.DomainBusy):
+    with pytest.raises(exception.DomainBusy, match='being started'):
         ledger.start('a', 'flow-other')
     ledger.unstart('flow-a', 'flow-on')
     ledger.unstart('flow-a', 'flow-on')
@@ -156,7 +156,7 @@ def test_stop_and_start_of_unknown_or_busy_guests():
     running_guest(ledger, host)
     ledger.stop('a', 'flow-off')
     # Still shutting down: no start, no second stop.
-    with pytest.raises(exception.DomainBusy):
+    with pytest.raises(exception.DomainBusy, match='being stopped'):
         ledger.start('a', 'flow-on')
     with pytest.raises(exception.DomainBusy):
         ledger.stop('a', 'flow-off-2')
@@ -164,7 +164,7 @@ def test_stop_and_start_of_unknown_or_busy_guests():
     host.gone('a')
     ledger.stop_done('flow-a', 'flow-off')
     ledger.hold_for_destroy(host, 'flow-destroy', 'a')
-    with pytest.raises(exception.DomainBusy):
+    with pytest.raises(exception.DomainBusy, match='being destroyed'):
         ledger.start('a', 'flow-on')
 
 
