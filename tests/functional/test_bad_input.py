@@ -232,7 +232,7 @@ CASES = (
           ('No domain named nosuch',)),
      Case('pause-unknown', ('pause', 'nosuch'), 6,
           ('No domain named nosuch',)),
-     Case('console-unknown', ('console', 'nosuch'), 1,
+     Case('console-unknown', ('console', 'nosuch'), 6,
           ('No console log for domain nosuch',))] +
     [Case('config-%s-%s-%s' % (group, option, value.lower()),
           _spawn('cfg-nf'), 2,

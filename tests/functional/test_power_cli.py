@@ -113,7 +113,7 @@ def errors_are_one_line_with_their_exit_code(make_host):
     for args, rc in ((('stop', 'ghost'), 6), (('start', 'ghost'), 6),
                      (('stop', 'bad name'), 2),
                      (('stop', 'ghost', '--timeout', 'soon'), 2),
-                     (('console', 'ghost'), 1)):
+                     (('console', 'ghost'), 6)):
         result = host.run(*args)
         assert result.rc == rc, result
         assert len(result.error_lines) == 1, result

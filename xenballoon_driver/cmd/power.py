@@ -118,8 +118,8 @@ class Unpause(_Simple):
 class Suspend(_Simple):
     """Save a guest's memory to disk and stop it.
 
-    Its memory stays reserved for its resume. Exits 1 if the backend
-    cannot save.
+    Its memory stays reserved for its resume. Exits 7 if the backend
+    cannot save (nothing is changed then).
     """
 
     call = 'suspend'
@@ -134,7 +134,7 @@ class Resume(_Simple):
 class Console(base.Command):
     """Print a guest's console output (its last 100 KiB).
 
-    Exits 1 when the toolstack keeps no console log of it.
+    Exits 6 when the toolstack keeps no console log of it.
     """
 
     def get_parser(self, prog_name):
