@@ -43,6 +43,8 @@ destroy_domain         ``virDomainDestroy`` if running, then
 list_domains           ``virConnectListAllDomains``, without dom0; defined
                        but shut-off domains are listed (state "shutoff",
                        domid -1, 0 MiB held).
+lifecycle              shutdown, pause, console, save/restore, uptime:
+                       libvirt_power.py
 =====================  ==================================================
 
 dom0 is the domain with ID 0 (libxl always calls it Domain-0). libvirt's
@@ -64,6 +66,7 @@ from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import exception
 from xenballoon_driver.hypervisor import base
 from xenballoon_driver.hypervisor import libvirt_conn
+from xenballoon_driver.hypervisor import libvirt_power
 from xenballoon_driver.hypervisor import libvirt_xml
 from xenballoon_driver import units
 from xenballoon_driver import validation
@@ -76,7 +79,8 @@ MIN_DOM0_TARGET_MB = base.MIN_DOM0_TARGET_MB
 _BUILT_STATES = ('running', 'blocked', 'paused')
 
 
-class LibvirtHypervisor(libvirt_conn.LibvirtConnection, base.Hypervisor):
+class LibvirtHypervisor(libvirt_power.LibvirtPower,
+                        libvirt_conn.LibvirtConnection, base.Hypervisor):
     """A Xen host driven through libvirt (see the module docstring)."""
 
     hypervisor_type = 'xen (libvirt)'
@@ -224,17 +228,7 @@ class LibvirtHypervisor(libvirt_conn.LibvirtConnection, base.Hypervisor):
             raise exception.InvalidInput(what='domain name',
                                          reason='%s is dom0, which is never '
                                                 'destroyed' % name)
-        conn = self.connection
-        try:
-            dom = conn.lookupByName(name)
-        except self.libvirt.libvirtError as err:
-            if err.get_error_code() == self.libvirt.VIR_ERR_NO_DOMAIN:
-                raise exception.DomainNotFound(
-                    'No domain named %s (libvirt: %s)' % (
-                        name, libvirt_conn.error_text(err)),
-                    name=name, reason=libvirt_conn.error_text(err))
-            raise self._toolstack_error('virDomainLookupByName(%s)' % name,
-                                        err)
+        dom = self._lookup(name)
         if dom.ID() == 0 or dom.UUIDString() == dom0.UUIDString():
             raise exception.InvalidInput(what='domain name',
                                          reason='%s is dom0, which is never '

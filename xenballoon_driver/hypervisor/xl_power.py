@@ -17,20 +17,16 @@ xl_saverestore.c, libs/light/libxl_domain.c) and the captures:
 """
 
 import errno
-import time
-
 from oslo_log import log as logging
 
 from xenballoon_driver import exception
+from xenballoon_driver.hypervisor import host_uptime
 from xenballoon_driver.hypervisor import xl_build
 from xenballoon_driver.hypervisor import xl_config
 from xenballoon_driver.hypervisor import xl_exec
 from xenballoon_driver.hypervisor import xl_messages
 
 LOG = logging.getLogger(__name__)
-
-PROC_UPTIME = '/proc/uptime'
-PROC_LOADAVG = '/proc/loadavg'
 
 
 class XlPower:
@@ -127,15 +123,7 @@ class XlPower:
         return xl_exec.check(status, call, command, 0).stdout
 
     def host_uptime(self):
-        try:
-            with open(PROC_UPTIME, encoding='ascii') as f:
-                up_s = float(f.read().split()[0])
-            with open(PROC_LOADAVG, encoding='ascii') as f:
-                loads = [float(v) for v in f.read().split()[:3]]
-        except (OSError, ValueError, IndexError) as err:
-            raise exception.ToolstackError(
-                call='read %s' % PROC_UPTIME, reason=str(err))
-        return render_uptime(up_s, loads, time.localtime())
+        return host_uptime.read()
 
     # -- helpers ---------------------------------------------------------
 
@@ -148,24 +136,3 @@ class XlPower:
     def _said(result):
         text = xl_messages.message(result.stderr)
         return '; xl said: %s' % text if text else ''
-
-
-def render_uptime(up_s, loads, now):
-    """What ``uptime`` prints, from /proc's figures.
-
-    busybox's format (procps's without the user count, which busybox
-    built without utmp leaves out too):
-
-     10:31:12 up 2 days,  3:04,  load average: 0.00, 0.01, 0.05
-    """
-    minutes = int(up_s) // 60
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    text = ' %02d:%02d:%02d up ' % (now.tm_hour, now.tm_min, now.tm_sec)
-    if days:
-        text += '%d day%s, ' % (days, '' if days == 1 else 's')
-    if hours:
-        text += '%2d:%02d' % (hours, minutes)
-    else:
-        text += '%d min' % minutes
-    return text + ',  load average: %.2f, %.2f, %.2f' % tuple(loads)

@@ -16,12 +16,12 @@ from tests.fake_xl import harness
 from tests.unit.hypervisor.test_xl import on_virtual_clock
 from xenballoon_driver import exception
 from xenballoon_driver.hypervisor import base
+from xenballoon_driver.hypervisor import host_uptime
 from xenballoon_driver.hypervisor import privsep
 from xenballoon_driver.hypervisor import xl
 from xenballoon_driver.hypervisor import xl_config
 from xenballoon_driver.hypervisor import xl_exec
 from xenballoon_driver.hypervisor import xl_ops
-from xenballoon_driver.hypervisor import xl_power
 
 FREE = 488
 UUID = '6f1c1c9e-7d3a-4f0e-9a51-2b3c4d5e6f70'
@@ -321,12 +321,17 @@ def test_console_log_not_followed_through_a_link(conf, fake, tmp_path):
 ])
 def test_uptime_as_uptime_prints_it(up_s, expected):
     now = time.struct_time((2026, 11, 30, 10, 31, 12, 0, 334, 0))
-    assert xl_power.render_uptime(up_s, [0.0, 0.01, 0.05], now) == expected
+    assert host_uptime.render(up_s, [0.0, 0.01, 0.05], now) == expected
 
 
 def test_host_uptime(backend):
     assert ' up ' in backend.host_uptime()
     assert ',  load average: ' in backend.host_uptime()
+
+
+def test_host_uptime_unreadable(tmp_path):
+    with pytest.raises(exception.ToolstackError):
+        host_uptime.read(str(tmp_path / 'none'), str(tmp_path / 'none'))
 
 
 # -- disks and vifs ---------------------------------------------------------
