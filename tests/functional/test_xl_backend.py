@@ -21,6 +21,7 @@ from tests.fake_xl import harness
 from xenballoon_driver import conf as conf_mod
 from xenballoon_driver import driver as driver_mod
 from xenballoon_driver import exception
+from xenballoon_driver.hypervisor import base
 from xenballoon_driver.hypervisor import xl
 from xenballoon_driver.simulator import backend as simulated
 from xenballoon_driver.simulator import scenario as scenario_mod
@@ -333,3 +334,77 @@ def test_stale_sysfs_directory_is_not_believed(tmp_path):
         for fixture in fixtures:
             fixture.cleanUp()
         run.close()
+
+
+# -- the guest lifecycle, xl only: the driver spawns, the backend acts ------
+# (driver-level power calls are the core engineer's; these check what the
+# xl backend does to a host the driver built, through the fake xl.)
+
+
+@pytest.fixture
+def xl_run(tmp_path):
+    run = Run(str(tmp_path / 'xl'), 'xl', scenario())
+    yield run
+    run.close()
+
+
+def host_state(run):
+    model = run.fake.model()
+    return ({name: dom['populated_mb'] for name, dom in
+             model.domains.items()}, model.dom0_target_mb,
+            len(run.driver.ledger.entries()))
+
+
+def test_shutdown_of_a_missing_domain_changes_nothing(xl_run):
+    xl_run.driver.spawn('g1', 16 * GiB)
+    before = host_state(xl_run)
+    with pytest.raises(exception.DomainNotFound):
+        xl_run.driver.backend.shutdown_domain('nosuch')
+    assert host_state(xl_run) == before
+    assert xl_run.fake.calls()[-1] == ['shutdown', '-F', 'nosuch']
+
+
+def test_pause_keeps_the_guests_memory(xl_run):
+    xl_run.driver.spawn('g1', 4 * GiB)
+    free = xl_run.driver.backend.host_memory().free_mb
+    xl_run.driver.backend.pause_domain('g1')
+    info = xl_run.driver.backend.domain_info('g1')
+    assert (info.state, info.memory_mb) == ('paused', 4 * GiB)
+    assert xl_run.driver.backend.host_memory().free_mb == free
+    xl_run.driver.backend.unpause_domain('g1')
+    assert xl_run.driver.backend.domain_info('g1').state == 'running'
+
+
+def test_save_that_fails_leaves_the_guest_running(xl_run, monkeypatch,
+                                                  tmp_path):
+    xl_run.driver.spawn('g1', 16 * GiB)
+    before = host_state(xl_run)
+    saved = tmp_path / 'saved'
+    saved.mkdir()
+    monkeypatch.setenv('FAKE_XL_FAULT', 'save-fails')
+    with pytest.raises(exception.ToolstackError) as err:
+        xl_run.driver.backend.save_domain('g1', str(saved / 'g1.save'))
+    assert 'Failed to save domain, resuming domain' in err.value.message
+    assert host_state(xl_run) == before
+    assert xl_run.driver.backend.domain_info('g1').state == 'running'
+    assert list(saved.iterdir()) == []
+
+
+def test_restore_without_memory_leaves_nothing(xl_run, tmp_path):
+    backend = xl_run.driver.backend
+    xl_run.driver.spawn('g1', 4 * GiB)
+    saved = tmp_path / 'saved'
+    saved.mkdir()
+    path = str(saved / 'g1.save')
+    backend.save_domain('g1', path)
+    assert 'g1' not in [d.name for d in backend.list_domains()]
+    # Another guest takes the memory g1's save gave back.
+    xl_run.driver.spawn('g2', FREE_MB - 2)
+    before = host_state(xl_run)
+    with pytest.raises(exception.OutOfMemory) as err:
+        backend.restore_domain(base.DomainSpec(name='g1',
+                                               memory_mb=4 * GiB), path)
+    assert 'Cannot allocate memory' in err.value.message
+    assert err.value.need_mb == 4 * GiB + 2
+    assert host_state(xl_run) == before
+    assert [d.name for d in backend.list_domains()] == ['g2']
