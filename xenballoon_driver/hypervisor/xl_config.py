@@ -197,15 +197,18 @@ def check_disk(path, directories):
 def check_save_path(path, name, restore):
     """Where ``xl save`` writes, or ``xl restore`` reads, ``name``'s memory.
 
-    Root opens it, so: a plain absolute path named ``<name>.save``, no
-    symbolic link on the way; for a save, nothing there yet (xl save
+    Root opens it, so: a plain absolute path named ``<name>.save`` (or
+    ``.save.part``), no symbolic link on the way; for a save, nothing there yet (xl save
     truncates what it finds); for a restore, a regular file. At worst a
     service user racing this check makes root write a file of that name.
     """
     validation.abs_path(path, 'save file')
-    if os.path.basename(path) != '%s.save' % guest_name(name):
+    # NAME.save.part: the driver saves beside and renames once whole.
+    if os.path.basename(path) not in ('%s.save' % guest_name(name),
+                                      '%s.save.part' % name):
         raise exception.InvalidInput(
-            what='save file', reason='%s is not named %s.save' % (path, name))
+            what='save file', reason='%s is not named %s.save or '
+                                     '%s.save.part' % (path, name, name))
     parent = os.path.dirname(path)
     if os.path.realpath(parent) != parent or not os.path.isdir(parent):
         raise exception.InvalidInput(
