@@ -198,9 +198,10 @@ def check_save_path(path, name, restore):
     """Where ``xl save`` writes, or ``xl restore`` reads, ``name``'s memory.
 
     Root opens it, so: a plain absolute path named ``<name>.save`` (or
-    ``.save.part``), no symbolic link on the way; for a save, nothing there yet (xl save
-    truncates what it finds); for a restore, a regular file. At worst a
-    service user racing this check makes root write a file of that name.
+    ``.save.part``), no symbolic link on the way; for a save, nothing
+    there yet (xl save truncates what it finds); for a restore, a regular
+    file. At worst a service user racing this check makes root write a
+    file of that name.
     """
     validation.abs_path(path, 'save file')
     # NAME.save.part: the driver saves beside and renames once whole.
