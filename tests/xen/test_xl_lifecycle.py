@@ -13,11 +13,13 @@ import time
 
 import pytest
 
+from xenballoon_driver import driver as driver_mod
 from xenballoon_driver import exception
 from xenballoon_driver import hypervisor
 from xenballoon_driver.hypervisor import base
 from xenballoon_driver.hypervisor import xl
 
+from tests.xen import options
 from tests.xen import xenhost
 
 VMLINUZ = '/guest/vmlinuz'
@@ -51,11 +53,15 @@ def cleanup():
         xenhost.destroy_quietly(name)
 
 
-def booted(backend, name):
-    """Until the guest's init wrote its line on the console log."""
+def booted(backend, name, boots=1):
+    """Until the guest's init wrote its line on the console log.
+
+    xenconsoled appends each boot of a name to the same log: ``boots``
+    is how many lines to wait for.
+    """
     def up():
         try:
-            return 'GUEST: up' in backend.console_output(name)
+            return backend.console_output(name).count('GUEST: up') >= boots
         except exception.ConsoleUnavailable:
             return False    # xenconsoled has not opened the log yet
     return xenhost.wait_for(up, BOOT_TIMEOUT_S, interval=0.5)
@@ -156,3 +162,67 @@ def test_pvgrub_never_takes_the_request(make_backend, cleanup, measure):
 def test_host_uptime(make_backend):
     text = make_backend().host_uptime()
     assert ' up ' in text and 'load average: ' in text, text
+
+
+# -- the driver's lifecycle calls, on real xl --------------------------------
+
+
+@pytest.fixture
+def linux_driver(conf, tmp_path):
+    if 'xl' not in hypervisor.available():
+        pytest.skip('the xl hypervisor backend is not installed')
+    conf.flags(group='hypervisor', driver='xl')
+    conf.flags(group='xl', guest_kernel=VMLINUZ, guest_ramdisk=INITRD,
+               guest_image_dirs=['/guest'], command_timeout=60.0,
+               create_timeout=180.0, destroy_timeout=120.0,
+               save_timeout=300.0, shutdown_timeout=30.0)
+    conf.flags(group='xenballoon', state_dir=str(tmp_path / 'state'),
+               **options.DRIVER_OPTIONS)
+    return driver_mod.XenBalloonDriver(conf).init_host()
+
+
+def timed(fn, *args, **kwargs):
+    t0 = time.monotonic()
+    result = fn(*args, **kwargs)
+    return result, round(time.monotonic() - t0, 2)
+
+
+def test_driver_lifecycle(linux_driver, cleanup, measure):
+    driver = linux_driver
+    cleanup.append('ldg')
+    figures = {}
+    _, figures['spawn_s'] = timed(driver.spawn, 'ldg', LINUX_MB, uuid=UUID)
+    assert booted(driver.backend, 'ldg')
+    target = xenhost.dom0_target_mb()
+
+    info, figures['pause_s'] = timed(driver.pause, 'ldg')
+    assert info.state == 'paused' and info.memory_mb == LINUX_MB
+    assert driver.unpause('ldg').state != 'paused'
+
+    clean, figures['power_off_clean_s'] = timed(
+        driver.power_off, 'ldg', timeout=90, retry_interval=15)
+    assert clean is True
+    assert 'ldg' not in xenhost.domains()
+    assert [(g.name, g.state) for g in driver.list_guests()] == [
+        ('ldg', 'shutoff')]
+    assert xenhost.dom0_target_mb() == target   # not lent back to dom0
+
+    info, figures['power_on_s'] = timed(driver.power_on, 'ldg')
+    assert (info.state, info.uuid) == ('running', UUID)
+    assert booted(driver.backend, 'ldg', boots=2)
+
+    info, figures['reboot_soft_s'] = timed(driver.reboot, 'ldg',
+                                           timeout=90, retry_interval=15)
+    assert info.state == 'running'
+    assert booted(driver.backend, 'ldg', boots=3)
+    info, figures['reboot_hard_s'] = timed(driver.reboot, 'ldg', hard=True)
+    assert info.state == 'running'
+    assert booted(driver.backend, 'ldg', boots=4)
+
+    info, figures['suspend_s'] = timed(driver.suspend, 'ldg')
+    assert info.state == 'suspended' and 'ldg' not in xenhost.domains()
+    info, figures['resume_s'] = timed(driver.resume, 'ldg')
+    assert (info.state, info.memory_mb) == ('running', LINUX_MB)
+    driver.destroy('ldg')
+    assert 'ldg' not in xenhost.domains()
+    measure.record('driver_lifecycle', **figures)
