@@ -20,6 +20,9 @@ FAKE_XL_CONF        an xl.conf to read claim_mode from (default: claims
                     on, xl's default)
 FAKE_XL_LOG         append each call's argv and pid, one JSON per line
 FAKE_XL_HANG_S      how long the timeout faults hang (default 300)
+FAKE_XL_CONSOLE_DIR where "xenconsoled" keeps guest-NAME.log (unset: none)
+FAKE_XL_SHUTDOWN_S  simulated seconds a guest takes to power off once it
+                    took xl shutdown's request (default 3)
 FAKE_XL_FAULT       comma-separated faults:
 
   rc1, rc1-<sub>        exit 1 with xl's "cannot init xl context" errors
@@ -41,7 +44,15 @@ FAKE_XL_FAULT       comma-separated faults:
                         exit 1 as rc1 does; the others work (a transient
                         glitch; counted in <state>.flaky-<sub>)
 
-<sub> is the subcommand (info, list, mem-set, create, destroy).
+  shutdown-ignored      guests never take xl shutdown's request (pvgrub
+                        at its prompt): xl waits libxl's 60 s and fails
+  save-fails            xl save fails half-way and resumes the domain
+  save-leaves-domain    xl save exits 0 but its destroy left the domain
+  pause-noop            xl pause / unpause exit 0 and change nothing
+                        (xl ignores libxl's answer)
+
+<sub> is the subcommand (info, list, mem-set, create, destroy, shutdown,
+pause, unpause, save, restore). Lifecycle: see lifecycle.py.
 """
 
 import contextlib
@@ -54,6 +65,7 @@ import sys
 import tempfile
 import time
 
+from tests.fake_xl import lifecycle
 from tests.fake_xl import render
 from xenballoon_driver import exception
 from xenballoon_driver.simulator import model as model_mod
@@ -142,6 +154,7 @@ class Host:
                 store_mod.set_model_state(model, state['model'])
                 now = (time.time() - state['epoch']) * state['time_scale']
                 model.advance(now)
+                lifecycle.settle(model)
                 extra = state.setdefault('fake_xl', {})
                 extra.setdefault('dom0_max_mb', scenario.host.dom0_mb)
                 yield model, extra, state['time_scale']
@@ -178,6 +191,8 @@ def claim_of(model, dom, claims):
 
 
 def flags_of(dom):
+    if dom.get('xl', {}).get('paused'):
+        return '--p---'
     return {'building': '--p---', 'running': 'r-----',
             'crashed': '----c-'}.get(dom['state'], '------')
 
@@ -350,8 +365,11 @@ def read_guest_config(path):
                 '=', 1)[1].strip()[:12]
             raise Exit(1, stderr=render.parsing(path) + render.config_syntax(
                 path, number, near))
-        key, dq, sq, num, _lst, _comment = match.groups()
-        if dq is not None or sq is not None:
+        key, dq, sq, num, lst, _comment = match.groups()
+        if lst is not None:
+            items = re.findall(r'"([^"\\\n]*)"|\'([^\'\\\n]*)\'', lst)
+            config[key] = [a or b for a, b in items]
+        elif dq is not None or sq is not None:
             config[key] = dq if dq is not None else sq
         elif num is not None:
             config[key] = int(num, 0)
@@ -404,13 +422,23 @@ def cmd_create(host, args, faults, env):
         model.start_build(name, footprint, vcpus)
         model.domains[name]['xl'] = {
             'memory_mb': memory, 'type': guest_type, 'kernel': kernel,
-            'created_at': model.now, 'uuid': config.get('uuid')}
+            'created_at': model.now, 'uuid': config.get('uuid'),
+            'disk': config.get('disk', []), 'vif': config.get('vif', [])}
+        lifecycle.console_line(env, name, 'GUEST: up, %d MiB' % memory)
     hang('create', faults, env)
+    wait_built(host, name, domid, head, memory, faults)
+
+
+def wait_built(host, name, domid, head, memory, faults, code=3):
+    """Until the build of ``name`` (domid) ends; Exit as xl create does.
+
+    ``code``: the exit status of a failed build (xl restore: 1).
+    """
     while True:
         with host.session() as (model, extra, scale):
             dom = model.domains.get(name)
             if dom is None or dom['domid'] != domid:
-                raise Exit(3, stderr=head + render.create_rebuild_failed(
+                raise Exit(code, stderr=head + render.create_rebuild_failed(
                     domid))
             if dom['state'] == 'running':
                 raise Exit(0, stderr=head)
@@ -418,9 +446,9 @@ def cmd_create(host, args, faults, env):
                 if 'create-leaves-domain' not in faults:
                     model.destroy(name)
                 if dom['reason'].startswith('out of memory'):
-                    raise Exit(3, stderr=head + render.create_oom_populate(
+                    raise Exit(code, stderr=head + render.create_oom_populate(
                         domid, int(memory) * 256))
-                raise Exit(3, stderr=head + render.create_rebuild_failed(
+                raise Exit(code, stderr=head + render.create_rebuild_failed(
                     domid))
             remaining = model.remaining_mb(dom)
             rate = model.build.populate_rate_mb_s
@@ -445,7 +473,10 @@ def cmd_destroy(host, args, faults, env):
 
 
 COMMANDS = {'info': cmd_info, 'list': cmd_list, 'mem-set': cmd_mem_set,
-            'create': cmd_create, 'destroy': cmd_destroy}
+            'create': cmd_create, 'destroy': cmd_destroy,
+            'shutdown': lifecycle.cmd_shutdown, 'pause': lifecycle.cmd_pause,
+            'unpause': lifecycle.cmd_unpause, 'save': lifecycle.cmd_save,
+            'restore': lifecycle.cmd_restore}
 
 
 def hang(sub, faults, env):

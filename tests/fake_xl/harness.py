@@ -52,7 +52,10 @@ class FakeXl:
             f.write(text)
         with open(self.kernel, 'wb') as f:
             f.write(b'\x7fELF fake guest kernel\n')
+        # "xenconsoled --log=guest" of this fake host.
+        self.console_dir = os.path.join(self.root, 'console')
         env = {'FAKE_XL_STATE': self.state, 'FAKE_XL_LOG': self.log,
+               'FAKE_XL_CONSOLE_DIR': self.console_dir,
                'FAKE_XL_CONF': self.xl_conf,
                'FAKE_XL_TIME_SCALE': repr(float(time_scale))}
         if scenario is not None:
@@ -80,7 +83,9 @@ class FakeXl:
         # (root where xl runs) holds.
         options = {'command': self.command, 'guest_kernel': self.kernel,
                    'xl_conf': self.xl_conf, 'dom0_balloon_dir': '',
-                   'guest_image_dirs': [self.root]}
+                   'guest_image_dirs': [self.root],
+                   'guest_disk_dirs': [self.root],
+                   'console_log_dir': self.console_dir}
         options.update(xl_options)
         conf.flags(group='xl', **options)
         return conf

@@ -249,3 +249,70 @@ def requires_args(sub, count):
 
 USAGE = 'Usage xl [-vfNtT] <subcommand> [args]\n'
 NOT_IMPLEMENTED = 'command not implemented\n'
+
+
+# -- the guest lifecycle (not captured unless said: from xl 4.17.7's source,
+# tools/xl/xl_vmcontrol.c, xl_saverestore.c, libs/light/libxl_domain.c) --
+
+
+def shutting_down(domid):
+    """xl_vmcontrol.c shutdown_domain; captured (a114, d014)."""
+    return 'Shutting down domain %d\n' % domid
+
+
+def shutdown_not_acknowledged(domid):
+    """A guest that never took the request, after libxl's 60 s wait.
+
+    libxl_domain.c pvcontrol_cb (ERROR_TIMEDOUT is -9; its line in the
+    4.17.7 tag), then xl's "shutdown failed (rc=%d)".
+    """
+    return (shutting_down(domid) +
+            "libxl: error: libxl_domain.c:854:pvcontrol_cb: guest didn't "
+            'acknowledge control request: -9\n'
+            'shutdown failed (rc=-9)\n')
+
+
+# xl_saverestore.c: XL_MANDATORY_FLAG_JSON | XL_MANDATORY_FLAG_STREAMv2.
+SAVE_FLAGS = '0x3/0x0'
+# xl's savefileheader_magic (xl_utils.h), the save file's first bytes.
+SAVE_MAGIC = b'Xen saved domain, xl format\n \0 \r'
+
+
+def saving(path, optional_len):
+    return 'Saving to %s new xl format (info %s/%d)\n' % (
+        path, SAVE_FLAGS, optional_len)
+
+
+def save_failed(path, optional_len, domid):
+    """A save that fails half-way: libxl's complaint, then xl resumes."""
+    return (saving(path, optional_len) +
+            'libxl: error: libxl_stream_write.c:347:libxl__xc_domain_save_'
+            'done: Domain %d:saving domain: domain did not respond to '
+            'suspend request: Device or resource busy\n'
+            'Failed to save domain, resuming domain\n' % domid)
+
+
+def restore_cannot_open(error):
+    return "Can't open restore file: %s\n" % error
+
+
+RESTORE_BAD_MAGIC = ('File has wrong magic number - corrupt or for a '
+                     'different tool?\n')
+
+
+def restore_loading(path, optional_len, config_path):
+    return ('Loading new save file %s (new xl fmt info %s/%d)\n'
+            ' Savefile contains xl domain config in JSON format\n'
+            'Parsing config from %s\n' % (path, SAVE_FLAGS, optional_len,
+                                          config_path))
+
+
+def restore_oom(domid):
+    """Restore populates the saved memory (xg_sr_restore.c PERROR)."""
+    return (
+        'xc: error: Failed to populate physmap (12 = Cannot allocate '
+        'memory): Internal error\n'
+        'libxl: error: libxl_stream_read.c:850:libxl__xc_domain_restore_'
+        'done: restoring domain: Cannot allocate memory\n'
+        'libxl: error: libxl_create.c:1640:domcreate_rebuild_done: Domain '
+        '%d:cannot (re-)build domain: -3\n' % domid) + destroy_noise(domid)

@@ -21,6 +21,7 @@ from tests.fake_xl import harness
 from xenballoon_driver import conf as conf_mod
 from xenballoon_driver import driver as driver_mod
 from xenballoon_driver import exception
+from xenballoon_driver.hypervisor import base
 from xenballoon_driver.hypervisor import xl
 from xenballoon_driver.simulator import backend as simulated
 from xenballoon_driver.simulator import scenario as scenario_mod
@@ -333,3 +334,157 @@ def test_stale_sysfs_directory_is_not_believed(tmp_path):
         for fixture in fixtures:
             fixture.cleanUp()
         run.close()
+
+
+# -- the guest lifecycle, xl only: the driver spawns, the backend acts ------
+# (driver-level power calls are the core engineer's; these check what the
+# xl backend does to a host the driver built, through the fake xl.)
+
+
+@pytest.fixture
+def xl_run(tmp_path):
+    run = Run(str(tmp_path / 'xl'), 'xl', scenario())
+    yield run
+    run.close()
+
+
+def host_state(run):
+    model = run.fake.model()
+    return ({name: dom['populated_mb'] for name, dom in
+             model.domains.items()}, model.dom0_target_mb,
+            len(run.driver.ledger.entries()))
+
+
+def test_shutdown_of_a_missing_domain_changes_nothing(xl_run):
+    xl_run.driver.spawn('g1', 16 * GiB)
+    before = host_state(xl_run)
+    with pytest.raises(exception.DomainNotFound):
+        xl_run.driver.backend.shutdown_domain('nosuch')
+    assert host_state(xl_run) == before
+    assert xl_run.fake.calls()[-1] == ['shutdown', '-F', 'nosuch']
+
+
+def test_pause_keeps_the_guests_memory(xl_run):
+    xl_run.driver.spawn('g1', 4 * GiB)
+    free = xl_run.driver.backend.host_memory().free_mb
+    xl_run.driver.backend.pause_domain('g1')
+    info = xl_run.driver.backend.domain_info('g1')
+    assert (info.state, info.memory_mb) == ('paused', 4 * GiB)
+    assert xl_run.driver.backend.host_memory().free_mb == free
+    xl_run.driver.backend.unpause_domain('g1')
+    assert xl_run.driver.backend.domain_info('g1').state == 'running'
+
+
+def test_save_that_fails_leaves_the_guest_running(xl_run, monkeypatch,
+                                                  tmp_path):
+    xl_run.driver.spawn('g1', 16 * GiB)
+    before = host_state(xl_run)
+    saved = tmp_path / 'saved'
+    saved.mkdir()
+    monkeypatch.setenv('FAKE_XL_FAULT', 'save-fails')
+    with pytest.raises(exception.ToolstackError) as err:
+        xl_run.driver.backend.save_domain('g1', str(saved / 'g1.save'))
+    assert 'Failed to save domain, resuming domain' in err.value.message
+    assert host_state(xl_run) == before
+    assert xl_run.driver.backend.domain_info('g1').state == 'running'
+    assert list(saved.iterdir()) == []
+
+
+def test_restore_without_memory_leaves_nothing(xl_run, tmp_path):
+    backend = xl_run.driver.backend
+    xl_run.driver.spawn('g1', 4 * GiB)
+    saved = tmp_path / 'saved'
+    saved.mkdir()
+    path = str(saved / 'g1.save')
+    backend.save_domain('g1', path)
+    assert 'g1' not in [d.name for d in backend.list_domains()]
+    # Another guest takes the memory g1's save gave back.
+    xl_run.driver.spawn('g2', FREE_MB - 2)
+    before = host_state(xl_run)
+    with pytest.raises(exception.OutOfMemory) as err:
+        backend.restore_domain(base.DomainSpec(name='g1',
+                                               memory_mb=4 * GiB), path)
+    assert 'Cannot allocate memory' in err.value.message
+    assert err.value.need_mb == 4 * GiB + 2
+    assert host_state(xl_run) == before
+    assert [d.name for d in backend.list_domains()] == ['g2']
+
+
+# -- the driver's lifecycle calls on the xl backend, through the fake ------
+
+
+UUID = '0b8a3a4e-1c2d-4e5f-8a9b-0c1d2e3f4a5b'
+
+
+def guests(driver):
+    return [(i.name, i.state, i.memory_mb, i.uuid)
+            for i in driver.list_guests()]
+
+
+def test_driver_power_off_cleanly_then_on(xl_run):
+    driver = xl_run.driver
+    driver.spawn('g1', 16 * GiB, uuid=UUID)
+    target = xl_run.fake.model().dom0_target_mb
+    assert driver.power_off('g1', timeout=30, retry_interval=5) is True
+    assert ['shutdown', '-F', 'g1'] in xl_run.fake.calls()
+    assert xl_run.fake.model().domains == {}
+    # Stopped: its memory stays promised to it, never lent back to dom0.
+    assert xl_run.fake.model().dom0_target_mb == target
+    assert guests(driver) == [('g1', 'shutoff', 16 * GiB, UUID)]
+    info = driver.power_on('g1')
+    assert (info.name, info.state, info.memory_mb, info.uuid) == (
+        'g1', 'running', 16 * GiB, UUID)
+    assert xl_run.fake.model().dom0_target_mb == target
+
+
+def test_driver_power_off_of_a_guest_that_ignores_it(xl_run, monkeypatch):
+    driver = xl_run.driver
+    driver.spawn('g1', 4 * GiB)
+    monkeypatch.setenv('FAKE_XL_FAULT', 'shutdown-ignored')
+    assert driver.power_off('g1', timeout=0.5, retry_interval=0.2) is False
+    subs = xl_run.fake.subcommands()
+    assert 'shutdown' in subs and 'destroy' in subs
+    assert xl_run.fake.model().domains == {}
+    assert guests(driver)[0][:2] == ('g1', 'shutoff')
+
+
+@pytest.mark.parametrize('hard', [False, True])
+def test_driver_reboot(xl_run, hard):
+    driver = xl_run.driver
+    driver.spawn('g1', 4 * GiB)
+    domid = xl_run.fake.model().domains['g1']['domid']
+    info = driver.reboot('g1', hard=hard, timeout=30, retry_interval=5)
+    assert info.state == 'running' and info.domid != domid
+    subs = xl_run.fake.subcommands()
+    assert ('shutdown' in subs) is not hard
+    assert ('destroy' in subs) is hard
+
+
+def test_driver_pause_unpause_and_console(xl_run):
+    driver = xl_run.driver
+    driver.spawn('g1', 4 * GiB)
+    assert driver.pause('g1').state == 'paused'
+    assert driver.unpause('g1').state == 'running'
+    assert 'GUEST: up' in driver.console_output('g1')
+    assert ' up ' in driver.host_uptime()
+
+
+def test_driver_suspend_keeps_the_memory_for_resume(xl_run):
+    driver = xl_run.driver
+    driver.spawn('g1', 16 * GiB, uuid=UUID)
+    info = driver.suspend('g1')
+    assert (info.state, info.domid) == ('suspended', -1)
+    saved = os.path.join(xl_run.opts.xenballoon.state_dir, 'saved',
+                         'g1.save')
+    assert os.path.isfile(saved)
+    assert xl_run.fake.model().domains == {}
+    # g1's memory is free in Xen but promised to it: another guest of the
+    # same size makes dom0 give more, it does not take g1's.
+    target = xl_run.fake.model().dom0_target_mb
+    driver.spawn('g2', 16 * GiB)
+    assert xl_run.fake.model().dom0_target_mb < target - 15 * GiB
+    info = driver.resume('g1')
+    assert (info.state, info.memory_mb, info.uuid) == (
+        'running', 16 * GiB, UUID)
+    assert 'restore' in xl_run.fake.subcommands()
+    assert sorted(xl_run.fake.model().domains) == ['g1', 'g2']

@@ -16,7 +16,8 @@ DEBS=${1:?usage: build-base.sh DEBDIR}
 
 KEY=$( {
   cat "$DEBS/versions.txt"
-  cat "$XEN_TOOLS/build-base.sh" "$XEN_TOOLS/dom0-init" "$XEN_TOOLS/guest-init"
+  cat "$XEN_TOOLS/build-base.sh" "$XEN_TOOLS/dom0-init" "$XEN_TOOLS/guest-init" \
+    "$XEN_TOOLS/guest-poweroff"
   dpkg-query -W busybox-static libc6 libgcc-s1 2>/dev/null
 } | sha_of)
 BASE=$XEN_CACHE/base/$KEY
@@ -120,9 +121,11 @@ cp "$MD/xenfs/xenfs.ko" "$MR/xenfs/"
 cp "$GRUBS/usr/lib/grub-xen/grub-x86_64-xen.bin" guest/pvgrub.bin
 cp "$OUT/vmlinuz" guest/vmlinuz
 G=$BUILD/guest-root
-mkdir -p "$G"/{bin,proc,sys,dev}
+mkdir -p "$G"/{bin,sbin,proc,sys,dev}
 cp /bin/busybox "$G/bin/"; ln -s busybox "$G/bin/sh"
 cp "$XEN_TOOLS/guest-init" "$G/init"; chmod 755 "$G/init"
+# what Linux runs when xl shutdown asks the guest to power off
+cp "$XEN_TOOLS/guest-poweroff" "$G/sbin/poweroff"; chmod 755 "$G/sbin/poweroff"
 (cd "$G" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) > guest/initrd.gz
 
 cp "$XEN_TOOLS/dom0-init" init; chmod 755 init

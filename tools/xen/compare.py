@@ -56,6 +56,12 @@ def main(argv=None):
         measurements = json.load(f)
     if args.fit:
         print(yaml.safe_dump(xen_fit.fit(measurements), sort_keys=False))
+    if 'host' not in measurements.get('tests', {}):
+        # A selection without test_toolstack's host figures: nothing to
+        # compare the simulator with.
+        print('no host figures in %s (a selection of tests/xen?): nothing '
+              'to compare' % args.measurements)
+        return 0
     scenario = scenario_mod.load(args.scenario)
     rows = xen_fit.predict(scenario, measurements, make_conf)
     _, factor = xen_fit.at_speed_of(scenario, measurements)

@@ -79,6 +79,33 @@ xl_opts = [
                       'starts later than this after its first try (so with '
                       'command_timeout, bounds how long one look can take '
                       'before its failure is reported).'),
+    num.FloatOpt('shutdown_timeout', default=10.0, min=1.0, max=600.0,
+                 help='Seconds "xl shutdown" may wait for the guest to '
+                      'acknowledge the request before xl is killed. libxl '
+                      'writes the request into xenstore and then waits up '
+                      'to 60 s for the guest\'s kernel to take it (a guest '
+                      'without PV control, such as a bootloader prompt, '
+                      'never does); the request stays in xenstore either '
+                      'way, and the driver\'s power-off timeout decides '
+                      'when the domain is destroyed instead.'),
+    num.FloatOpt('save_timeout', default=900.0, min=1.0, max=86400.0,
+                 help='Seconds before "xl save" is killed and reported as '
+                      'a toolstack error. Saving writes all the guest\'s '
+                      'memory to disk. "xl restore" uses create_timeout.'),
+    cfg.StrOpt('console_log_dir', default='/var/log/xen/console',
+               help='Where xenconsoled keeps guests\' console logs, as '
+                    'guest-NAME.log (xenconsoled --log=guest, or '
+                    'XENCONSOLED_TRACE=guest in /etc/default/xencommons). '
+                    'Read by the side that runs xl; the last 100 KiB of a '
+                    'guest\'s log is its console output.'),
+    cfg.ListOpt('guest_disk_dirs',
+                default=['/var/lib/nova/instances', '/var/lib/xen/images'],
+                help='Directories that guests\' file-backed disks must lie '
+                     'in. The side that runs xl as root refuses a disk '
+                     'that is not a regular file under one of them, or '
+                     'whose path goes through a symbolic link: so a '
+                     'compromised service user cannot hand a guest a '
+                     'device or a file of root\'s.'),
     cfg.StrOpt('xl_conf', default='/etc/xen/xl.conf',
                help='xl\'s global configuration file, read at start-up for '
                     'claim_mode and autoballoon. A missing file means xl\'s '

@@ -34,15 +34,19 @@ set_dom0_target        ``virDomainSetMemoryFlags(KiB, AFFECT_LIVE)``; returns
                        at once, the balloon driver works afterwards. libvirt
                        refuses a target above dom0's maximum (libxl: Xen's
                        dom0_mem=max:, else all of the host's RAM).
-create_domain          ``virDomainDefineXML`` of XML built with ElementTree,
-                       then ``virDomainCreate``; if the create (or anything
-                       after the define) fails, the domain is destroyed and
-                       undefined before the error is raised.
+create_domain          ``virDomainCreateXML`` of XML built with
+                       ElementTree: a transient domain, as xl's are, so a
+                       guest that shuts down or is saved is gone (the
+                       driver keeps its spec for the next start); if
+                       anything after the create fails, the domain is
+                       destroyed before the error is raised.
 destroy_domain         ``virDomainDestroy`` if running, then
                        ``virDomainUndefineFlags`` if persistent.
 list_domains           ``virConnectListAllDomains``, without dom0; defined
                        but shut-off domains are listed (state "shutoff",
                        domid -1, 0 MiB held).
+lifecycle              shutdown, pause, console, save/restore, uptime:
+                       libvirt_power.py
 =====================  ==================================================
 
 dom0 is the domain with ID 0 (libxl always calls it Domain-0). libvirt's
@@ -64,6 +68,7 @@ from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import exception
 from xenballoon_driver.hypervisor import base
 from xenballoon_driver.hypervisor import libvirt_conn
+from xenballoon_driver.hypervisor import libvirt_power
 from xenballoon_driver.hypervisor import libvirt_xml
 from xenballoon_driver import units
 from xenballoon_driver import validation
@@ -76,7 +81,8 @@ MIN_DOM0_TARGET_MB = base.MIN_DOM0_TARGET_MB
 _BUILT_STATES = ('running', 'blocked', 'paused')
 
 
-class LibvirtHypervisor(libvirt_conn.LibvirtConnection, base.Hypervisor):
+class LibvirtHypervisor(libvirt_power.LibvirtPower,
+                        libvirt_conn.LibvirtConnection, base.Hypervisor):
     """A Xen host driven through libvirt (see the module docstring)."""
 
     hypervisor_type = 'xen (libvirt)'
@@ -144,27 +150,21 @@ class LibvirtHypervisor(libvirt_conn.LibvirtConnection, base.Hypervisor):
                    self.libvirt.VIR_DOMAIN_AFFECT_LIVE)
 
     def create_domain(self, spec):
-        """Define and start the domain; on failure nothing of it is left.
+        """Start a transient domain; on failure nothing of it is left.
 
         DomainExists when libvirt finds the name taken (that domain is
         someone else's and is left alone), OutOfMemory when libvirt says
         memory ran short, BuildFailed for other refusals, ToolstackError
-        when libvirt cannot be reached. Once our define succeeded, any
-        failure destroys and undefines that domain before raising.
+        when libvirt cannot be reached. Once our create succeeded, any
+        failure destroys that domain before raising.
         """
         xml_text = libvirt_xml.domain_xml(spec, self.kernel, self.ramdisk)
-        conn = self.connection
         try:
-            dom = conn.defineXML(xml_text)
+            dom = self.connection.createXML(xml_text, 0)
         except self.libvirt.libvirtError as err:
-            raise self._build_error(spec, 'virDomainDefineXML(%s)' %
+            raise self._build_error(spec, 'virDomainCreateXML(%s)' %
                                     spec.name, err)
         try:
-            try:
-                dom.create()
-            except self.libvirt.libvirtError as err:
-                raise self._build_error(spec, 'virDomainCreate(%s)' %
-                                        spec.name, err)
             try:
                 info = self._info(dom)
             except self.libvirt.libvirtError as err:
@@ -209,9 +209,8 @@ class LibvirtHypervisor(libvirt_conn.LibvirtConnection, base.Hypervisor):
         try:
             if dom.isActive() == 1:
                 dom.destroy()
-            dom.undefineFlags(self.libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
-            LOG.info('Destroyed and undefined %s after its create failed',
-                     name)
+            self._undefine(dom)
+            LOG.info('Destroyed %s after its create failed', name)
         except self.libvirt.libvirtError as err:
             if err.get_error_code() != self.libvirt.VIR_ERR_NO_DOMAIN:
                 LOG.error('Could not remove %s after its create failed: %s',
@@ -224,17 +223,7 @@ class LibvirtHypervisor(libvirt_conn.LibvirtConnection, base.Hypervisor):
             raise exception.InvalidInput(what='domain name',
                                          reason='%s is dom0, which is never '
                                                 'destroyed' % name)
-        conn = self.connection
-        try:
-            dom = conn.lookupByName(name)
-        except self.libvirt.libvirtError as err:
-            if err.get_error_code() == self.libvirt.VIR_ERR_NO_DOMAIN:
-                raise exception.DomainNotFound(
-                    'No domain named %s (libvirt: %s)' % (
-                        name, libvirt_conn.error_text(err)),
-                    name=name, reason=libvirt_conn.error_text(err))
-            raise self._toolstack_error('virDomainLookupByName(%s)' % name,
-                                        err)
+        dom = self._lookup(name)
         if dom.ID() == 0 or dom.UUIDString() == dom0.UUIDString():
             raise exception.InvalidInput(what='domain name',
                                          reason='%s is dom0, which is never '

@@ -150,12 +150,26 @@ class LibvirtConnection:
         return exception.ToolstackError(call=call, reason=error_text(err),
                                         code=err.get_error_code())
 
-    def _call(self, call, fn, *args):
-        """fn(*args); any libvirtError becomes a ToolstackError."""
+    def _call(self, call, fn, *args, name=None):
+        """fn(*args); any libvirtError becomes a ToolstackError.
+
+        With ``name``: libvirt's "no domain" becomes DomainNotFound.
+        """
         try:
             return fn(*args)
         except self.libvirt.libvirtError as err:
+            if (name is not None and err.get_error_code() ==
+                    self.libvirt.VIR_ERR_NO_DOMAIN):
+                raise exception.DomainNotFound(
+                    'No domain named %s (libvirt: %s)' % (
+                        name, error_text(err)),
+                    name=name, reason=error_text(err))
             raise self._toolstack_error(call, err)
+
+    def _lookup(self, name):
+        """virDomainLookupByName; DomainNotFound if libvirt knows none."""
+        return self._call('virDomainLookupByName(%s)' % name,
+                          self.connection.lookupByName, name, name=name)
 
     def _dom0_domain(self):
         conn = self.connection

@@ -16,7 +16,14 @@ dom0_memory            dom0's balloon driver in sysfs (see xl_sysfs.py),
 set_dom0_target        ``xl mem-set 0 <N>m``
 create_domain          ``xl create <file>``, a config the side that runs
                        xl renders from checked fields into a private
-                       temporary directory of its own
+                       temporary directory of its own (xl_build.py)
+restore_domain         ``xl restore <file> PATH``, the same config
+shutdown_domain        ``xl shutdown -F <name>`` (xl_power.py, as below)
+pause_domain,          ``xl pause`` / ``xl unpause <name>``, then ``xl list
+unpause_domain         <name>``: xl exits 0 whatever libxl said
+save_domain            ``xl save <name> PATH``, then ``xl list <name>``
+console_output         xenconsoled's guest-NAME.log ([xl] console_log_dir)
+host_uptime            /proc/uptime and /proc/loadavg, as uptime prints
 destroy_domain         ``xl destroy <name>``, then ``xl list <name>``: an
                        exit 0 that left the domain is an error
 list_domains           ``xl list``; ``xl list -l`` for new domains' UUIDs
@@ -39,10 +46,12 @@ from oslo_log import log as logging
 from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import exception
 from xenballoon_driver.hypervisor import base
+from xenballoon_driver.hypervisor import xl_build
 from xenballoon_driver.hypervisor import xl_calls
 from xenballoon_driver.hypervisor import xl_config
 from xenballoon_driver.hypervisor import xl_messages
 from xenballoon_driver.hypervisor import xl_parse
+from xenballoon_driver.hypervisor import xl_power
 from xenballoon_driver.hypervisor import xl_settings
 from xenballoon_driver.hypervisor import xl_sysfs
 from xenballoon_driver import validation
@@ -56,7 +65,8 @@ MIN_DOM0_TARGET_MB = base.MIN_DOM0_TARGET_MB
 SYSFS_TARGET_WAIT_S = 2.0
 
 
-class XlHypervisor(xl_calls.XlCalls, base.Hypervisor):
+class XlHypervisor(xl_build.XlBuild, xl_power.XlPower, xl_calls.XlCalls,
+                   base.Hypervisor):
     """A Xen host driven through xl (see the module docstring)."""
 
     hypervisor_type = 'xen (xl)'
@@ -163,83 +173,6 @@ class XlHypervisor(xl_calls.XlCalls, base.Hypervisor):
                 self.balloon_dir = None
                 return
             self.clock.sleep(0.01)
-
-    def create_domain(self, spec):
-        """``xl create``; on failure nothing of the domain is left.
-
-        DomainExists when xl finds the name taken (that domain is someone
-        else's and is left alone), OutOfMemory when xl runs short of
-        memory, BuildFailed for other refusals, ToolstackError when xl
-        cannot be run or is killed after [xl] create_timeout. Except for
-        DomainExists, whatever xl left is destroyed before raising.
-        """
-        kernel = xl_config.check_file(self.options.guest_kernel,
-                                      '[xl] guest_kernel')
-        ramdisk = self.options.guest_ramdisk or None
-        if ramdisk:
-            xl_config.check_file(ramdisk, '[xl] guest_ramdisk')
-        # Refuse bad values here, before anything runs; the side that
-        # runs xl checks them again and renders the config itself.
-        xl_config.render(spec, kernel, ramdisk)
-        fields = {'name': spec.name, 'memory_mb': spec.memory_mb,
-                  'vcpus': spec.vcpus, 'guest_type': spec.guest_type,
-                  'kernel': kernel, 'ramdisk': ramdisk, 'uuid': spec.uuid}
-        try:
-            return self._create(spec, fields)
-        except exception.DomainExists:
-            raise
-        except exception.ToolstackError as err:
-            # Refused by the side that runs xl: xl never ran, and a
-            # destroy now would be of someone else's domain.
-            if not getattr(err, 'refused', False):
-                self._remove_leftover(spec.name)
-            raise
-        except Exception:
-            self._remove_leftover(spec.name)
-            raise
-
-    def _create(self, spec, fields):
-        call = 'xl create <config of %s>' % spec.name
-        result = self._run(call, 'create_domain', fields)
-        if result.code != 0:
-            stderr = result.stderr
-            xl_message = xl_messages.message(stderr) or 'no message'
-            if xl_messages.says_exists(stderr):
-                raise exception.DomainExists(name=spec.name,
-                                             reason=xl_message)
-            if xl_messages.says_out_of_memory(stderr):
-                raise self._out_of_memory(spec, xl_message)
-            raise exception.BuildFailed(
-                name=spec.name, reason='%s exited %s: %s' % (
-                    call, result.code, xl_message), stderr=stderr)
-        for info in self.list_domains():
-            if info.name == spec.name:
-                return info
-        raise exception.BuildFailed(
-            name=spec.name, reason='%s succeeded but xl list does not show '
-                                   'the domain (it died at once?)' % call)
-
-    def _out_of_memory(self, spec, xl_message):
-        try:
-            free = self.host_memory().usable_mb
-            free_text = '%d MiB' % free
-        except exception.XenBalloonException:
-            free, free_text = None, 'unknown MiB'
-        text = ('Out of memory for %s: needs %d MiB, %s free (xl: %s)' % (
-            spec.name, spec.footprint_mb, free_text, xl_message))
-        return exception.OutOfMemory(text, name=spec.name,
-                                     need_mb=spec.footprint_mb, free_mb=free,
-                                     reason=xl_message)
-
-    def _remove_leftover(self, name):
-        try:
-            self.destroy_domain(name)
-            LOG.info('Destroyed what xl left of %s after a failed create',
-                     name)
-        except exception.DomainNotFound:
-            pass
-        except Exception:
-            LOG.exception('Could not destroy what xl left of %s', name)
 
     def destroy_domain(self, name):
         """``xl destroy``, then one look that the domain is gone.

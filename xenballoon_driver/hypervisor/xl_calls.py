@@ -39,7 +39,10 @@ class XlCalls:
         self.options = options
         self.command = options.command
         self._timeouts = {'create_domain': options.create_timeout,
-                          'destroy_domain': options.destroy_timeout}
+                          'restore_domain': options.create_timeout,
+                          'destroy_domain': options.destroy_timeout,
+                          'shutdown_domain': options.shutdown_timeout,
+                          'save_domain': options.save_timeout}
         self.privileged = os.geteuid() != 0
         # A domain's UUID never changes: (domid, name) -> UUID, read with
         # ``xl list -l`` only when ``xl list`` shows a domain not in here.
@@ -51,7 +54,16 @@ class XlCalls:
         ToolstackError if xl did not run. ``call`` names the command in
         errors (``xl list -l 0``).
         """
+        status, command = self._dispatch(call, op, *args)
         timeout = self._timeouts.get(op, self.options.command_timeout)
+        result = xl_exec.check(status, call, command, timeout)
+        if result.code != 0:
+            LOG.debug('%s exited %s; stderr: %r', call, result.code,
+                      result.stderr)
+        return result
+
+    def _dispatch(self, call, op, *args):
+        """xl_ops.<op>(*args)'s plain answer, and the command it ran."""
         if self.privileged:
             try:
                 status = getattr(privsep, op)(*args)
@@ -65,11 +77,7 @@ class XlCalls:
             # Already root: the same checked function the daemon runs.
             status = getattr(xl_ops, op)(self.options, *args)
             command = self.command
-        result = xl_exec.check(status, call, command, timeout)
-        if result.code != 0:
-            LOG.debug('%s exited %s; stderr: %r', call, result.code,
-                      result.stderr)
-        return result
+        return status, command
 
     def _checked(self, call, op, *args):
         """Run xl; ToolstackError with xl's message unless it exits 0."""

@@ -8,11 +8,14 @@ quote, backslash, space or newline can reach the file, and no all-digit
 name that xl would later read as a domid), a UUID is canonical hex and
 dashes (validation.instance_uuid), numbers are checked ints
 written with %d, the guest type is one of a fixed set, and paths must be
-absolute, normalised and made of a conservative set of characters.
+absolute, normalised and made of a conservative set of characters;
+disks and vifs are checked again by validation.disks / validation.vifs
+(their characters need no quoting).
 """
 
 import os
 import re
+import stat
 
 from xenballoon_driver import exception
 from xenballoon_driver import validation
@@ -133,6 +136,7 @@ def render(spec, kernel, ramdisk=None):
     if ramdisk:
         lines.append('ramdisk = %s' % _quote(
             validation.abs_path(ramdisk, '[xl] guest_ramdisk')))
+    lines += _devices(spec)
     lines += [
         'memory = %d' % memory,
         'maxmem = %d' % memory,
@@ -142,6 +146,86 @@ def render(spec, kernel, ramdisk=None):
         'on_crash = "destroy"',
     ]
     return '\n'.join(lines) + '\n'
+
+
+def _devices(spec):
+    """disk = [...] and vif = [...] lines, each value checked again here.
+
+    xl's disk spec: target last, as xl requires (it may hold commas; ours
+    cannot: validation.disks allows no comma, quote or space in a path).
+    """
+    lines = []
+    disks = validation.disks(list(spec.disks))
+    vifs = validation.vifs(list(spec.vifs))
+    if disks:
+        lines.append('disk = [ %s ]' % ', '.join(
+            _quote('format=raw, vdev=%s, access=rw, target=%s' % (
+                d['vdev'], d['path'])) for d in disks))
+    if vifs:
+        lines.append('vif = [ %s ]' % ', '.join(
+            _quote('mac=%s, bridge=%s' % (v['mac'], v['bridge']))
+            for v in vifs))
+    return lines
+
+
+def check_disk(path, directories):
+    """A disk root may hand to a guest; InvalidInput if not.
+
+    A regular file under an allowed directory ([xl] guest_disk_dirs as
+    the side that runs xl reads them), reached without a symbolic link.
+    Returns the path.
+    """
+    validation.abs_path(path, 'disk path')
+    if os.path.realpath(path) != path:
+        raise exception.InvalidInput(
+            what='disk path', reason='%s goes through a symbolic link' % path)
+    tops = [os.path.realpath(d) for d in directories or ()
+            if d and os.path.isabs(d)]
+    if not any(os.path.commonpath([top, path]) == top != path
+               for top in tops):
+        raise exception.InvalidInput(
+            what='disk path', reason='%s is not in a directory of [xl] '
+                                     'guest_disk_dirs (%s)' % (
+                                         path, ', '.join(directories or ())
+                                         or 'none'))
+    if not os.path.isfile(path):
+        raise exception.InvalidInput(
+            what='disk path', reason='%s is not a regular file' % path)
+    return path
+
+
+def check_save_path(path, name, restore):
+    """Where ``xl save`` writes, or ``xl restore`` reads, ``name``'s memory.
+
+    Root opens it, so: a plain absolute path named ``<name>.save`` (or
+    ``.save.part``), no symbolic link on the way; for a save, nothing
+    there yet (xl save truncates what it finds); for a restore, a regular
+    file. At worst a service user racing this check makes root write a
+    file of that name.
+    """
+    validation.abs_path(path, 'save file')
+    # NAME.save.part: the driver saves beside and renames once whole.
+    if os.path.basename(path) not in ('%s.save' % guest_name(name),
+                                      '%s.save.part' % name):
+        raise exception.InvalidInput(
+            what='save file', reason='%s is not named %s.save or '
+                                     '%s.save.part' % (path, name, name))
+    parent = os.path.dirname(path)
+    if os.path.realpath(parent) != parent or not os.path.isdir(parent):
+        raise exception.InvalidInput(
+            what='save file', reason='%s is not a directory reached without '
+                                     'a symbolic link' % parent)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        st = None
+    if restore and (st is None or not stat.S_ISREG(st.st_mode)):
+        raise exception.InvalidInput(
+            what='save file', reason='%s is not a regular file' % path)
+    if not restore and st is not None:
+        raise exception.InvalidInput(
+            what='save file', reason='%s already exists' % path)
+    return path
 
 
 def write(directory, spec, kernel, ramdisk=None):

@@ -23,7 +23,9 @@ _XC_PREFIX_RE = re.compile(
 _NOISE_RE = re.compile(
     r'^(?:Parsing config from |libxl: (?:debug|detail|verbose|info): |'
     r'xc: (?:detail|info|debug|verbose): |domainbuilder: detail: |'
-    r'xencall:buffer: debug: |Waiting for domain )')
+    r'xencall:buffer: debug: |Waiting for domain |Shutting down domain |'
+    r'Saving to .* new xl format|Loading new save file |'
+    r'Savefile contains xl domain config)')
 # libxl's clean-up of a domain it failed to build: consequences, not
 # causes ("Unable to destroy guest", "Destruction of domain failed"), and
 # "Non-existant domain" when an earlier line already said what failed.
@@ -86,3 +88,13 @@ def says_not_found(stderr):
 def says_out_of_memory(stderr):
     """xl create failed for lack of free memory (claim or populate)."""
     return bool(_OOM_RE.search(stderr or ''))
+
+
+# libxl_domain.c pvcontrol_cb: the guest left control/shutdown unread
+# for 60 s (libxl's own wait): the request stays, the guest ignores it.
+_NO_ACK_RE = re.compile(r"guest didn't acknowledge control request")
+
+
+def says_not_acknowledged(stderr):
+    """xl shutdown: the request was written, the guest did not take it."""
+    return bool(_NO_ACK_RE.search(stderr or ''))

@@ -17,6 +17,14 @@ set_dom0_target     ``xl mem-set 0 <N>m``, N an int within bounds
 create_domain       ``xl create <file>``: a config rendered here from
                     checked fields into a private directory made here
 destroy_domain      ``xl destroy NAME``
+shutdown_domain     ``xl shutdown -F NAME`` ([xl] shutdown_timeout)
+pause_domain        ``xl pause NAME``
+unpause_domain      ``xl unpause NAME``
+save_domain         ``xl save NAME PATH``, PATH <dir>/NAME.save, new
+restore_domain      ``xl restore <file> PATH``: the config rendered here
+                    as for create (never the one inside the save file,
+                    which whoever wrote the file chose)
+console_log         the last 100 KiB of [xl] console_log_dir/guest-NAME.log
 ==================  =====================================================
 
 A NAME passes xl_config.guest_name (a letter first, so never an option
@@ -26,7 +34,10 @@ the timeouts and the allowed boot-file directories are this side's own
 xl_exec.refused(reason) and nothing runs.
 """
 
+import errno
+import os
 import shutil
+import stat
 import tempfile
 
 from xenballoon_driver import exception
@@ -35,10 +46,12 @@ from xenballoon_driver.hypervisor import xl_config
 from xenballoon_driver.hypervisor import xl_exec
 from xenballoon_driver import validation
 
-# What create_domain takes: every key required but ramdisk and uuid.
+# What create_domain takes: every key required but these optional ones.
+CREATE_OPTIONAL = frozenset(('ramdisk', 'uuid', 'disks', 'vifs'))
 CREATE_FIELDS = frozenset(('name', 'memory_mb', 'vcpus', 'guest_type',
-                           'kernel', 'ramdisk', 'uuid'))
-CREATE_OPTIONAL = frozenset(('ramdisk', 'uuid'))
+                           'kernel')) | CREATE_OPTIONAL
+# How much of a console log console_log returns: its end.
+CONSOLE_MAX_BYTES = 100 * 1024
 
 
 def _plain_int(value, what, low, high):
@@ -105,6 +118,63 @@ def destroy_domain(options, name):
     return _run(options, ['destroy', name], options.destroy_timeout)
 
 
+def _named(options, args, name, timeout=None):
+    """xl ``args`` + [NAME] for one of our guests; refused if not ours."""
+    try:
+        name = xl_config.guest_name(name)
+    except exception.InvalidInput as err:
+        return xl_exec.refused(err.message)
+    return _run(options, args + [name], timeout)
+
+
+def shutdown_domain(options, name):
+    # -F: a guest without PV control (HVM, no drivers) gets ACPI's power
+    # button instead of a refusal.
+    return _named(options, ['shutdown', '-F'], name,
+                  options.shutdown_timeout)
+
+
+def pause_domain(options, name):
+    return _named(options, ['pause'], name)
+
+
+def unpause_domain(options, name):
+    return _named(options, ['unpause'], name)
+
+
+def save_domain(options, name, path):
+    try:
+        name = xl_config.guest_name(name)
+        path = xl_config.check_save_path(path, name, restore=False)
+    except exception.InvalidInput as err:
+        return xl_exec.refused(err.message)
+    return _run(options, ['save', name, path], options.save_timeout)
+
+
+def console_log(options, name):
+    """The end of guest-NAME.log, answered like a run of xl.
+
+    (EXITED, 0, text, '') or (OS_ERROR, errno, '', strerror).
+    """
+    try:
+        name = xl_config.guest_name(name)
+    except exception.InvalidInput as err:
+        return xl_exec.refused(err.message)
+    path = os.path.join(options.console_log_dir, 'guest-%s.log' % name)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as err:
+        return (xl_exec.OS_ERROR, err.errno, '', '%s: %s' % (
+            path, err.strerror))
+    with os.fdopen(fd, 'rb') as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return (xl_exec.OS_ERROR, errno.EINVAL, '',
+                    '%s is not a regular file' % path)
+        f.seek(max(0, os.fstat(fd).st_size - CONSOLE_MAX_BYTES))
+        data = f.read(CONSOLE_MAX_BYTES)
+    return (xl_exec.EXITED, 0, data.decode('utf-8', 'replace'), '')
+
+
 def _checked_fields(options, fields):
     """fields -> (DomainSpec, kernel, ramdisk); InvalidInput if not."""
     if not isinstance(fields, dict):
@@ -126,7 +196,11 @@ def _checked_fields(options, fields):
                          validation.MAX_VCPUS),
         guest_type=fields['guest_type'],
         uuid=(None if fields.get('uuid') is None else
-              validation.instance_uuid(fields['uuid'])))
+              validation.instance_uuid(fields['uuid'])),
+        disks=validation.disks(fields.get('disks') or ()),
+        vifs=validation.vifs(fields.get('vifs') or ()))
+    for disk in spec.disks:
+        xl_config.check_disk(disk['path'], options.guest_disk_dirs)
     if not isinstance(spec.guest_type, str) or (
             spec.guest_type not in xl_config.XL_TYPES):
         raise exception.InvalidInput(
@@ -141,14 +215,11 @@ def _checked_fields(options, fields):
     return spec, kernel, ramdisk
 
 
-def create_domain(options, fields):
-    """``xl create`` of a config rendered here from checked ``fields``.
+def _with_config(options, fields, args, timeout):
+    """xl ``args(spec, config file)``, the config rendered here.
 
-    fields: name, memory_mb, vcpus, guest_type, kernel and optionally
-    ramdisk and uuid (the instance's, kept as the domain's); the boot
-    files must pass xl_config.check_image against this side's [xl]
-    guest_image_dirs. The config goes into a directory made
-    here (mkdtemp: private to this side's user) and is gone afterwards.
+    From checked ``fields``, into a directory made here (mkdtemp: private
+    to this side's user), gone afterwards.
     """
     try:
         spec, kernel, ramdisk = _checked_fields(options, fields)
@@ -157,6 +228,33 @@ def create_domain(options, fields):
     directory = tempfile.mkdtemp(prefix='xenballoon-xl-')
     try:
         path = xl_config.write(directory, spec, kernel, ramdisk)
-        return _run(options, ['create', path], options.create_timeout)
+        return _run(options, args(spec, path), timeout)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def create_domain(options, fields):
+    """``xl create`` of a config rendered here from checked ``fields``.
+
+    fields: name, memory_mb, vcpus, guest_type, kernel and optionally
+    ramdisk, uuid (the instance's, kept as the domain's), disks and vifs
+    (validation.disks / vifs; each disk a regular file under this side's
+    [xl] guest_disk_dirs); the boot files must pass
+    xl_config.check_image against this side's [xl] guest_image_dirs.
+    """
+    return _with_config(options, fields, lambda spec, cfg: ['create', cfg],
+                        options.create_timeout)
+
+
+def restore_domain(options, fields, path):
+    """``xl restore <config> PATH``: create_domain's checks.
+
+    PATH must be where save_domain wrote the same name's memory.
+    """
+    def args(spec, cfg):
+        return ['restore', cfg, xl_config.check_save_path(
+            path, spec.name, restore=True)]
+    try:
+        return _with_config(options, fields, args, options.create_timeout)
+    except exception.InvalidInput as err:
+        return xl_exec.refused(err.message)

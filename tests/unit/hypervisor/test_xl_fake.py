@@ -162,3 +162,49 @@ def test_create_oom_with_claims(fake, tmp_path):
     assert (code, err) == (3, render.parsing(str(cfg)) +
                            render.create_oom_claim(1))
     assert fake.model().domains == {}
+
+
+def test_pause_unpause_shutdown_as_captured(fake, tmp_path, monkeypatch):
+    # Captures a109-a114: a pvgrub guest "gp" (domid 13 there, 1 here).
+    cfg = tmp_path / 'gp.cfg'
+    cfg.write_text('name="gp"\ntype="pv"\nkernel="%s"\nmemory=64\n'
+                   'vcpus=1\n' % fake.kernel)
+    assert xl(fake, 'create', str(cfg))[0] == 0
+    assert xl(fake, 'pause', 'gp') == (0, capture('a112_xl_pause_gp'),
+                                       capture('a112_xl_pause_gp', 'stderr'))
+    code, out, _ = xl(fake, 'list', 'gp')
+    # Columns as captured but the domid; the same widths.
+    ours = out.splitlines()
+    real = capture('a113_xl_list_gp_paused').splitlines()
+    assert ours[0] == real[0] and len(ours[1]) == len(real[1])
+    assert ours[1].split()[2:5] == real[1].split()[2:5] == [
+        '64', '1', '--p---']
+    assert xl(fake, 'unpause', 'gp') == (
+        0, capture('a111_xl_unpause_gp'),
+        capture('a111_xl_unpause_gp', 'stderr'))
+    # pvgrub never takes the request: xl says so, then waits (the capture
+    # was cut by its harness at 60 s, when libxl gives up too).
+    monkeypatch.setenv('FAKE_XL_FAULT', 'shutdown-ignored')
+    code, out, err = xl(fake, 'shutdown', 'gp')
+    assert err.startswith(capture('a114_xl_shutdown_gp', 'stderr').replace(
+        '13', '1'))
+    assert code == 1 and 'shutdown failed (rc=-9)' in err
+    assert 'gp' in fake.model().domains
+
+
+def test_save_and_restore_files(fake, tmp_path):
+    cfg = tmp_path / 'g1.cfg'
+    cfg.write_text('name="g1"\nkernel="%s"\nmemory=64\n' % fake.kernel)
+    assert xl(fake, 'create', str(cfg))[0] == 0
+    path = tmp_path / 'g1.save'
+    code, _, err = xl(fake, 'save', 'g1', str(path))
+    assert code == 0 and err.startswith('Saving to %s new xl format' % path)
+    assert path.read_bytes().startswith(render.SAVE_MAGIC)
+    assert fake.model().domains == {}
+    code, _, err = xl(fake, 'restore', str(cfg), str(path))
+    assert code == 0, err
+    assert err.startswith('Loading new save file %s' % path)
+    assert 'Parsing config from %s\n' % cfg in err
+    assert list(fake.model().domains) == ['g1']
+    assert xl(fake, 'restore', str(tmp_path / 'none.save')) == (
+        1, '', "Can't open restore file: No such file or directory\n")
