@@ -8,9 +8,11 @@ Runs tests/functional/test_kill_random.py (N random kill points per
 database, plus its fixed cases), test_kill_concurrent_recover.py (R runs
 of 16 spawns while recover loops, per database) and test_shared_db.py
 (C cases of two hosts sharing a server database) under pytest-xdist,
-then prints, per kind of case and database, how many were tried and how
-many ended consistent, the seed (XENBALLOON_KILL_SEED replays the run)
-and the first lines of each failure. Exits 1 if any case failed.
+then prints, per kind of case (random kills by the command killed:
+spawn, spawn-revert, destroy, stop, start, suspend, resume) and
+database, how many were tried and how many ended consistent, the seed
+(XENBALLOON_KILL_SEED replays the run) and the first lines of each
+failure. Exits 1 if any case failed.
 Run it from the repository root, in the tox py3 environment.
 """
 
@@ -29,6 +31,8 @@ FILES = ['tests/functional/test_kill_random.py',
          'tests/functional/test_shared_db.py']
 DATABASES = ('sqlite', 'postgresql', 'mysql')
 CASE = re.compile(r'(?P<test>\w+)\[(?P<params>[^\]]*)\]')
+# test_random_kill's ids name what was killed: 7_stop, 12_spawn_revert.
+KIND = re.compile(r'\d+_(?P<kind>[a-z_]+)')
 
 
 def database(params):
@@ -38,6 +42,15 @@ def database(params):
     return '?'
 
 
+def case_kind(test, params):
+    """The row a case counts in: random kills by what they killed."""
+    for part in params.split('-'):
+        match = KIND.fullmatch(part)
+        if match:
+            return '%s %s' % (test, match['kind'].replace('_', '-'))
+    return test
+
+
 def tally(junit):
     """{(test, database): [tried, consistent, [failures]]} from JUnit XML."""
     figures = collections.defaultdict(lambda: [0, 0, []])
@@ -45,7 +58,8 @@ def tally(junit):
         match = CASE.fullmatch(case.get('name', ''))
         if not match or case.find('skipped') is not None:
             continue
-        row = figures[(match['test'], database(match['params']))]
+        row = figures[(case_kind(match['test'], match['params']),
+                       database(match['params']))]
         row[0] += 1
         failed = case.find('failure')
         if failed is None:

@@ -23,6 +23,7 @@ from xenballoon_driver import host_identity
 from xenballoon_driver import hypervisor
 from xenballoon_driver.hypervisor import base
 from xenballoon_driver import ledger as ledger_mod
+from xenballoon_driver import lifecycle
 from xenballoon_driver import locks
 from xenballoon_driver import persistence as persistence_mod
 from xenballoon_driver import resources
@@ -87,11 +88,13 @@ class XenBalloonDriver:
         return listing.list_flows(self.persistence, self.host)
 
     def spawn(self, name, memory_mb, vcpus=1, guest_type='pv',
-              progress=None, cancel=None, uuid=None):
+              progress=None, cancel=None, uuid=None, disks=(), vifs=()):
         """Create a domain, ballooning dom0 as far as it needs.
 
         ``uuid``: the instance UUID kept with the domain (Nova's
         instance.uuid), reported back by list_domains; None for none.
+        ``disks`` and ``vifs``: see DomainSpec. The spec is kept in the
+        ledger entry, so power_on can build the guest again.
 
         Returns the domain's DomainInfo. Every failure leaves the host as
         it was: no domain, dom0 re-inflated, no reservation held. Setting
@@ -103,7 +106,8 @@ class XenBalloonDriver:
             memory_mb=validation.memory_mb(memory_mb),
             vcpus=validation.vcpus(vcpus),
             guest_type=validation.guest_type(guest_type),
-            uuid=None if uuid is None else validation.instance_uuid(uuid))
+            uuid=None if uuid is None else validation.instance_uuid(uuid),
+            disks=validation.disks(disks), vifs=validation.vifs(vifs))
         flow = registry.build(self, spawn_flow.FLOW_NAME, cancel=cancel)
         # Flow inputs are plain data: persisted logbooks store them as JSON.
         results = engine.run(flow, {names.SPEC: spec.to_dict()},
@@ -129,6 +133,50 @@ class XenBalloonDriver:
                              meta=registry.meta(destroy_flow.FLOW_NAME,
                                                 self.host, **args))
         return results[names.DOM0_TARGET_AFTER]
+
+    # -- the guest lifecycle (see lifecycle.py) ----------------------------
+
+    def power_off(self, name, timeout=0, retry_interval=0):
+        """Stop the guest; its memory stays reserved for its power_on.
+
+        timeout 0: destroy at once; else ask for a clean shutdown, again
+        every retry_interval s, and destroy when timeout runs out.
+        Returns True if it shut down cleanly. Already stopped: no-op.
+        """
+        return lifecycle.power_off(self, name, timeout, retry_interval)
+
+    def power_on(self, name):
+        """Start a stopped (or suspended) guest; returns its DomainInfo."""
+        return lifecycle.power_on(self, name)
+
+    def reboot(self, name, hard=False, timeout=60, retry_interval=10):
+        return lifecycle.reboot(self, name, hard, timeout, retry_interval)
+
+    def pause(self, name):
+        return lifecycle.pause(self, name)
+
+    def unpause(self, name):
+        return lifecycle.unpause(self, name)
+
+    def suspend(self, name):
+        return lifecycle.suspend(self, name)
+
+    def resume(self, name):
+        return lifecycle.resume(self, name)
+
+    def console_output(self, name):
+        return lifecycle.console_output(self, name)
+
+    def host_uptime(self):
+        return self.backend.host_uptime()
+
+    def list_guests(self):
+        """Every guest of this host: running, stopped and suspended."""
+        return lifecycle.list_guests(self)
+
+    def set_vifs(self, name, vifs):
+        """Record the guest's vifs, used from its next start."""
+        lifecycle.set_vifs(self, name, vifs)
 
     def list_instances(self):
         return [info.name for info in self.backend.list_domains()]

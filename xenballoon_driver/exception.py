@@ -129,6 +129,13 @@ class DomainBusy(XenBalloonException):
     exit_code = EXIT_BUSY
 
 
+class GuestBusy(DomainBusy):
+    """A stop or start came while another flow holds the guest."""
+
+    msg_fmt = ('Guest %(name)s is being %(doing)s; try again once that has '
+               'finished or failed')
+
+
 class Unsupported(XenBalloonException):
     """The backend cannot do this at all (not a failure of the moment)."""
 
@@ -178,6 +185,13 @@ class SpawnCancelled(Interrupted):
 
     msg_fmt = ('The spawn of %(name)s was cancelled before its domain was '
                'built; it is undone')
+
+
+class StartInterrupted(Interrupted):
+    """Recovery found a power-on whose domain had not run."""
+
+    msg_fmt = ('The start of %(name)s was interrupted before its domain '
+               'ran; the guest stays stopped, its memory reserved')
 
 
 class StorageError(XenBalloonException):

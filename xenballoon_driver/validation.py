@@ -196,8 +196,11 @@ def _devices(values, what, keys):
 
 
 def disks(values):
-    """({'path': ..., 'vdev': 'xvda'}, ...): plain absolute paths, each
-    device name once; InvalidInput if not."""
+    """Checked disks; InvalidInput if not.
+
+    ({'path': ..., 'vdev': 'xvda'}, ...): plain absolute paths, each
+    device name once.
+    """
     values = _devices(values, 'disks', ('path', 'vdev'))
     seen = set()
     for disk in values:
@@ -219,8 +222,10 @@ def disks(values):
 
 
 def vifs(values):
-    """({'mac': 'fa:16:3e:..', 'bridge': 'br100'}, ...): each MAC once;
-    InvalidInput if not."""
+    """Checked network interfaces; InvalidInput if not.
+
+    ({'mac': 'fa:16:3e:..', 'bridge': 'br100'}, ...): each MAC once.
+    """
     values = _devices(values, 'network interfaces', ('mac', 'bridge'))
     seen = set()
     for vif in values:

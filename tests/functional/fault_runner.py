@@ -75,13 +75,16 @@ PERSISTENCE_CALLS = ('save_logbook', 'update_flow_details',
 COUNTED = [
     (simulated.SimulatedHypervisor,
      ('snapshot', 'host_info', 'host_memory', 'dom0_memory',
-      'set_dom0_target', 'create_domain', 'destroy_domain', 'list_domains')),
-    # The simulated host's own time: waits for the balloon and the build.
+      'set_dom0_target', 'create_domain', 'destroy_domain', 'list_domains',
+      'shutdown_domain', 'save_domain', 'restore_domain')),
+    # The simulated host's own time: waits for the balloon, the build, a
+    # guest's shutdown, a save or a restore.
     (clock.ScaledClock, ('sleep',)),
-    (ledger.Ledger, tuple(
-        name for name in vars(ledger.Ledger)
+    # Every public method, those of its parts (power.py, audit.py) too.
+    (ledger.Ledger, tuple(sorted({
+        name for cls in ledger.Ledger.__mro__ for name in vars(cls)
         if not name.startswith('_') and
-        inspect.isfunction(vars(ledger.Ledger)[name]))),
+        inspect.isfunction(vars(cls)[name])}))),
     (documents.SqliteDocuments, ('read', 'write')),
     (documents.AlchemyDocuments, ('read', 'write')),
     (path_based.PathBasedConnection, PERSISTENCE_CALLS),

@@ -199,8 +199,11 @@ def driver(conf, recover=False):
         recover=recover)
 
 
-# What the random kills interrupt, in turn.
-KINDS = ('spawn', 'spawn-revert', 'destroy')
+# What the random kills interrupt, in turn: the lifecycle's flows too
+# (a stop waits for a clean shutdown; a start and a resume find their
+# guest stopped or suspended).
+KINDS = ('spawn', 'spawn-revert', 'destroy', 'stop', 'start', 'suspend',
+         'resume')
 # Unfinished flows for recover to work on, and recover killed meanwhile:
 # one it reverts, one it completes, one it finishes reverting.
 RECOVER_SETUPS = {
@@ -218,16 +221,27 @@ def scenario(kind):
 
 
 def command(kind, name='vm1'):
-    if kind == 'destroy':
-        return ('destroy', name)
+    if kind in ('destroy', 'start', 'suspend', 'resume'):
+        return (kind, name)
+    if kind == 'stop':
+        return ('stop', name, '--timeout', 60, '--retry-interval', 2)
     return ('spawn', name, '--memory-mb', 20 * GiB)
 
 
 def new_host(root, url, kind, name='vm1', host_name=None):
-    """A host ready for ``command(kind, name)``: with it for a destroy."""
+    """A host ready for ``command(kind, name)``.
+
+    With the guest there: running (destroy, stop, suspend), stopped
+    (start) or suspended (resume).
+    """
     conf = write_host(root, url, scenario(kind), host_name=host_name)
-    if kind == 'destroy':
-        driver(conf).spawn(name, 20 * GiB)
+    if kind in ('destroy', 'stop', 'start', 'suspend', 'resume'):
+        drv = driver(conf)
+        drv.spawn(name, 20 * GiB)
+        if kind == 'start':
+            drv.power_off(name)
+        elif kind == 'resume':
+            drv.suspend(name)
     return conf
 
 
@@ -326,14 +340,17 @@ def consistency_problems(conf, recovered=(), mine=None):
         problems.append('flow %s (%s) is %s after recovery' % (
             flow.request, flow.flow_id, flow.state))
     for res_id, entry in entries.items():
-        if entry['state'] != 'domain':
+        if entry['state'] == 'stopped':
+            problems += stopped_problems(entry, domains)
+        elif entry['state'] != 'domain':
             problems.append('ledger entry %s for %s is %r, not a domain' % (
                 res_id, entry['name'], entry['state']))
     dom0_debt, owed = debts(drv)
     for name, dom in domains.items():
         if dom.state != 'running' and name not in owed:
             problems.append('domain %s is %s (partial)' % (name, dom.state))
-    in_ledger = {e['name'] for e in entries.values()}
+    in_ledger = {e['name'] for e in entries.values()
+                 if e['state'] == 'domain'}
     if set(domains) - set(owed) != in_ledger:
         problems.append('domains %s != ledger names %s (owed destroys: %s)'
                         % (sorted(domains), sorted(in_ledger), owed))
@@ -352,12 +369,36 @@ def consistency_problems(conf, recovered=(), mine=None):
     return problems
 
 
+def stopped_problems(entry, domains):
+    """What is wrong with a stopped guest after recovery.
+
+    It must have no domain and no flow's mark, and its saved memory (if
+    any) must be on disk.
+    """
+    name, problems = entry['name'], []
+    if name in domains:
+        problems.append('stopped guest %s still has a domain (%s)' % (
+            name, domains[name].state))
+    for mark in ('stopping', 'starting'):
+        if mark in entry:
+            problems.append('stopped guest %s is still held by flow %s '
+                            '(%s)' % (name, entry[mark], mark))
+    if entry.get('saved') and not os.path.exists(entry['saved']):
+        problems.append('suspended guest %s: its saved memory %s is gone'
+                        % (name, entry['saved']))
+    return problems
+
+
 def still_works_problems(conf):
     """Any command's start (recovery first), host-status, list, spawn."""
     problems = []
     try:
         drv = driver(conf, recover=True)
         drv.host_status()
+        # A stopped guest's memory was kept for it: its start must work.
+        for entry in drv.ledger.stopped().values():
+            if drv.power_on(entry['name']).state != 'running':
+                problems.append('%s did not start' % entry['name'])
         before = set(drv.list_instances())
         try:
             drv.spawn('probe', GiB)

@@ -212,6 +212,28 @@ CASES = (
           ('domain name', DOMID_HINT)),
      Case('destroy-unknown', ('destroy', 'nosuch'), 6,
           ('No domain named nosuch',))] +
+    # The lifecycle's commands: refused before any flow, the resident
+    # guest left running.
+    [Case('stop-timeout-negative', ('stop', RESIDENT, '--timeout', '-1'),
+          2, ('shutdown timeout', 'seconds from 0 to 86400')),
+     Case('stop-timeout-nan', ('stop', RESIDENT, '--timeout', 'nan'), 2,
+          ('shutdown timeout', 'nan')),
+     Case('stop-timeout-word', ('stop', RESIDENT, '--timeout', 'soon'), 2,
+          ('--timeout', "'soon'")),
+     Case('stop-retry-huge', ('stop', RESIDENT, '--retry-interval', '1e9'),
+          2, ('shutdown retry interval',)),
+     Case('reboot-timeout-inf', ('reboot', RESIDENT, '--timeout', 'inf'), 2,
+          ('shutdown timeout', 'inf')),
+     Case('stop-dom0', ('stop', 'Domain-0'), 2, ('domain name', DOM0_HINT)),
+     Case('suspend-domid', ('suspend', '0'), 2, ('domain name', DOMID_HINT)),
+     Case('start-unknown', ('start', 'nosuch'), 6,
+          ('No domain named nosuch',)),
+     Case('reboot-unknown', ('reboot', 'nosuch', '--hard'), 6,
+          ('No domain named nosuch',)),
+     Case('pause-unknown', ('pause', 'nosuch'), 6,
+          ('No domain named nosuch',)),
+     Case('console-unknown', ('console', 'nosuch'), 6,
+          ('No console log for domain nosuch',))] +
     [Case('config-%s-%s-%s' % (group, option, value.lower()),
           _spawn('cfg-nf'), 2,
           ('[%s] %s in ' % (group, option), repr(value), 'finite'),

@@ -1,13 +1,17 @@
-"""kill -9 at random points of a spawn or a destroy, then recover.
+"""kill -9 at random points of a flow, then recover.
 
 DESIGN.md invariant 6, tried adversarially: instead of a few chosen
 points, fault_runner.py counts every call into the backend, the ledger,
 the ledger's storage and the flow persistence (both sides of each), and
 the command dies at the N-th, N drawn at random over a dry run's count.
 Spawns that succeed, spawns whose build fails (so the kill may land in
-their reverts) and destroys take turns. After each kill, ``xenballoon
-recover`` runs in a new process, and then the stored state must be
-consistent (kill_harness.consistency_problems) and commands must work.
+their reverts), destroys, and the lifecycle's stops (waiting for a clean
+shutdown), starts, suspends and resumes take turns (kill_harness.KINDS).
+After each kill, ``xenballoon recover`` runs in a new process, and then
+the stored state must be consistent (kill_harness.consistency_problems:
+a stopped guest has no domain and no flow's mark, its saved memory is on
+disk) and commands must work (a stopped guest starts: its memory was
+kept for it).
 
 Also: a kill right after the flow's logbook appears, kills of ``recover``
 itself while it recovers, and two concurrent spawns killed together.
@@ -51,10 +55,15 @@ def zygote(tmp_path_factory):
     return kh.zygote(tmp_path_factory)
 
 
-@pytest.mark.parametrize('index', range(kh.KILL_POINTS))
+def _kind(index):
+    return kh.KINDS[index % len(kh.KINDS)]
+
+
+@pytest.mark.parametrize('index', range(kh.KILL_POINTS), ids=lambda i: (
+    '%d_%s' % (i, _kind(i).replace('-', '_'))))
 def test_random_kill(db_url, zygote, tmp_path, tmp_path_factory, request,
                      index):
-    kind = kh.KINDS[index % len(kh.KINDS)]
+    kind = _kind(index)
     total = kh.count_events(zygote, tmp_path_factory, kind)
     nth = kh.case_random(request.node.callspec.id).randint(1, total)
     conf = kh.new_host(tmp_path / 'host', db_url, kind)

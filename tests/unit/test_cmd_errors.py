@@ -82,3 +82,14 @@ def test_database_names_hide_passwords():
     assert errors.database_name(
         'postgresql+psycopg2://u:secret@db:5432/x') == (
         'postgresql+psycopg2://db:5432/x')
+
+
+def test_lifecycle_refusals_are_no_defect():
+    assert errors.exit_code(exception.ConsoleUnavailable(
+        name='vm1', reason='none')) == exception.EXIT_NOT_FOUND
+    assert errors.exit_code(exception.Unsupported(
+        what='suspend', backend='xl')) == exception.EXIT_TOOLSTACK
+    assert errors.exit_code(exception.DomainNotFound(
+        name='vm1')) == exception.EXIT_NOT_FOUND
+    assert errors.exit_code(exception.UnexpectedError(
+        kind='KeyError', reason='x')) == exception.EXIT_ERROR

@@ -20,7 +20,7 @@ LAYERS = [
     ('storage and toolstacks', ['persistence', 'hypervisor']),
     ('ledger and balloon', ['ledger', 'balloon']),
     ('tasks and flows', ['tasks', 'flows']),
-    ('driver', ['driver', 'resources', 'scheduler']),
+    ('driver', ['driver', 'lifecycle', 'resources', 'scheduler']),
     ('tools', ['simulator', 'cmd']),
 ]
 

@@ -73,7 +73,7 @@ def report(stream, err):
     """Print ``err`` (a XenBalloonException) as one line; its exit code."""
     stream.write('error: %s\n' % err)
     stream.flush()
-    return err.exit_code
+    return errors.exit_code(err)
 
 
 def _usage_error(parser, message):

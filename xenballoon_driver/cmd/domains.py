@@ -106,11 +106,15 @@ class Destroy(base.ShowOne):
 
 
 class ListDomains(base.Lister):
-    """List guest domains (dom0 excluded)."""
+    """List guests (dom0 excluded), stopped and suspended ones too.
+
+    A stopped guest shows domid -1 and state shutoff (suspended: saved
+    to disk); its memory stays reserved for it.
+    """
 
     COLUMNS = ('name', 'domid', 'memory_mb', 'vcpus', 'state')
 
     def take_action(self, parsed_args):
         rows = [tuple(getattr(info, c) for c in self.COLUMNS)
-                for info in self.driver().list_domains()]
+                for info in self.driver().list_guests()]
         return self.COLUMNS, rows

@@ -36,6 +36,19 @@ OS_HINTS = {
 }
 DB_HINT = ('it is not a readable SQLite database: move it aside to start '
            'with no stored flows and an empty ledger, or restore a backup')
+# The lifecycle's refusals that are no defect (exit 1): no console log
+# of that guest is "not found"; a backend that cannot do it at all is the
+# toolstack's limit.
+EXIT_CODES = ((exception.ConsoleUnavailable, exception.EXIT_NOT_FOUND),
+              (exception.Unsupported, exception.EXIT_TOOLSTACK))
+
+
+def exit_code(err):
+    """What the CLI exits with for ``err`` (a XenBalloonException)."""
+    for cls, code in EXIT_CODES:
+        if isinstance(err, cls):
+            return code
+    return err.exit_code
 
 
 def _causes(err):

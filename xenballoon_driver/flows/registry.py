@@ -16,6 +16,8 @@ from taskflow import storage as tf_storage
 
 from xenballoon_driver import exception
 from xenballoon_driver.flows import destroy
+from xenballoon_driver.flows import power_off
+from xenballoon_driver.flows import power_on
 from xenballoon_driver.flows import spawn
 
 INJECTOR = tf_storage.Storage.injector_name
@@ -31,10 +33,22 @@ def _destroy(driver, reinflate, recovering=False):
     return destroy.get_flow(driver.backend, driver.ledger, reinflate)
 
 
+def _power_off(driver, recovering=False):
+    return power_off.get_flow(driver.backend, driver.ledger,
+                              driver.conf.xenballoon, recovering)
+
+
+def _power_on(driver, recovering=False):
+    return power_on.get_flow(driver.backend, driver.ledger,
+                             driver.conf.xenballoon, recovering)
+
+
 # Names are stored in every flow record: never rename one.
 FACTORIES = {
     spawn.FLOW_NAME: _spawn,
     destroy.FLOW_NAME: _destroy,
+    power_off.FLOW_NAME: _power_off,
+    power_on.FLOW_NAME: _power_on,
 }
 
 

@@ -197,17 +197,20 @@ class Hypervisor(abc.ABC):
         domain_info and destroys the domain when its patience ends. A
         domain that has shut down is gone (on_poweroff=destroy).
         """
-        raise exception.Unsupported(what='shutdown_domain', backend=self.hypervisor_type)
+        raise exception.Unsupported(what='shutdown_domain',
+                                    backend=self.hypervisor_type)
 
     # TODO(contract): abstract once every backend has it.
     def pause_domain(self, name):
         """Stop scheduling the domain's vCPUs; its memory stays."""
-        raise exception.Unsupported(what='pause_domain', backend=self.hypervisor_type)
+        raise exception.Unsupported(what='pause_domain',
+                                    backend=self.hypervisor_type)
 
     # TODO(contract): abstract once every backend has it.
     def unpause_domain(self, name):
         """Schedule a paused domain again."""
-        raise exception.Unsupported(what='unpause_domain', backend=self.hypervisor_type)
+        raise exception.Unsupported(what='unpause_domain',
+                                    backend=self.hypervisor_type)
 
     # TODO(contract): abstract once every backend has it.
     def console_output(self, name):
@@ -215,7 +218,8 @@ class Hypervisor(abc.ABC):
 
         ConsoleUnavailable when the toolstack keeps no log of it.
         """
-        raise exception.Unsupported(what='console_output', backend=self.hypervisor_type)
+        raise exception.Unsupported(what='console_output',
+                                    backend=self.hypervisor_type)
 
     def save_domain(self, name, path):
         """Write the domain's memory to ``path`` and destroy the domain.

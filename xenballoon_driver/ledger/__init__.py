@@ -2,7 +2,8 @@
 
 arithmetic.py: the document and the pure sums over it (dom0's derived
 target, the host's figures, what is promised). operations.py: Ledger,
-every change under the ledger's lock. debts.py: what the host is owed.
+every change under the ledger's lock (power.py: stop and start; audit.py:
+what reconcile reads and cleans). debts.py: what the host is owed.
 store.py: where the document is kept. reconcile.py: the audit against
 the host, and the report of debts paid.
 """
@@ -14,6 +15,7 @@ from xenballoon_driver.ledger.arithmetic import empty
 from xenballoon_driver.ledger.arithmetic import Figures
 from xenballoon_driver.ledger.arithmetic import Reservation
 from xenballoon_driver.ledger.arithmetic import RESERVED
+from xenballoon_driver.ledger.arithmetic import STOPPED
 from xenballoon_driver.ledger.arithmetic import upgrade
 from xenballoon_driver.ledger.debts import Debt
 from xenballoon_driver.ledger.debts import DESTROY_DEBT
@@ -27,4 +29,4 @@ from xenballoon_driver.ledger.store import MemoryStorage
 __all__ = ['BUILDING', 'Debt', 'DESTROY_DEBT', 'DESTROYING', 'DOM0_DEBT',
            'DOM0_NAME', 'DOMAIN', 'DocumentStorage', 'empty', 'Figures',
            'Ledger', 'MemoryStorage', 'one_line', 'RESERVED', 'Reservation',
-           'upgrade']
+           'STOPPED', 'upgrade']

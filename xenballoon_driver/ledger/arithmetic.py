@@ -8,6 +8,7 @@ so that undoing one spawn never takes back memory promised to another.
 """
 
 import dataclasses
+import json
 
 from xenballoon_driver.hypervisor import footprint
 
@@ -16,6 +17,10 @@ BUILDING = 'building'
 DOMAIN = 'domain'
 # A destroy holds the name (0 MiB) so no spawn of it starts meanwhile.
 DESTROYING = 'destroying'
+# A powered-off (or suspended) guest: its memory stays promised to it,
+# free in Xen and never lent to dom0, so its power-on cannot be refused
+# for memory another spawn took. Counted as promised like BUILDING.
+STOPPED = 'stopped'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,11 +62,13 @@ def upgrade(state):
 
 
 def add_entry(state, res_id, name, entry_state, need_mb, from_free_mb,
-              memory_mb=None):
+              memory_mb=None, spec=None):
     """A new entry, numbered in arrival order (first come, first served).
 
     ``memory_mb`` is the guest's own memory (``need_mb`` less libxl's
-    overhead), what placement counts; see guest_memory_mb.
+    overhead), what placement counts; see guest_memory_mb. ``spec`` (a
+    DomainSpec.to_dict()) is what power_on builds the guest from again;
+    an entry written by an older release has none.
     """
     seq = state.setdefault('next_seq', 0)
     state['next_seq'] = seq + 1
@@ -71,6 +78,9 @@ def add_entry(state, res_id, name, entry_state, need_mb, from_free_mb,
         'seq': seq}
     if memory_mb is not None:
         state['entries'][res_id]['memory_mb'] = memory_mb
+    if spec is not None:
+        # JSON-shaped, as the stored document gives it back (no tuples).
+        state['entries'][res_id]['spec'] = json.loads(json.dumps(spec))
 
 
 def guest_memory_mb(state, max_vcpus):
@@ -137,14 +147,15 @@ def release(state, res_id, dom0_min_mb):
 
 
 def forget(state, name, reinflate, dom0_min_mb):
-    """Drop a destroyed domain's entry and its destroy's hold.
+    """Drop a destroyed (or stopped) guest's entry and its destroy's hold.
 
     Without ``reinflate`` the baseline comes down by what the domain had
     taken from dom0; with it, that is owed to dom0.
     """
     before = derived(state, dom0_min_mb)
     for key, entry in list(state['entries'].items()):
-        if entry['name'] == name and entry['state'] in (DOMAIN, DESTROYING):
+        if entry['name'] == name and entry['state'] in (DOMAIN, DESTROYING,
+                                                        STOPPED):
             del state['entries'][key]
             if not reinflate:
                 state['baseline_mb'] -= entry['from_dom0_mb']
@@ -155,7 +166,9 @@ def forget(state, name, reinflate, dom0_min_mb):
 def promised(state, allocated, before=None):
     """MiB promised to reservations and not yet taken from free memory.
 
-    A domain being built has already taken what it holds. With
+    A domain being built has already taken what it holds; so has a
+    stopped guest's domain while it shuts down, and once it is gone its
+    whole need stays promised. With
     ``before`` (a sequence number) only earlier reservations count:
     first come, first served.
     """
@@ -165,7 +178,7 @@ def promised(state, allocated, before=None):
             continue
         if entry['state'] == RESERVED:
             total += entry['need_mb']
-        elif entry['state'] == BUILDING:
+        elif entry['state'] in (BUILDING, STOPPED):
             total += max(0, entry['need_mb'] -
                          allocated.get(entry['name'], 0))
     return total

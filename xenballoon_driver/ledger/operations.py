@@ -12,13 +12,16 @@ import uuid
 
 from xenballoon_driver import exception
 from xenballoon_driver.ledger import arithmetic as arith
+from xenballoon_driver.ledger import audit
 from xenballoon_driver.ledger import debts
+from xenballoon_driver.ledger import power
 
 RESERVED, BUILDING = arith.RESERVED, arith.BUILDING
 DOMAIN, DESTROYING = arith.DOMAIN, arith.DESTROYING
+STOPPED = arith.STOPPED
 
 
-class Ledger:
+class Ledger(power.PowerOps, audit.AuditOps):
     def __init__(self, storage, dom0_min_mb):
         self.storage = storage
         self.dom0_min_mb = dom0_min_mb
@@ -43,11 +46,12 @@ class Ledger:
             return (arith.figures(state, snap, self.dom0_min_mb),
                     arith.guest_memory_mb(state, max_vcpus))
 
-    def reserve(self, backend, name, need_mb, res_id=None, memory_mb=None):
+    def reserve(self, backend, name, need_mb, res_id=None, memory_mb=None,
+                spec=None):
         """Reserve ``need_mb`` for ``name`` or raise NotEnoughMemory.
 
         ``memory_mb``, the guest's own memory, is kept with the entry for
-        placement's figures (``placement_view``).
+        placement's figures (``placement_view``); ``spec`` for power_on.
 
         With ``res_id`` (the request's flow id) a second call returns the
         reservation already made: a resumed flow may run this twice.
@@ -82,7 +86,7 @@ class Ledger:
             from_free = max(0, min(need_mb, unpromised))
             res_id = res_id or uuid.uuid4().hex
             arith.add_entry(state, res_id, name, RESERVED, need_mb, from_free,
-                            memory_mb)
+                            memory_mb, spec)
             return arith.Reservation(id=res_id, name=name, need_mb=need_mb,
                                      from_free_mb=from_free,
                                      from_dom0_mb=need_mb - from_free,
@@ -117,7 +121,9 @@ class Ledger:
         """Take back what a reservation asked of dom0 (idempotent)."""
         with self.storage.locked() as state:
             entry = state['entries'].get(res_id)
-            if entry is not None and entry['state'] != DOMAIN:
+            # Never a stopped guest's: its memory stays promised to it.
+            if entry is not None and entry['state'] in (
+                    RESERVED, BUILDING) and 'starting' not in entry:
                 before = arith.derived(state, self.dom0_min_mb)
                 entry['from_free_mb'] = entry['need_mb']
                 entry['from_dom0_mb'] = 0
@@ -163,11 +169,13 @@ class Ledger:
             return self._target(state) if state['baseline_mb'] else None
 
     def commit(self, res_id):
-        """A finished build: the reservation becomes the domain's."""
+        """A finished build (or start): the entry becomes the domain's."""
         with self.storage.locked() as state:
             entry = state['entries'].get(res_id)
             if entry is not None:
                 entry['state'] = DOMAIN
+                entry.pop('starting', None)
+                entry.pop('saved', None)
 
     def hold_for_destroy(self, backend, res_id, name):
         """Claim ``name`` for a destroy flow; DomainBusy while it spawns.
@@ -188,7 +196,7 @@ class Ledger:
                 state['baseline_mb'] = backend.dom0_memory().target_mb
             if res_id not in state['entries']:
                 arith.add_entry(state, res_id, name, DESTROYING, 0, 0)
-            return (any(e['state'] == DOMAIN for e in mine) or
+            return (any(e['state'] in (DOMAIN, STOPPED) for e in mine) or
                     name in state['to_destroy'])
 
     def forget_domain(self, name, reinflate):
@@ -235,58 +243,3 @@ class Ledger:
         """
         with self.storage.locked() as state:
             return debts.settle(state, backend, self.dom0_min_mb)
-
-    # -- what reconcile reads and cleans (see reconcile.py) ----------------
-
-    def census(self, backend):
-        """The entries, owed destroys and the host's domains, read together.
-
-        Under the ledger's lock: every spawn and destroy changes its entry
-        under it (reserve before create, commit after it, forget after the
-        destroy), so a name is never seen half-way between the two.
-        Returns (entries by id, set of names owed a destroy, set of names
-        on the host).
-        """
-        with self.storage.locked() as state:
-            on_host = {d.name for d in backend.list_domains()}
-            return (copy.deepcopy(state['entries']),
-                    set(state['to_destroy']), on_host)
-
-    def release_stale(self, res_id, seen):
-        """Release ``res_id`` if it is still exactly ``seen``; True if so."""
-        with self.storage.locked() as state:
-            if state['entries'].get(res_id) != seen:
-                return False  # its flow moved on since: not stale
-            arith.release(state, res_id, self.dom0_min_mb)
-            return True
-
-    def forget_vanished(self, backend, name):
-        """Forget a DOMAIN entry whose domain is gone; True if forgotten.
-
-        Checked again under the lock: a destroy or spawn of that name that
-        started since the census leaves it alone.
-        """
-        with self.storage.locked() as state:
-            mine = [e['state'] for e in state['entries'].values()
-                    if e['name'] == name]
-            if mine != [DOMAIN] or name in {
-                    d.name for d in backend.list_domains()}:
-                return False
-            arith.forget(state, name, True, self.dom0_min_mb)
-            return True
-
-    def destroy_unknown(self, backend, name):
-        """Destroy a domain the ledger does not know; True if destroyed.
-
-        Under the lock, checked again: a name the ledger has come to know
-        since the census (a spawn's) is never touched.
-        """
-        with self.storage.locked() as state:
-            if name in state['to_destroy'] or any(
-                    e['name'] == name for e in state['entries'].values()):
-                return False
-            try:
-                backend.destroy_domain(name)
-            except exception.DomainNotFound:
-                return False
-            return True

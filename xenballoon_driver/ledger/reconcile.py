@@ -1,7 +1,8 @@
 """The audit of the ledger against the stored flows and the host.
 
 Reservations no live flow owns, ledger entries whose domain is gone, and
-domains the ledger does not know are reported, and cleaned on request.
+domains the ledger does not know are reported, and cleaned on request. A
+stopped guest's entry with no domain is normal: it is never released.
 What it knows of the flows is passed in by recovery (flows/ is a layer
 above).
 """
@@ -52,6 +53,8 @@ def reconcile(ledger, backend, flow_states, flow_busy, clean=False):
     orphans = []
     for res_id, entry in entries.items():
         name = entry['name']
+        if entry['state'] == arithmetic.STOPPED and 'stopping' not in entry:
+            continue  # a stopped guest has no domain: nothing is amiss
         if entry['state'] == arithmetic.DOMAIN:
             if name in on_host or name in in_flight:
                 continue
@@ -62,15 +65,17 @@ def reconcile(ledger, backend, flow_states, flow_busy, clean=False):
                     clean, 'forgotten', ledger.forget_vanished, backend,
                     name)))
             continue
-        if res_id in states_by_id and states_by_id[res_id] is None:
+        # A stopped guest's start or stop is its own flow's.
+        flow_id = entry.get('starting') or entry.get('stopping') or res_id
+        if flow_id in states_by_id and states_by_id[flow_id] is None:
             continue  # unfinished: resume_unfinished's, or running
-        state = states_by_id.get(res_id)
-        if flow_busy(res_id) or ledger.entry(res_id) != entry:
+        state = states_by_id.get(flow_id)
+        if flow_busy(flow_id) or ledger.entry(res_id) != entry:
             continue  # its flow is alive, or moved on since the census
         orphans.append(Orphan(
             'stale-reservation', name,
             '%d MiB reserved by flow %s (%s)' % (
-                entry['need_mb'], res_id, state or 'not in the store'),
+                entry['need_mb'], flow_id, state or 'not in the store'),
             _cleaned(clean, 'released', ledger.release_stale, res_id,
                      entry)))
     known = {e['name'] for e in entries.values()} | owed

@@ -6,10 +6,12 @@ Given a store it shares that host (tests, ``simulate``); otherwise it
 keeps the host in [simulator] state_file and runs it in scaled real time.
 """
 
+import json
 import os
 
 from xenballoon_driver import exception
 from xenballoon_driver.hypervisor import base
+from xenballoon_driver.simulator import guests
 from xenballoon_driver.simulator import scenario as scenario_mod
 from xenballoon_driver.simulator import store as store_mod
 from xenballoon_driver import units
@@ -100,6 +102,13 @@ class SimulatedHypervisor(base.Hypervisor):
         self._call(lat.mem_set_s)
 
     def create_domain(self, spec):
+        info = self._build(spec)
+        with self.store.session() as model:
+            if spec.name in model.domains:
+                model.booted(spec.name)
+        return info
+
+    def _build(self, spec):
         self._call(self.latency.create_s)
         with self.store.session() as model:
             if spec.name in model.domains:
@@ -155,3 +164,89 @@ class SimulatedHypervisor(base.Hypervisor):
                                memory_mb=units.mib_ceil(dom['populated_mb']),
                                vcpus=dom['vcpus'], state=dom['state'],
                                uuid=dom.get('uuid'))
+
+    # -- the guest lifecycle ----------------------------------------------
+
+    def _domain(self, model, name, states=('running', 'paused')):
+        dom = model.domains.get(name)
+        if dom is None:
+            raise exception.DomainNotFound(name=name)
+        if dom['state'] not in states:
+            raise exception.ToolstackError(
+                call='%s' % name, reason='domain is %s, not %s' % (
+                    dom['state'], ' or '.join(states)))
+        return dom
+
+    def shutdown_domain(self, name):
+        with self.store.session() as model:
+            self._domain(model, name)
+            model.request_shutdown(name)
+
+    def pause_domain(self, name):
+        with self.store.session() as model:
+            self._domain(model, name, ('running', 'paused'))
+            model.pause(name)
+
+    def unpause_domain(self, name):
+        with self.store.session() as model:
+            self._domain(model, name, ('paused', 'running'))
+            model.unpause(name)
+
+    def console_output(self, name):
+        with self.store.session(write=False) as model:
+            log = model.consoles.get(name)
+        if log is None:
+            raise exception.ConsoleUnavailable(
+                name=name, reason='the guest has never run on this host')
+        return log[-guests.CONSOLE_MAX:]
+
+    def host_uptime(self):
+        with self.store.session(write=False) as model:
+            now = model.now
+        return guests.uptime_text(now, now)
+
+    def save_domain(self, name, path):
+        """Pause, write the memory at guest.save_rate_mb_s, destroy."""
+        with self.store.session() as model:
+            dom = self._domain(model, name)
+            model.pause(name)
+            image = {'name': name, 'memory_mb': dom['populated_mb'],
+                     'vcpus': dom['vcpus'], 'uuid': dom.get('uuid')}
+            rate = model.guest.save_rate_mb_s
+        self.clock.sleep(image['memory_mb'] / rate)
+        # What the toolstack writes: private, like xl's save file.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:
+            json.dump(image, f)
+        with self.store.session() as model:
+            if name in model.domains:
+                model.destroy(name)
+
+    def restore_domain(self, spec, path):
+        """Build the domain, then read its memory back.
+
+        Its memory must be free, as for a create; it is read at
+        guest.restore_rate_mb_s.
+        """
+        try:
+            with open(path, encoding='utf-8') as f:
+                image = json.load(f)
+        except (OSError, ValueError) as err:
+            raise exception.BuildFailed(
+                name=spec.name, reason='cannot read saved memory %s: %s' % (
+                    path, err))
+        if image.get('name') != spec.name:
+            raise exception.BuildFailed(
+                name=spec.name, reason='%s holds the memory of %r' % (
+                    path, image.get('name')))
+        self._build(spec)
+        with self.store.session(write=False) as model:
+            rate = model.guest.restore_rate_mb_s
+        self.clock.sleep(spec.footprint_mb / rate)
+        with self.store.session() as model:
+            if spec.name not in model.domains:
+                raise exception.BuildFailed(
+                    name=spec.name, reason='destroyed while restoring')
+            model.console_write(spec.name, ('PM: restore of devices '
+                                            'complete',))
+            return self._info(spec.name, model.domains[spec.name])

@@ -16,7 +16,8 @@ from xenballoon_driver import validation
 def field(default, lo=None, hi=None, kind=float, optional=False):
     """A section field: a number of ``kind`` in lo..hi, or text (str).
 
-    kind=dict: a mapping of domain names to numbers in lo..hi.
+    kind=dict: a mapping of domain names to numbers in lo..hi;
+    kind=list: a list of domain names (kept as a sorted list).
     """
     return dataclasses.field(default=default, metadata={
         'lo': lo, 'hi': hi, 'kind': kind, 'optional': optional})
@@ -54,6 +55,12 @@ def _value(value, label, meta, path):
         if not isinstance(value, str):
             raise invalid(path, '%s must be text, not %r' % (label, value))
         return value
+    if kind is list:
+        if not isinstance(value, (list, tuple)):
+            raise invalid(path, '%s must be a list of domain names' % label)
+        for name in value:
+            check_name(name, '%s item' % label, path)
+        return sorted(set(value))
     if kind is dict:
         if not isinstance(value, dict):
             raise invalid(path, '%s must be a mapping of domain names' %

@@ -13,27 +13,24 @@ import copy
 import math
 import random
 
+from xenballoon_driver.simulator import guests
+
 EPS = 1e-6
 CONTENTION_STEP_S = 0.05
 SOFT_LOCKUP_EVERY_S = 20.0
 
 
-class HostModel:
+class HostModel(guests.GuestOps):
     def __init__(self, scenario):
         host = scenario.host
-        self.balloon = scenario.balloon
-        self.build = scenario.build
-        self.toolstack = scenario.toolstack
+        self.balloon, self.build = scenario.balloon, scenario.build
+        self.toolstack, self.guest = scenario.toolstack, scenario.guest
         # Reported only (resource figures): nothing here uses CPUs.
         self.cpus = host.cpus
-        self.now = 0.0
-        self.total_mb = float(host.total_mb)
-        self.xen_mb = float(host.xen_mb)
+        self.now = self.released_mb = self.release_start = 0.0
+        self.total_mb, self.xen_mb = float(host.total_mb), float(host.xen_mb)
         self.dom0_low_mb = float(host.dom0_low_mb)
-        self.dom0_mb = float(host.dom0_mb)
-        self.dom0_target_mb = float(host.dom0_mb)
-        self.released_mb = 0.0
-        self.release_start = 0.0
+        self.dom0_mb = self.dom0_target_mb = float(host.dom0_mb)
         self.first_request_at = None
         self.grown_back = False
         self.target_reached_at = None
@@ -51,6 +48,7 @@ class HostModel:
         self.next_domid = 1
         # Toolstack faults used so far, by kind (scenario's toolstack).
         self.faults_used = {}
+        self.consoles = {}  # each guest's console log, by name
         self._jitter = {}
 
     # -- what the toolstack can see --------------------------------------
@@ -126,8 +124,12 @@ class HostModel:
     # -- time ------------------------------------------------------------
 
     def advance(self, t):
-        while self.now < t - 1e-9:
-            self._step(min(t, self._next_boundary()) - self.now)
+        while True:
+            self.guest_events()  # guests whose shutdown is over go
+            if self.now >= t - 1e-9:
+                return
+            self._step(min(t, self._next_boundary(),
+                           self.next_guest_event()) - self.now)
 
     def _next_boundary(self):
         now = self.now

@@ -27,7 +27,7 @@ def from_dict(data, path='<scenario>'):
             path=path, reason='the top level must be a mapping with host, '
                               'balloon, build and requests')
     known = {'name', 'host', 'balloon', 'build', 'toolstack', 'driver',
-             'requests', 'generate', 'hosts'}
+             'guest', 'requests', 'generate', 'hosts'}
     unknown = sorted(set(map(str, data)) - known)
     if unknown:
         raise exception.InvalidScenario(
@@ -38,6 +38,8 @@ def from_dict(data, path='<scenario>'):
     _check_faults(sections['toolstack'], 'toolstack', path)
     sections['driver'] = fields.convert(specs.DriverSpec, data.get('driver'),
                                         'driver', path)
+    sections['guest'] = fields.convert(specs.GuestSpec, data.get('guest'),
+                                       'guest', path)
     raw_requests = data.get('requests') or []
     if not isinstance(raw_requests, list):
         raise exception.InvalidScenario(path=path,

@@ -30,7 +30,7 @@ MODEL_KEYS = ('now', 'total_mb', 'xen_mb', 'dom0_low_mb', 'dom0_mb',
               'peak_committed_mb', 'domains',
               'next_domid')
 # Added later: a state file saved before has none.
-OPTIONAL_MODEL_KEYS = {'faults_used': dict}
+OPTIONAL_MODEL_KEYS = {'faults_used': dict, 'consoles': dict}
 
 
 def model_state(model):

@@ -1,6 +1,8 @@
 """Tasks that touch guest domains."""
 
+import contextlib
 import dataclasses
+import os
 
 from oslo_log import log as logging
 from taskflow.types import failure
@@ -56,24 +58,29 @@ class BuildDomain(common.QuietTask, host.HostTask):
         if isinstance(result, failure.Failure) and result.check(
                 exception.DomainExists):
             return  # the domain is someone else's: leave it alone
-        # Whatever the toolstack left of our domain goes; none is fine.
         name = base.DomainSpec.from_dict(spec).name
+        destroy_partial(self.backend, self.ledger, name,
+                        'the spawn of %s' % name)
 
-        def destroy():
-            try:
-                self.backend.destroy_domain(name)
-                LOG.info('Destroyed partly built domain %s', name)
-            except exception.DomainNotFound:
-                pass
 
-        def owe(err):
-            # Still on the host, holding memory: recorded, so reconcile
-            # knows it and recover destroys it.
-            self.ledger.owe_destroy(name, 'the revert of the spawn of %s '
-                                    'could not destroy it: %s' % (
-                                        name, ledger_mod.one_line(err)))
-            return 'recorded: "xenballoon recover" destroys it'
-        common.safely('destroying %s' % name, destroy, on_error=owe)
+def destroy_partial(backend, ledger, name, what):
+    """In a revert: whatever the toolstack left of our domain goes.
+
+    None is fine. One that cannot be destroyed is owed (recorded in the
+    ledger), so reconcile knows it and recover destroys it.
+    """
+    def destroy():
+        try:
+            backend.destroy_domain(name)
+            LOG.info('Destroyed partly built domain %s', name)
+        except exception.DomainNotFound:
+            pass
+
+    def owe(err):
+        ledger.owe_destroy(name, 'the revert of %s could not destroy it: '
+                           '%s' % (what, ledger_mod.one_line(err)))
+        return 'recorded: "xenballoon recover" destroys it'
+    common.safely('destroying %s' % name, destroy, on_error=owe)
 
 
 class DestroyDomain(common.QuietTask, host.HostTask):
@@ -93,6 +100,11 @@ class DestroyDomain(common.QuietTask, host.HostTask):
         except exception.DomainNotFound:
             if not known:
                 raise
+            if any(e['name'] == name and e['state'] == ledger_mod.STOPPED
+                   for e in self.ledger.entries().values()):
+                LOG.info('Guest %s is stopped: dropping its reservation',
+                         name)
+                return
             LOG.warning('Domain %s was already gone; dropping its ledger '
                         'entry', name)
 
@@ -114,5 +126,10 @@ class ReleaseDomainMemory(common.QuietTask, host.HostTask):
         self.reinflate = reinflate
 
     def execute(self, name):
+        saved = [e.get('saved') for e in self.ledger.entries().values()
+                 if e['name'] == name and e.get('saved')]
         self.ledger.forget_domain(name, self.reinflate)
+        for path in saved:  # a suspended guest's memory, on disk
+            with contextlib.suppress(OSError):
+                os.unlink(path)
         return self.ledger.apply_target(self.backend)[0]

@@ -18,7 +18,8 @@ class ReserveMemory(common.QuietTask, host.HostTask):
         spec = base.DomainSpec.from_dict(spec)
         res = self.ledger.reserve(self.backend, spec.name, spec.footprint_mb,
                                   res_id=request_id,
-                                  memory_mb=spec.memory_mb)
+                                  memory_mb=spec.memory_mb,
+                                  spec=spec.to_dict())
         LOG.info('Reserved %d MiB for %s: %d MiB from free memory, %d MiB '
                  'from dom0 (target %d MiB)', res.need_mb, spec.name,
                  res.from_free_mb, res.from_dom0_mb, res.dom0_target_mb)
