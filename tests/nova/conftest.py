@@ -56,6 +56,7 @@ def nova_conf(tmp_path):
     fixture = config_fixture.Config(conf)
     fixture.setUp()
     fixture.config(host=NODE, state_path=str(tmp_path / 'nova'),
+                   instances_path=str(tmp_path / 'instances'),
                    compute_driver='xenballoon.XenBalloonComputeDriver')
     fixture.config(group='xenballoon', state_dir=str(tmp_path / 'state'))
     yield conf

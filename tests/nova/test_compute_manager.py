@@ -182,8 +182,8 @@ def test_compute_service_starts_and_restarts_with_our_driver(host,
 
     # 3. nova-compute restarts: a new manager and driver, the same host.
     again = NovaCompute(host.backend)
-    assert again.manager.driver.list_instance_uuids() == [instance.uuid]
     assert again.start().id == service.id
+    assert again.manager.driver.list_instance_uuids() == [instance.uuid]
     assert again.manager.driver.instance_exists(instance)
     assert again.manager.driver.get_info(instance).state == (
         power_state.RUNNING)
