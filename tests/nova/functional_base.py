@@ -12,6 +12,7 @@ restart, as a real one would; the ledger and flows live in the state
 directory, as in production.
 """
 
+import dataclasses
 import os
 import sys
 import time
@@ -34,6 +35,8 @@ class XenBalloonTestCase(integrated_helpers.ProviderUsageBaseTestCase):
     compute_driver = 'xenballoon.XenBalloonComputeDriver'
     # Nova's test base asks for this; our flows take their own locks.
     REQUIRES_LOCKING = True
+    # The simulated guests' behaviour (simulator/specs.py GuestSpec).
+    GUEST = {}
 
     def setUp(self):
         # Nova's api-paste.ini is installed under the environment's prefix.
@@ -46,7 +49,11 @@ class XenBalloonTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         # Nova's default quotas (50 GiB of RAM) would refuse first.
         self.flags(ram=-1, cores=-1, instances=-1, group='quota')
         self.flags(instances_path=os.path.join(self.tmp, 'instances'))
-        self.model = model_mod.HostModel(base.make_scenario())
+        scenario = base.make_scenario()
+        if self.GUEST:
+            scenario = dataclasses.replace(scenario, guest=dataclasses.replace(
+                scenario.guest, **self.GUEST))
+        self.model = model_mod.HostModel(scenario)
         self.clock = clock_mod.VirtualClock()
         self.backend = simulated.SimulatedHypervisor(
             nova.conf.CONF,
@@ -114,6 +121,13 @@ class XenBalloonTestCase(integrated_helpers.ProviderUsageBaseTestCase):
             self.compute, keep_hypervisor_state=False)
         self.computes[HOST] = self.compute
         return self.compute
+
+    def entry(self, server):
+        """The ledger's entry of ``server`` (read afresh), or None."""
+        for entry in self.xb.ledger.entries().values():
+            if (entry.get('spec') or {}).get('uuid') == server['id']:
+                return entry
+        return None
 
     def memory_usage(self):
         rp = self._get_provider_uuid_by_host(HOST)

@@ -56,6 +56,10 @@ class LifecycleMixin:
         except nova_exc.InstanceNotFound:
             LOG.warning('No guest of this instance on this host: its vifs '
                         'are not recorded', instance=instance)
+        except nova_exc.InvalidInput as err:
+            # What Nova's start-up handles: the instance in ERROR, why.
+            raise nova_exc.VirtualInterfacePlugException(
+                err.format_message()) from err
 
     def unplug_vifs(self, instance, network_info):
         """From the guest's next start, without these vifs."""

@@ -4,8 +4,9 @@ A Xen vif is a MAC on a bridge of dom0 (xl's vif-bridge script). Nova's
 VIFs of type ``bridge`` (Linux bridge) and ``ovs`` (Open vSwitch's bridge,
 br-int) name that bridge in vif['network']['bridge']. Anything else (a
 vhost-user socket, an SR-IOV function, a macvtap, a VIF with no bridge)
-cannot be said in a Xen vif line: refused, naming the port, never
-plugged half.
+cannot be said in a Xen vif line: refused (InvalidInput: a build is
+aborted with the reason, not rescheduled to the same refusal elsewhere),
+naming the port, never plugged half.
 """
 
 from nova import exception as nova_exc
@@ -16,7 +17,7 @@ BRIDGED = (network_model.VIF_TYPE_BRIDGE, network_model.VIF_TYPE_OVS)
 
 
 def from_network_info(instance, network_info):
-    """Our vifs, in Nova's order; VirtualInterfacePlugException if not."""
+    """Our vifs, in Nova's order; InvalidInput if one cannot be."""
     vifs = []
     for vif in network_info or ():
         problem = None
@@ -31,8 +32,8 @@ def from_network_info(instance, network_info):
         elif not bridge:
             problem = 'no bridge named in its network'
         if problem:
-            raise nova_exc.VirtualInterfacePlugException(
-                'port %s of instance %s cannot be a Xen vif: %s' % (
+            raise nova_exc.InvalidInput(
+                reason='port %s of instance %s cannot be a Xen vif: %s' % (
                     vif.get('id'), instance.uuid, problem))
         vifs.append({'mac': vif['address'], 'bridge': bridge})
     return tuple(vifs)
