@@ -17,6 +17,7 @@ from nova import objects  # noqa: E402
 from nova.virt import driver as nova_driver  # noqa: E402
 from nova.virt import hardware  # noqa: E402
 
+from nova.virt.xenballoon import disks  # noqa: E402
 from nova.virt.xenballoon import driver as adapter  # noqa: E402
 from tests import conftest as base  # noqa: E402
 from tests.nova import conftest  # noqa: E402
@@ -178,7 +179,10 @@ def test_available_resource_fits_nova_compute_node(compute):
     # Used: dom0 down to its floor and the guest; the rest can be had.
     assert node.memory_mb_used == floor + 20 * GiB + 2
     assert node.vcpus_used == 4
-    assert node.local_gb == 0 and node.disk_available_least == 0
+    # The disk: the filesystem of [DEFAULT] instances_path.
+    total_gb, used_gb = disks.host_gb()
+    assert (node.local_gb, node.local_gb_used) == (total_gb, used_gb)
+    assert node.disk_available_least == total_gb - used_gb > 0
     assert [spec.to_list() for spec in node.supported_hv_specs] == [
         ['x86_64', 'xen', 'xen'], ['x86_64', 'xen', 'hvm']]
     assert node.stats['xenballoon_available_mb'] == str(

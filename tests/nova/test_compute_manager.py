@@ -23,6 +23,7 @@ from nova import context as nova_context  # noqa: E402
 from nova.db import migration  # noqa: E402
 from nova import objects  # noqa: E402
 from nova import rpc  # noqa: E402
+from nova import thread_pool_factory  # noqa: E402
 
 from tests import conftest as base  # noqa: E402
 from tests.nova import conftest  # noqa: E402
@@ -94,6 +95,9 @@ def nova_db(nova_conf, placement, tmp_path):
     migration.db_sync(database='main')
     rpc.init(nova_conf)
     yield nova_conf
+    # The compute manager's thread pools (native threading mode) end with
+    # the test: Nova's functional harness starts from none.
+    thread_pool_factory.reset_all_executors()
     rpc.cleanup()
     fixture.cleanUp()
     bus.cleanUp()
@@ -178,8 +182,8 @@ def test_compute_service_starts_and_restarts_with_our_driver(host,
 
     # 3. nova-compute restarts: a new manager and driver, the same host.
     again = NovaCompute(host.backend)
-    assert again.manager.driver.list_instance_uuids() == [instance.uuid]
     assert again.start().id == service.id
+    assert again.manager.driver.list_instance_uuids() == [instance.uuid]
     assert again.manager.driver.instance_exists(instance)
     assert again.manager.driver.get_info(instance).state == (
         power_state.RUNNING)

@@ -2,22 +2,28 @@
 
 Nova's compute manager calls this class; every call that does something
 goes to ``xenballoon_driver.driver.XenBalloonDriver`` (spawn and destroy
-flows, host figures, placement inventory) and our errors come back as
-Nova's exceptions. Guests are memory and vCPUs only: images, disks,
-networks, volumes, consoles and migrations are not handled (the base
-class raises NotImplementedError for what is not here).
+flows, the lifecycle of lifecycle.py, host figures, placement
+inventory) and our errors come back as Nova's exceptions (errors.py).
+A guest has the flavor's memory and vCPUs, its disks as sparse raw files
+(disks.py) and its Neutron ports as bridged Xen vifs (vifs.py). Images,
+volumes, snapshots, resize and migration are not handled: the base class
+raises NotImplementedError for what is not here, and a resize is refused
+before anything moves.
 """
-
-import contextlib
 
 import os_resource_classes as orc
 from oslo_log import log as logging
 
 from nova.compute import power_state
+from nova.compute import utils as compute_utils
 import nova.conf
 from nova import exception as nova_exc
 from nova.virt import driver as nova_driver
 from nova.virt import hardware
+from nova.virt.xenballoon import disks
+from nova.virt.xenballoon import errors
+from nova.virt.xenballoon import lifecycle
+from nova.virt.xenballoon import vifs as vifs_mod
 
 from xenballoon_driver import driver as xb_driver
 from xenballoon_driver import exception as xb_exc
@@ -26,46 +32,12 @@ from xenballoon_driver import validation
 CONF = nova.conf.CONF
 LOG = logging.getLogger(__name__)
 
-# Our backends' domain states (xl, libvirt, the simulator) -> Nova's.
-POWER_STATES = {
-    'running': power_state.RUNNING,
-    'blocked': power_state.RUNNING,
-    'paused': power_state.PAUSED,
-    'shutdown': power_state.SHUTDOWN,
-    'shutoff': power_state.SHUTDOWN,
-    'dying': power_state.SHUTDOWN,
-    'crashed': power_state.CRASHED,
-    'pmsuspended': power_state.SUSPENDED,
-    'building': power_state.NOSTATE,
-}
-
 # The image's hw_vm_mode -> our guest type ('xen' is Nova's name for PV).
 GUEST_TYPES = {None: 'pv', 'xen': 'pv', 'hvm': 'hvm'}
 
-# The host has no room for the guest: Nova reschedules to another host.
-NO_ROOM = (xb_exc.NotEnoughMemory, xb_exc.OutOfMemory,
-           xb_exc.BalloonStalled)
 
-
-@contextlib.contextmanager
-def nova_errors(instance, failure):
-    """Raise our errors as Nova's; ``failure`` for the ones Nova lacks."""
-    try:
-        yield
-    except xb_exc.InvalidInput as err:
-        raise nova_exc.InvalidInput(reason=err.message) from err
-    except NO_ROOM as err:
-        raise nova_exc.ComputeResourcesUnavailable(
-            reason=err.message) from err
-    except xb_exc.DomainExists as err:
-        raise nova_exc.InstanceExists(name=instance.name) from err
-    except xb_exc.DomainNotFound as err:
-        raise nova_exc.InstanceNotFound(instance_id=instance.uuid) from err
-    except xb_exc.XenBalloonException as err:
-        raise failure(reason=err.message) from err
-
-
-class XenBalloonComputeDriver(nova_driver.ComputeDriver):
+class XenBalloonComputeDriver(lifecycle.LifecycleMixin,
+                              nova_driver.ComputeDriver):
     # Every key of Nova 34's ComputeDriver.capabilities, said out loud.
     capabilities = {
         'has_imagecache': False,
@@ -121,52 +93,56 @@ class XenBalloonComputeDriver(nova_driver.ComputeDriver):
         return [CONF.host]
 
     def list_instances(self):
-        return self.driver.list_instances()
+        return [info.name for info in self.driver.list_guests()]
 
     def list_instance_uuids(self):
-        """UUIDs of our domains that have one (spawned with instance.uuid).
+        """UUIDs of our guests that have one (spawned with instance.uuid).
 
-        Nova's init_host asks this of a new compute host before anything
-        else: it must answer, and with no domain at all, an empty list.
+        Stopped and suspended guests too: they are this host's. Nova's
+        init_host asks this of a new compute host before anything else: it
+        must answer, and with no guest at all, an empty list.
         """
-        return [info.uuid for info in self.driver.list_domains() if info.uuid]
+        return [info.uuid for info in self.driver.list_guests() if info.uuid]
 
-    def _domain_of(self, instance):
-        """Our DomainInfo for ``instance``, or None.
+    def _guest_of(self, instance):
+        """Our DomainInfo for ``instance`` (running or not), or None.
 
-        The domain that kept the instance's UUID; else (built before
-        UUIDs were kept: none, or one xl or libvirt made up) the domain
+        The guest that kept the instance's UUID; else (built before
+        UUIDs were kept: none, or one xl or libvirt made up) the guest
         of the instance's name.
         """
-        domains = self.driver.list_domains()
-        for info in domains:
+        guests = self.driver.list_guests()
+        for info in guests:
             if info.uuid == instance.uuid:
                 return info
-        for info in domains:
+        for info in guests:
             if info.name == instance.name:
                 return info
         return None
 
     def instance_exists(self, instance):
-        return self._domain_of(instance) is not None
+        return self._guest_of(instance) is not None
 
     def get_info(self, instance, use_cache=True):
-        """Nova's power state; InstanceNotFound when the domain is gone."""
-        info = self._domain_of(instance)
+        """Nova's power state of the guest (SHUTDOWN when stopped).
+
+        InstanceNotFound when this host holds no such guest.
+        """
+        info = self._guest_of(instance)
         if info is None:
             raise nova_exc.InstanceNotFound(instance_id=instance.uuid)
         return hardware.InstanceInfo(
-            state=POWER_STATES.get(info.state, power_state.NOSTATE),
+            state=errors.POWER_STATES.get(info.state, power_state.NOSTATE),
             internal_id=info.domid)
 
     def spawn(self, context, instance, image_meta, injected_files,
               admin_password, allocations, network_info=None,
               block_device_info=None, power_on=True, accel_info=None):
-        """Build the domain: flavor's memory and vCPUs, instance.name.
+        """Build the domain: flavor's memory, vCPUs and disks, its vifs.
 
         Our flow undoes a failed spawn itself (no domain, dom0 given its
-        memory back, no reservation); Nova's destroy() afterwards finds
-        nothing and returns.
+        memory back, no reservation), and the disk files made for it go;
+        Nova's destroy() afterwards finds nothing and returns.
         """
         if not power_on:
             raise nova_exc.InstanceDeployFailure(
@@ -178,15 +154,26 @@ class XenBalloonComputeDriver(nova_driver.ComputeDriver):
                 reason='image property hw_vm_mode=%s: xenballoon runs xen '
                        '(PV) or hvm guests' % vm_mode)
         flavor = instance.flavor
-        with nova_errors(instance, nova_exc.InstanceDeployFailure):
-            self.driver.spawn(validation.domain_name(instance.name),
-                              flavor.memory_mb, flavor.vcpus,
-                              guest_type=GUEST_TYPES[vm_mode],
-                              uuid=instance.uuid)
+        with errors.nova_errors(instance, nova_exc.InstanceDeployFailure):
+            name = validation.domain_name(instance.name)
+        vifs = vifs_mod.from_network_info(instance, network_info)
+        spec_disks = disks.create(instance)
+        try:
+            with errors.nova_errors(instance, nova_exc.InstanceDeployFailure):
+                self.driver.spawn(name, flavor.memory_mb, flavor.vcpus,
+                                  guest_type=GUEST_TYPES[vm_mode],
+                                  uuid=instance.uuid, disks=spec_disks,
+                                  vifs=vifs)
+        except BaseException:
+            disks.remove(instance)
+            raise
 
     def destroy(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, destroy_secrets=True):
-        """Destroy the domain; a domain that is not there is no error."""
+        """Destroy the guest (running or stopped), then its disks if asked.
+
+        A guest that is not there is no error.
+        """
         try:
             name = validation.domain_name(instance.name)
             self.driver.destroy(name)
@@ -198,11 +185,15 @@ class XenBalloonComputeDriver(nova_driver.ComputeDriver):
         except xb_exc.XenBalloonException as err:
             raise nova_exc.InstanceTerminationFailure(
                 reason=err.message) from err
+        if destroy_disks:
+            disks.remove(instance)
 
     def cleanup(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, migrate_data=None, destroy_vifs=True,
                 destroy_secrets=True):
-        """Nothing outlives the domain: no disks, vifs or secrets."""
+        """After destroy: the disks, if asked (vifs and secrets: none)."""
+        if destroy_disks:
+            disks.remove(instance)
 
     def get_available_resource(self, nodename):
         """Our host figures in the resource tracker's shape.
@@ -218,9 +209,11 @@ class XenBalloonComputeDriver(nova_driver.ComputeDriver):
             stats['xenballoon_%s' % key] = str(value)
         resources['stats'] = stats
         resources['hypervisor_hostname'] = nodename
-        resources.setdefault(
-            'disk_available_least',
-            resources['local_gb'] - resources['local_gb_used'])
+        # Our driver reports no disk; the instances' disks live in
+        # [DEFAULT] instances_path, as with Nova's own drivers.
+        total_gb, used_gb = disks.host_gb()
+        resources.update(local_gb=total_gb, local_gb_used=used_gb,
+                         disk_available_least=total_gb - used_gb)
         return resources
 
     def update_provider_tree(self, provider_tree, nodename, allocations=None):
@@ -228,15 +221,23 @@ class XenBalloonComputeDriver(nova_driver.ComputeDriver):
 
         The driver publishes MEMORY_MB (allocation ratio 1.0: a Xen
         guest's memory cannot be overcommitted), VCPU and its traits,
-        keeping traits others set. VCPU and DISK_GB then take Nova's
-        allocation ratios (its options, else what placement has, else
-        its initial ratios), as Nova's own drivers do.
+        keeping traits others set. DISK_GB is the filesystem of
+        [DEFAULT] instances_path less [DEFAULT] reserved_host_disk_mb, as
+        Nova's libvirt driver reports it. VCPU and DISK_GB then take
+        Nova's allocation ratios (its options, else what placement has,
+        else its initial ratios), as Nova's own drivers do.
         """
         ratios = self._get_allocation_ratios(
             provider_tree.data(nodename).inventory)
         self.driver.update_provider_tree(provider_tree, nodename,
                                          allocations)
         inventory = provider_tree.data(nodename).inventory
+        total_gb, _used = disks.host_gb()
+        inventory[orc.DISK_GB] = {
+            'total': total_gb,
+            'reserved': compute_utils.convert_mb_to_ceil_gb(
+                CONF.reserved_host_disk_mb),
+            'min_unit': 1, 'max_unit': total_gb, 'step_size': 1}
         for rc in (orc.VCPU, orc.DISK_GB):
             if rc in inventory:
                 inventory[rc]['allocation_ratio'] = ratios[rc]
