@@ -189,7 +189,7 @@ class Hypervisor(abc.ABC):
     # Each raises DomainNotFound when there is no domain of that name, and
     # ToolstackError (the tool's message attached) when the tool fails.
 
-    # TODO(contract): abstract once every backend has it.
+    @abc.abstractmethod
     def shutdown_domain(self, name):
         """Ask the guest to shut down cleanly; returns at once.
 
@@ -197,29 +197,21 @@ class Hypervisor(abc.ABC):
         domain_info and destroys the domain when its patience ends. A
         domain that has shut down is gone (on_poweroff=destroy).
         """
-        raise exception.Unsupported(what='shutdown_domain',
-                                    backend=self.hypervisor_type)
 
-    # TODO(contract): abstract once every backend has it.
+    @abc.abstractmethod
     def pause_domain(self, name):
         """Stop scheduling the domain's vCPUs; its memory stays."""
-        raise exception.Unsupported(what='pause_domain',
-                                    backend=self.hypervisor_type)
 
-    # TODO(contract): abstract once every backend has it.
+    @abc.abstractmethod
     def unpause_domain(self, name):
         """Schedule a paused domain again."""
-        raise exception.Unsupported(what='unpause_domain',
-                                    backend=self.hypervisor_type)
 
-    # TODO(contract): abstract once every backend has it.
+    @abc.abstractmethod
     def console_output(self, name):
         """The guest's console as text (its last 100 KiB at most).
 
         ConsoleUnavailable when the toolstack keeps no log of it.
         """
-        raise exception.Unsupported(what='console_output',
-                                    backend=self.hypervisor_type)
 
     def save_domain(self, name, path):
         """Write the domain's memory to ``path`` and destroy the domain.
