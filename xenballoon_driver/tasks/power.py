@@ -93,10 +93,10 @@ class StopDomain(host.HostTask):
                 return False
             if asked is None or (retry_interval and
                                  now >= asked + retry_interval):
-                if not self._ask(name):
+                if not self._ask(name) and asked is None:
                     self._destroy(name, 0)
                     return False
-                asked = now
+                asked = now  # a second ask that fails: it was asked once
             wake = deadline
             if retry_interval:
                 wake = min(wake, asked + retry_interval)
@@ -115,8 +115,8 @@ class StopDomain(host.HostTask):
         except exception.DomainNotFound:
             pass
         except (exception.ToolstackError, exception.Unsupported) as err:
-            LOG.warning('Guest %s cannot be asked to shut down (%s): '
-                        'destroying it', name, err)
+            LOG.warning('Asking guest %s to shut down failed: %s', name,
+                        err)
             return False
         return True
 
