@@ -820,7 +820,10 @@ def test_privsep_create_refuses_files_others_can_swap(privileged, tmp_path):
 @pytest.mark.parametrize('op', ['info', 'list_domains', 'dom0_list',
                                 'dom0_list_long', 'domain_list',
                                 'set_dom0_target', 'create_domain',
-                                'destroy_domain'])
+                                'destroy_domain', 'shutdown_domain',
+                                'pause_domain', 'unpause_domain',
+                                'save_domain', 'restore_domain',
+                                'console_log'])
 def test_privsep_daemon_finds_each_entry_point(op):
     # The daemon imports "module.name" of what the client asked for, and
     # privsep-helper imports the context by its pypath.

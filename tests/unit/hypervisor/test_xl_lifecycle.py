@@ -17,7 +17,6 @@ from tests.unit.hypervisor.test_xl import on_virtual_clock
 from xenballoon_driver import exception
 from xenballoon_driver.hypervisor import base
 from xenballoon_driver.hypervisor import host_uptime
-from xenballoon_driver.hypervisor import privsep
 from xenballoon_driver.hypervisor import xl
 from xenballoon_driver.hypervisor import xl_config
 from xenballoon_driver.hypervisor import xl_exec
@@ -393,13 +392,6 @@ def test_disks_root_would_not_hand_over_refused(backend, fake, tmp_path,
 
 
 # -- privsep ---------------------------------------------------------------
-
-
-@pytest.mark.parametrize('op', ['shutdown_domain', 'pause_domain',
-                                'unpause_domain', 'save_domain',
-                                'restore_domain', 'console_log'])
-def test_privsep_has_each_new_entry_point(op):
-    assert privsep.xl_pctxt.is_entrypoint(getattr(privsep, op))
 
 
 @pytest.mark.parametrize('op, args', [
