@@ -15,6 +15,13 @@ GiB = base.GiB
 NEED_MB = base.pv_footprint(8 * GiB)
 
 
+# Simulated seconds to wait for a clean shutdown in checks that expect
+# one: the guest takes 5 (scenario guest.shutdown_s), and the scaled
+# clock runs on even while a loaded machine holds the CLI off the CPU,
+# so Nova's 60 s (30 ms of wall time here) could run out first.
+PATIENT = ('--timeout', 36000)
+
+
 def _ok(result):
     assert result.rc == 0, result
     return result.json()
@@ -25,7 +32,7 @@ def stop_keeps_the_memory_and_start_gets_it_back(make_host):
     host = make_host(base.small_scenario())
     _ok(host.run('spawn', 'vm1', '--memory-mb', 8 * GiB, '-f', 'json'))
     before = host.settle()
-    assert _ok(host.run('stop', 'vm1', '-f', 'json')) == {
+    assert _ok(host.run('stop', 'vm1', *PATIENT, '-f', 'json')) == {
         'name': 'vm1', 'clean': True, 'state': 'shutoff'}
     status, domains = host.snapshot()
     assert domains == [{'name': 'vm1', 'domid': -1, 'memory_mb': 8 * GiB,
@@ -39,7 +46,8 @@ def stop_keeps_the_memory_and_start_gets_it_back(make_host):
                       status['available_mb'] + 1)
     assert result.rc == 3, result
     # Stopped already: nothing to do.
-    assert _ok(host.run('stop', 'vm1', '-f', 'json'))['clean'] is True
+    stopped = _ok(host.run('stop', 'vm1', *PATIENT, '-f', 'json'))
+    assert stopped['clean'] is True
     info = _ok(host.run('start', 'vm1', '-f', 'json'))
     assert info['state'] == 'running' and info['domid'] > 0
     status = host.settle()
@@ -86,7 +94,7 @@ def reboot_pause_console(make_host):
     host = make_host(base.small_scenario())
     _ok(host.run('spawn', 'vm1', '--memory-mb', GiB, '-f', 'json'))
     first = host.domains()[0]['domid']
-    soft = _ok(host.run('reboot', 'vm1', '-f', 'json'))
+    soft = _ok(host.run('reboot', 'vm1', *PATIENT, '-f', 'json'))
     hard = _ok(host.run('reboot', 'vm1', '--hard', '-f', 'json'))
     assert first < soft['domid'] < hard['domid']
     assert _ok(host.run('pause', 'vm1', '-f', 'json'))['state'] == 'paused'
@@ -143,7 +151,7 @@ def errors_are_one_line_with_their_exit_code(make_host):
     _ok(host.run('spawn', 'vm1', '--memory-mb', GiB, '-f', 'json'))
     result = host.run('stop', 'vm1', '--timeout', -1)
     assert result.rc == 2 and 'seconds from 0' in result.error, result
-    _ok(host.run('stop', 'vm1', '-f', 'json'))
+    _ok(host.run('stop', 'vm1', *PATIENT, '-f', 'json'))
     result = host.run('resume', 'vm1')
     assert result.rc == 2 and 'not suspended' in result.error, result
 
