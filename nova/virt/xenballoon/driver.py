@@ -20,6 +20,7 @@ import nova.conf
 from nova import exception as nova_exc
 from nova.virt import driver as nova_driver
 from nova.virt import hardware
+from nova.virt.xenballoon import diagnostics
 from nova.virt.xenballoon import disks
 from nova.virt.xenballoon import errors
 from nova.virt.xenballoon import lifecycle
@@ -37,6 +38,7 @@ GUEST_TYPES = {None: 'pv', 'xen': 'pv', 'hvm': 'hvm'}
 
 
 class XenBalloonComputeDriver(lifecycle.LifecycleMixin,
+                              diagnostics.DiagnosticsMixin,
                               nova_driver.ComputeDriver):
     # Every key of Nova 34's ComputeDriver.capabilities, said out loud.
     capabilities = {

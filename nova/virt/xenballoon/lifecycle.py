@@ -114,6 +114,27 @@ class LifecycleMixin:
                                timeout=CONF.shutdown_timeout,
                                retry_interval=SHUTDOWN_RETRY_INTERVAL)
 
+    def poll_rebooting_instances(self, timeout, instances):
+        """Nothing to do: no reboot of ours is left in progress.
+
+        Our reboot returns when the guest runs again or has failed
+        (Nova's libvirt driver polls nothing either).
+        """
+
+    def soft_delete(self, instance):
+        """Stopped cleanly, its memory and disks kept for a restore.
+
+        What Nova does itself for a driver without soft delete, with a
+        clean shutdown ([DEFAULT] shutdown_timeout) first.
+        """
+        self.power_off(instance, CONF.shutdown_timeout,
+                       SHUTDOWN_RETRY_INTERVAL)
+
+    def restore(self, instance):
+        """Started again after a soft delete (a running guest: no-op)."""
+        with errors.nova_errors(instance, nova_exc.InstancePowerOnFailure):
+            self.driver.power_on(name_of(instance))
+
     def pause(self, instance):
         with errors.nova_errors(instance, _failed('pause')):
             self.driver.pause(name_of(instance))
