@@ -17,6 +17,7 @@ from xenballoon_driver.flows import power_on as power_on_flow
 from xenballoon_driver.flows import registry
 from xenballoon_driver.hypervisor import base
 from xenballoon_driver import ledger as ledger_mod
+from xenballoon_driver.ledger import power as ledger_power
 from xenballoon_driver import validation
 
 STOPPED, DOMAIN = ledger_mod.STOPPED, ledger_mod.DOMAIN
@@ -35,11 +36,17 @@ def _seconds(value, what):
 
 
 def _guest(driver, name):
-    """The ledger's entry of guest ``name``; DomainNotFound if none."""
+    """The ledger's entry of guest ``name``; DomainNotFound if none.
+
+    GuestBusy while a spawn or a start of it runs: refused before any
+    flow is stored (the flow's own check, under the lock, stays).
+    """
     validation.domain_name(name)
     _key, entry = driver.ledger.guest(name)
     if entry is None:
         raise exception.DomainNotFound(name=name)
+    if entry['state'] not in (DOMAIN, STOPPED):
+        raise ledger_power.busy(name, entry)
     return entry
 
 

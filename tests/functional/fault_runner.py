@@ -63,6 +63,11 @@ POINTS = {
     'revert-returning-dom0': (ledger.Ledger, 'return_dom0', 'after', 1),
     'revert-releasing': (ledger.Ledger, 'release', 'before', 1),
     'destroy-before-release': (ledger.Ledger, 'forget_domain', 'before', 1),
+    # A stop whose guest was asked to shut down; a start about to build.
+    'stop-shutdown-asked': (simulated.SimulatedHypervisor,
+                            'shutdown_domain', 'after', 1),
+    'start-before-create': (simulated.SimulatedHypervisor, 'create_domain',
+                            'before', 1),
     # The flow's logbook has just been stored; no task has run.
     'logbook-saved': ((path_based.PathBasedConnection,
                        impl_sqlalchemy.Connection), 'save_logbook',

@@ -210,6 +210,9 @@ RECOVER_SETUPS = {
     'reverting': ('spawn', 'balloon-after-target'),
     'completing': ('spawn', 'build-before-commit'),
     'revert-resumed': ('spawn-revert', 'revert-returning-dom0'),
+    # A stop it finishes, a start it undoes to stopped.
+    'stop-finishing': ('stop', 'stop-shutdown-asked'),
+    'start-undoing': ('start', 'start-before-create'),
 }
 
 

@@ -48,6 +48,29 @@ def stop_keeps_the_memory_and_start_gets_it_back(make_host):
 
 
 @CHECKS.add()
+def start_races_a_crowd_of_spawns_and_wins(make_host):
+    host = make_host(base.small_scenario())
+    _ok(host.run('spawn', 'vm1', '--memory-mb', 16 * GiB, '-f', 'json'))
+    _ok(host.run('stop', 'vm1', '--timeout', 0, '-f', 'json'))
+    available = host.status()['available_mb']
+    fits = available // NEED_MB
+    jobs = {'start': lambda: host.run('start', 'vm1', '-f', 'json')}
+    for n in range(fits + 2):
+        jobs['c%d' % n] = (lambda n=n: host.run(
+            'spawn', 'c%d' % n, '--memory-mb', 8 * GiB, '-f', 'json'))
+    results = {key: f.result() for key, f in base.run_parallel(
+        jobs).items()}
+    # Whatever the order, the stopped guest's memory was its own.
+    assert results.pop('start').rc == 0
+    codes = sorted(r.rc for r in results.values())
+    assert codes == [0] * fits + [3, 3], results
+    status, domains = host.settled_snapshot()
+    assert len(domains) == fits + 1
+    assert {d['state'] for d in domains} == {'running'}
+    assert status['reserved_mb'] == 0
+
+
+@CHECKS.add()
 def stop_of_a_guest_that_ignores_it_destroys_after_timeout(make_host):
     host = make_host(base.small_scenario(guest={'ignore_shutdown':
                                                 ['vm1']}))

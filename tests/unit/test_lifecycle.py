@@ -311,3 +311,14 @@ def test_spawn_refuses_bad_devices_before_anything_runs(sim):
     with pytest.raises(exception.InvalidInput):
         host.driver.spawn('vm1', GiB, vifs='br0')
     assert host.driver.list_flows() == [] and host.ledger.entries() == {}
+
+
+def test_lifecycle_calls_during_a_spawn_are_refused_without_a_flow(sim):
+    host = sim()
+    host.ledger.reserve(host.backend, 'vm1', GiB, res_id='flow-1')
+    flows = host.driver.list_flows()
+    for call in (host.driver.power_off, host.driver.power_on,
+                 host.driver.suspend, host.driver.pause):
+        with pytest.raises(exception.DomainBusy, match='being spawned'):
+            call('vm1')
+    assert host.driver.list_flows() == flows

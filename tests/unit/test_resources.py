@@ -252,3 +252,32 @@ def test_placement_admits_only_what_the_ledger_builds(sim, shape, guest):
     # And it sold nearly everything: what the ledger had left when
     # placement said no was less than two guests' footprints.
     assert row['left_mb'] < 2 * row['footprint_mb']
+
+
+def test_placement_keeps_a_stopped_guests_memory(sim):
+    host = sim()
+    for n in range(3):
+        host.driver.spawn('s%d' % n, 8 * GiB)
+    before = host.driver.get_available_resource()
+    inv_before = host.driver.get_inventory()['MEMORY_MB']
+    host.driver.power_off('s0')
+    host.driver.power_off('s1', timeout=60)
+    # Nova keeps a stopped instance's allocation: nothing is freed.
+    res = host.driver.get_available_resource()
+    assert res['memory_mb_used'] == before['memory_mb_used']
+    assert res['memory_mb'] - res['memory_mb_used'] == (
+        res['xenballoon']['available_mb'])
+    assert host.driver.get_inventory()['MEMORY_MB'] == inv_before
+    # Placement, counting the three allocations, admits only what the
+    # ledger builds, and the stopped guests still start afterwards.
+    used, admitted = 3 * 8 * GiB, 0
+    while True:
+        inv = host.driver.get_inventory()['MEMORY_MB']
+        if used + 4 * GiB > inv['total'] - inv['reserved']:
+            break
+        host.driver.spawn('g%d' % admitted, 4 * GiB)
+        used += 4 * GiB
+        admitted += 1
+    assert admitted > 5
+    for name in ('s0', 's1'):
+        assert host.driver.power_on(name).state == 'running'

@@ -4,7 +4,7 @@ from xenballoon_driver.cmd import base
 
 
 class ListFlows(base.Lister):
-    """List stored spawn and destroy flows, newest first.
+    """List stored flows (spawn, destroy, power-off, power-on), newest first.
 
     Only this host's flows ([xenballoon] host). state is taskflow's:
     RUNNING or REVERTING for a flow in progress (or interrupted: see

@@ -12,7 +12,11 @@ process that asked for a spawn is gone, so nobody waits for it any more:
   adopted and the flow completes; one left half-built is destroyed and
   the flow reverted;
 - died while reverting: the revert goes on (reverts are idempotent);
-- destroy flows are run again to the end (a domain already gone is fine).
+- destroy flows are run again to the end (a domain already gone is fine);
+- power-off flows (stop, suspend) are finished: the domain destroyed at
+  once, a suspend saved again if its domain is still there;
+- power-on flows (start, resume) are undone to STOPPED unless their
+  domain runs, which is adopted (flows/power_on.py).
 """
 
 import contextlib

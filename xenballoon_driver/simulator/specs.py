@@ -123,10 +123,14 @@ class GuestSpec:
 
     shutdown_s: from the shutdown request to the domain gone. A small
     Debian 12 guest's systemd shutdown takes about 3-10 s (stopping
-    units, syncing, unmounting); 5 s by default. ignore_shutdown: the
-    guests, by name, that never act on a request (no PV shutdown
-    handler, a hung init), so a power-off's timeout runs out. A paused
-    guest acts on a request only once unpaused. save_rate_mb_s and
+    units, syncing, unmounting): an estimate, 5 s by default; no clean
+    shutdown was captured on the lab's Xen. Its memory is free as soon as
+    the domain is gone, as the lab saw after xl destroy of a 1200 MiB
+    guest (xenlab captures, REPORT.md). ignore_shutdown: the guests, by
+    name, that never act on a request, as the lab's pvgrub guests did
+    (captures d014 and a114: still listed 30 and 60 s after xl
+    shutdown), so a power-off's timeout runs out. A paused guest acts on
+    a request only once unpaused. save_rate_mb_s and
     restore_rate_mb_s: how fast ``xl save`` writes a guest's memory to
     disk and ``xl restore`` reads it back; 500 MiB/s is a SATA SSD's
     sequential rate (an NVMe disk does 2000-3000).
