@@ -130,3 +130,16 @@ def test_host_uptime_and_ip(compute, nova_conf):
     host = compute()
     assert host.driver.get_host_ip_addr() == '192.0.2.7'
     assert 'up' in host.driver.get_host_uptime()
+
+
+def test_a_leftover_disk_directory_is_not_reused(compute):
+    from nova.virt.xenballoon import disks
+    host = compute()
+    instance = helpers.make_instance(GiB)
+    instance.flavor.root_gb = 1
+    os.makedirs(disks.instance_dir(instance))
+    with pytest.raises(nova_exc.InstanceDeployFailure, match='not reused'):
+        helpers.spawn(host, instance)
+    assert host.ledger.entries() == {}
+    # Not ours to remove either.
+    assert os.path.isdir(disks.instance_dir(instance))

@@ -112,6 +112,19 @@ class LifecycleTest(functional_base.XenBalloonTestCase):
         self.assertEqual('running', self.domain(server).state)
         self.assertNotIn('saved', self.entry(server))
 
+    def test_rebuild_is_destroy_then_spawn(self):
+        # Nova's own rebuild for a driver without one: destroy, spawn.
+        domid = self.domain(self.server).domid
+        self.api.post_server_action(self.server['id'], {'rebuild': {
+            'imageRef': '155d900f-4e14-4e4c-a73d-069cbf4541e6'}})
+        server = self._wait_for_state_change(self.server, 'ACTIVE')
+        self._wait_for_instance_action_event(
+            server, instance_actions.REBUILD, 'compute_rebuild_instance',
+            'Success')
+        self.assertNotEqual(domid, self.domain(server).domid)
+        self.assertEqual(ledger_mod.DOMAIN, self.entry(server)['state'])
+        self.assertEqual(12 * GiB, self.memory_usage())
+
     def test_console_log(self):
         output = self.api.post_server_action(
             self.server['id'], {'os-getConsoleOutput': {'length': 5}})

@@ -14,6 +14,7 @@ from oslo_log import log as logging
 from oslo_utils import units
 
 import nova.conf
+from nova import exception as nova_exc
 
 CONF = nova.conf.CONF
 LOG = logging.getLogger(__name__)
@@ -41,8 +42,16 @@ def create(instance):
               for name, vdev, size in LAYOUT if size(instance.flavor) > 0]
     if not wanted:
         return ()
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    os.mkdir(path)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.mkdir(path)
+    except FileExistsError as err:
+        raise nova_exc.InstanceDeployFailure(
+            reason='%s exists, from an earlier build of this instance: its '
+                   'files are not reused; remove it' % path) from err
+    except OSError as err:
+        raise nova_exc.InstanceDeployFailure(
+            reason='cannot make %s: %s' % (path, err)) from err
     try:
         disks = []
         for name, vdev, size in wanted:
@@ -51,6 +60,10 @@ def create(instance):
                 f.truncate(size)
             disks.append({'path': disk, 'vdev': vdev})
         return tuple(disks)
+    except OSError as err:
+        shutil.rmtree(path, ignore_errors=True)
+        raise nova_exc.InstanceDeployFailure(
+            reason='cannot make the disks in %s: %s' % (path, err)) from err
     except BaseException:
         shutil.rmtree(path, ignore_errors=True)
         raise
