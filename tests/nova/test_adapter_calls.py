@@ -122,7 +122,10 @@ def test_plug_and_unplug_vifs_are_recorded_for_the_next_start(compute):
     assert entry_of(host, instance)['spec']['vifs'] == [
         {'mac': 'fa:16:3e:00:00:02', 'bridge': 'br100'}]
     # An instance this host does not hold: nothing to record, no error.
-    host.driver.plug_vifs(helpers.make_instance(GiB, instance_id=9), [])
+    stranger = helpers.make_instance(GiB, instance_id=9)
+    host.driver.plug_vifs(stranger, [vif()])
+    host.driver.unplug_vifs(stranger, [vif()])
+    assert entry_of(host, stranger) is None
 
 
 def test_host_uptime_and_ip(compute, nova_conf):

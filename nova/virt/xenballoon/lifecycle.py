@@ -62,10 +62,17 @@ class LifecycleMixin:
                 err.format_message()) from err
 
     def unplug_vifs(self, instance, network_info):
-        """From the guest's next start, without these vifs."""
+        """From the guest's next start, without these vifs.
+
+        No guest (a build that failed, a guest destroyed): its vifs went
+        with its domain, nothing is recorded: nothing to do.
+        """
         gone = {vif['address'] for vif in network_info or ()}
-        keep = [vif for vif in self._stored_vifs(instance)
-                if vif['mac'] not in gone]
+        try:
+            stored = self._stored_vifs(instance)
+        except nova_exc.InstanceNotFound:
+            return
+        keep = [vif for vif in stored if vif['mac'] not in gone]
         with errors.nova_errors(instance,
                                 nova_exc.VirtualInterfaceUnplugException):
             self.driver.set_vifs(name_of(instance), keep)
