@@ -146,3 +146,26 @@ def test_a_leftover_disk_directory_is_not_reused(compute):
     assert host.ledger.entries() == {}
     # Not ours to remove either.
     assert os.path.isdir(disks.instance_dir(instance))
+
+
+def test_suspend_on_a_backend_that_cannot_is_not_implemented(
+        compute, monkeypatch):
+    from xenballoon_driver import exception as xb_exc
+    host = compute()
+    instance = helpers.make_instance(2 * GiB)
+    helpers.spawn(host, instance)
+
+    def cannot(name, path):
+        raise xb_exc.Unsupported(backend='test', what='save')
+    monkeypatch.setattr(host.backend, 'save_domain', cannot)
+    # Nova's compute manager puts the server back ACTIVE on this.
+    with pytest.raises(NotImplementedError, match='does not support save'):
+        host.driver.suspend(None, instance)
+    assert host.driver.get_info(instance).state == power_state.RUNNING
+    assert entry_of(host, instance)['state'] == ledger_mod.DOMAIN
+
+
+def test_console_of_a_guest_never_run_is_not_available(compute):
+    host = compute()
+    with pytest.raises(nova_exc.ConsoleNotAvailable):
+        host.driver.get_console_output(None, helpers.make_instance(GiB))
