@@ -68,6 +68,39 @@ def test_power_off_of_a_guest_that_ignores_it_destroys_after_timeout(sim):
     assert stopped(host)['state'] == 'stopped'
 
 
+def test_a_guest_that_cannot_be_asked_is_powered_off_hard(sim):
+    host = sim()
+    host.driver.spawn('vm1', GiB)
+
+    def refuse(name):
+        raise exception.ToolstackError(call='shutdown vm1',
+                                       reason='PV control interface not '
+                                              'available')
+    host.backend.shutdown_domain = refuse
+    clean, took = timed(host, host.driver.power_off, 'vm1', timeout=60)
+    assert clean is False and took < 1.0
+    assert host.backend.list_domains() == []
+    assert stopped(host)['state'] == 'stopped'
+
+
+def test_a_failed_second_ask_keeps_waiting_for_the_first(sim):
+    host = sim()
+    host.driver.spawn('vm1', GiB)
+    real, asks = host.backend.shutdown_domain, []
+
+    def flaky(name):
+        asks.append(host.clock.now())
+        if len(asks) == 1:
+            # Asked; the guest takes its 8 s to go.
+            return real(name)
+        raise exception.ToolstackError(call='shutdown vm1', reason='busy')
+    host.model.guest.shutdown_s = 8.0
+    host.backend.shutdown_domain = flaky
+    clean, took = timed(host, host.driver.power_off, 'vm1', timeout=60,
+                        retry_interval=2)
+    assert clean is True and 8.0 <= took <= 9.0 and len(asks) == 4
+
+
 def test_power_off_with_no_timeout_destroys_at_once(sim):
     host = sim()
     host.driver.spawn('vm1', 4 * GiB)

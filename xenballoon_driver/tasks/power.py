@@ -93,14 +93,31 @@ class StopDomain(host.HostTask):
                 return False
             if asked is None or (retry_interval and
                                  now >= asked + retry_interval):
-                with contextlib.suppress(exception.DomainNotFound):
-                    self.backend.shutdown_domain(name)
-                asked = now
+                if not self._ask(name) and asked is None:
+                    self._destroy(name, 0)
+                    return False
+                asked = now  # a second ask that fails: it was asked once
             wake = deadline
             if retry_interval:
                 wake = min(wake, asked + retry_interval)
             clock.sleep(max(0.0, min(self.options.poll_interval,
                                      wake - now)))
+        return True
+
+    def _ask(self, name):
+        """Ask for a clean shutdown; False if it cannot be asked at all.
+
+        As Nova's drivers do, a guest that cannot be asked (no PV control
+        interface, a backend without the call) is powered off hard.
+        """
+        try:
+            self.backend.shutdown_domain(name)
+        except exception.DomainNotFound:
+            pass
+        except (exception.ToolstackError, exception.Unsupported) as err:
+            LOG.warning('Asking guest %s to shut down failed: %s', name,
+                        err)
+            return False
         return True
 
     def _destroy(self, name, timeout):
