@@ -33,7 +33,7 @@ HOST = 'compute1'
 
 class XenBalloonTestCase(integrated_helpers.ProviderUsageBaseTestCase):
     compute_driver = 'xenballoon.XenBalloonComputeDriver'
-    # Nova's test base asks for this; our flows take their own locks.
+    # Nova's external locks (oslo.concurrency) get a lock_path.
     REQUIRES_LOCKING = True
     # The simulated guests' behaviour (simulator/specs.py GuestSpec).
     GUEST = {}

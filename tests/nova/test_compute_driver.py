@@ -211,8 +211,14 @@ def test_update_provider_tree_publishes_memory_inventory(compute,
         'max_unit': 64 * GiB - floor - 546, 'step_size': 1,
         'allocation_ratio': 1.0}
     assert data.inventory['VCPU']['allocation_ratio'] == 2.0
+    # Ours, the operator's, and the COMPUTE_* traits we truly support
+    # (no image type: guests never boot the image).
     assert data.traits == {'CUSTOM_SET_BY_OPERATOR',
-                           'CUSTOM_XENBALLOON_BALLOONING'}
+                           'CUSTOM_XENBALLOON_BALLOONING',
+                           'COMPUTE_ARCH_X86_64',
+                           'COMPUTE_NET_VIF_MODEL_NETFRONT',
+                           'COMPUTE_STORAGE_BUS_XEN'}
+    assert data.inventory['DISK_GB']['total'] == disks.host_gb()[0]
     # Nova calls it every minute: an unchanged host publishes the same.
     host.driver.update_provider_tree(tree, NODE)
     assert tree.data(NODE).inventory == data.inventory

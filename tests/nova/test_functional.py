@@ -90,3 +90,37 @@ class BootDeleteTest(functional_base.XenBalloonTestCase):
             self._delete_server(server)
         self.assertEqual([], self.backend.list_domains())
         self.assertEqual({}, self.xb.ledger.entries())
+
+
+class HostAsNovaSeesItTest(functional_base.XenBalloonTestCase):
+
+    def test_nova_counts_memory_its_own_way_and_placement_ours(self):
+        running = self.boot(self.flavor(12 * GiB))
+        self._stop_server(self.boot(self.flavor(4 * GiB)))
+        self._run_periodics()
+        from nova import context
+        from nova import objects
+        node = objects.ComputeNode.get_by_host_and_nodename(
+            context.get_admin_context(), HOST, HOST)
+        # Nova's resource tracker drops our memory_mb_used and counts its
+        # own: [DEFAULT] reserved_host_memory_mb plus every instance's
+        # flavor, the stopped one too.
+        self.assertEqual(512 + 16 * GiB, node.memory_mb_used)
+        ours = self.xb.get_available_resource(HOST)['memory_mb_used']
+        self.assertNotEqual(ours, node.memory_mb_used)
+        # Placement keeps ours: dom0's floor and libxl's overheads.
+        rp = self._get_provider_uuid_by_host(HOST)
+        reserved = self._get_provider_inventory(rp)['MEMORY_MB']['reserved']
+        self.assertGreater(reserved, self.xb.ledger.dom0_min_mb)
+        self.assertIsNotNone(self.domain(running))
+
+    def test_traits_of_the_compute_node(self):
+        rp = self._get_provider_uuid_by_host(HOST)
+        traits = set(self._get_provider_traits(rp))
+        self.assertLessEqual(
+            {'COMPUTE_NODE', 'COMPUTE_ARCH_X86_64',
+             'COMPUTE_NET_VIF_MODEL_NETFRONT', 'COMPUTE_STORAGE_BUS_XEN',
+             'CUSTOM_XENBALLOON_BALLOONING'}, traits)
+        # No image type: our guests never boot the image.
+        self.assertEqual([], [t for t in traits
+                              if t.startswith('COMPUTE_IMAGE_TYPE_')])

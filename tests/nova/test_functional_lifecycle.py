@@ -67,6 +67,14 @@ class LifecycleTest(functional_base.XenBalloonTestCase):
         self.assertEqual(self.dom0_target,
                          self.backend.dom0_memory().target_mb)
 
+    def test_delete_of_a_suspended_server(self):
+        server = self._suspend_server(self.server)
+        saved = self.entry(server)['saved']
+        self._delete_server(server)
+        self.assertEqual({}, self.xb.ledger.entries())
+        self.assertFalse(os.path.exists(saved), saved)
+        self.assertEqual(0, self.memory_usage())
+
     def test_delete_of_a_stopped_server(self):
         self._stop_server(self.server)
         self._delete_server(self.server)
@@ -104,6 +112,19 @@ class LifecycleTest(functional_base.XenBalloonTestCase):
         self.assertEqual('running', self.domain(server).state)
         self.assertNotIn('saved', self.entry(server))
 
+    def test_rebuild_is_destroy_then_spawn(self):
+        # Nova's own rebuild for a driver without one: destroy, spawn.
+        domid = self.domain(self.server).domid
+        self.api.post_server_action(self.server['id'], {'rebuild': {
+            'imageRef': '155d900f-4e14-4e4c-a73d-069cbf4541e6'}})
+        server = self._wait_for_state_change(self.server, 'ACTIVE')
+        self._wait_for_instance_action_event(
+            server, instance_actions.REBUILD, 'compute_rebuild_instance',
+            'Success')
+        self.assertNotEqual(domid, self.domain(server).domid)
+        self.assertEqual(ledger_mod.DOMAIN, self.entry(server)['state'])
+        self.assertEqual(12 * GiB, self.memory_usage())
+
     def test_console_log(self):
         output = self.api.post_server_action(
             self.server['id'], {'os-getConsoleOutput': {'length': 5}})
@@ -134,7 +155,15 @@ class LifecycleTest(functional_base.XenBalloonTestCase):
     def test_restart_with_a_running_and_a_stopped_guest(self):
         stopped = self._stop_server(
             self.boot(self.flavor(4 * GiB, vcpus=1)))
+        suspended = self._suspend_server(
+            self.boot(self.flavor(2 * GiB, vcpus=1)))
         self.restart()
+        suspended = self._show_server(suspended)
+        self.assertEqual(('SUSPENDED', power_state.SUSPENDED), (
+            suspended['status'], suspended['OS-EXT-STS:power_state']))
+        suspended = self._resume_server(suspended)
+        self.assertEqual('running', self.domain(suspended).state)
+        self._delete_server(suspended)
         server = self._show_server(self.server)
         self.assertEqual(('ACTIVE', power_state.RUNNING), (
             server['status'], server['OS-EXT-STS:power_state']))
@@ -167,6 +196,16 @@ class GuestIgnoringShutdownTest(functional_base.XenBalloonTestCase):
         # Waited the whole timeout (virtual seconds), then destroyed.
         self.assertGreaterEqual(self.clock.now() - started, 30)
         self.assertEqual(ledger_mod.DOMAIN, self.entry(server)['state'])
+
+    def test_stop_destroys_after_the_timeout(self):
+        self.flags(shutdown_timeout=20)
+        server = self.boot(self.flavor(4 * GiB))
+        started = self.clock.now()
+        server = self._stop_server(server)
+        self.assertGreaterEqual(self.clock.now() - started, 20)
+        self.assertIsNone(self.domain(server))
+        self.assertEqual(ledger_mod.STOPPED, self.entry(server)['state'])
+        self.assertEqual('SHUTOFF', server['status'])
 
 
 class DisksAndVifsTest(functional_base.XenBalloonTestCase):

@@ -14,6 +14,7 @@ from oslo_log import log as logging
 from oslo_utils import units
 
 import nova.conf
+from nova import exception as nova_exc
 
 CONF = nova.conf.CONF
 LOG = logging.getLogger(__name__)
@@ -41,8 +42,16 @@ def create(instance):
               for name, vdev, size in LAYOUT if size(instance.flavor) > 0]
     if not wanted:
         return ()
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    os.mkdir(path)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.mkdir(path)
+    except FileExistsError as err:
+        raise nova_exc.InstanceDeployFailure(
+            reason='%s exists, from an earlier build of this instance: its '
+                   'files are not reused; remove it' % path) from err
+    except OSError as err:
+        raise nova_exc.InstanceDeployFailure(
+            reason='cannot make %s: %s' % (path, err)) from err
     try:
         disks = []
         for name, vdev, size in wanted:
@@ -51,9 +60,35 @@ def create(instance):
                 f.truncate(size)
             disks.append({'path': disk, 'vdev': vdev})
         return tuple(disks)
+    except OSError as err:
+        shutil.rmtree(path, ignore_errors=True)
+        raise nova_exc.InstanceDeployFailure(
+            reason='cannot make the disks in %s: %s' % (path, err)) from err
     except BaseException:
         shutil.rmtree(path, ignore_errors=True)
         raise
+
+
+def info(instance):
+    """Each disk file: Nova's get_instance_disk_info entries (sizes in B).
+
+    virt_disk_size: the guest's disk; disk_size: what the sparse file
+    takes on the host now; over_committed_disk_size: the difference.
+    """
+    path = instance_dir(instance)
+    result = []
+    for name, _vdev, _size in LAYOUT:
+        disk = os.path.join(path, name)
+        try:
+            st = os.stat(disk)
+        except FileNotFoundError:
+            continue
+        taken = st.st_blocks * 512
+        result.append({'type': 'raw', 'path': disk, 'backing_file': '',
+                       'virt_disk_size': st.st_size, 'disk_size': taken,
+                       'over_committed_disk_size': max(0, st.st_size -
+                                                       taken)})
+    return result
 
 
 def remove(instance):

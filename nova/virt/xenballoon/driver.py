@@ -20,8 +20,10 @@ import nova.conf
 from nova import exception as nova_exc
 from nova.virt import driver as nova_driver
 from nova.virt import hardware
+from nova.virt.xenballoon import diagnostics
 from nova.virt.xenballoon import disks
 from nova.virt.xenballoon import errors
+from nova.virt.xenballoon import host as host_mod
 from nova.virt.xenballoon import lifecycle
 from nova.virt.xenballoon import vifs as vifs_mod
 
@@ -37,6 +39,7 @@ GUEST_TYPES = {None: 'pv', 'xen': 'pv', 'hvm': 'hvm'}
 
 
 class XenBalloonComputeDriver(lifecycle.LifecycleMixin,
+                              diagnostics.DiagnosticsMixin,
                               nova_driver.ComputeDriver):
     # Every key of Nova 34's ComputeDriver.capabilities, said out loud.
     capabilities = {
@@ -86,8 +89,16 @@ class XenBalloonComputeDriver(lifecycle.LifecycleMixin,
         self.driver = xb_driver.XenBalloonDriver()
 
     def init_host(self, host):
-        """Connect to the backend, then finish or undo interrupted flows."""
+        """Connect to the backend, then finish or undo interrupted flows.
+
+        Our driver keeps this host's ledger and flows under Nova's
+        [DEFAULT] host, unless [xenballoon] host is set (host.py).
+        """
+        if self.driver.host is None:
+            self.driver.host = host_mod.name()
         self.driver.init_host(host)
+        host_mod.check_reserved_memory(
+            self.driver.get_available_resource(CONF.host))
 
     def get_available_nodes(self, refresh=False):
         return [CONF.host]
@@ -221,7 +232,8 @@ class XenBalloonComputeDriver(lifecycle.LifecycleMixin,
 
         The driver publishes MEMORY_MB (allocation ratio 1.0: a Xen
         guest's memory cannot be overcommitted), VCPU and its traits,
-        keeping traits others set. DISK_GB is the filesystem of
+        keeping traits others set, and the COMPUTE_* traits of host.py.
+        DISK_GB is the filesystem of
         [DEFAULT] instances_path less [DEFAULT] reserved_host_disk_mb, as
         Nova's libvirt driver reports it. VCPU and DISK_GB then take
         Nova's allocation ratios (its options, else what placement has,
@@ -231,6 +243,8 @@ class XenBalloonComputeDriver(lifecycle.LifecycleMixin,
             provider_tree.data(nodename).inventory)
         self.driver.update_provider_tree(provider_tree, nodename,
                                          allocations)
+        provider_tree.add_traits(nodename, *host_mod.traits(
+            self.driver.backend.host_info().arch))
         inventory = provider_tree.data(nodename).inventory
         total_gb, _used = disks.host_gb()
         inventory[orc.DISK_GB] = {

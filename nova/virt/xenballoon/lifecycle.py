@@ -62,10 +62,17 @@ class LifecycleMixin:
                 err.format_message()) from err
 
     def unplug_vifs(self, instance, network_info):
-        """From the guest's next start, without these vifs."""
+        """From the guest's next start, without these vifs.
+
+        No guest (a build that failed, a guest destroyed): its vifs went
+        with its domain, nothing is recorded: nothing to do.
+        """
         gone = {vif['address'] for vif in network_info or ()}
-        keep = [vif for vif in self._stored_vifs(instance)
-                if vif['mac'] not in gone]
+        try:
+            stored = self._stored_vifs(instance)
+        except nova_exc.InstanceNotFound:
+            return
+        keep = [vif for vif in stored if vif['mac'] not in gone]
         with errors.nova_errors(instance,
                                 nova_exc.VirtualInterfaceUnplugException):
             self.driver.set_vifs(name_of(instance), keep)
@@ -113,6 +120,27 @@ class LifecycleMixin:
             self.driver.reboot(name_of(instance), hard=hard,
                                timeout=CONF.shutdown_timeout,
                                retry_interval=SHUTDOWN_RETRY_INTERVAL)
+
+    def poll_rebooting_instances(self, timeout, instances):
+        """Nothing to do: no reboot of ours is left in progress.
+
+        Our reboot returns when the guest runs again or has failed
+        (Nova's libvirt driver polls nothing either).
+        """
+
+    def soft_delete(self, instance):
+        """Stopped cleanly, its memory and disks kept for a restore.
+
+        What Nova does itself for a driver without soft delete, with a
+        clean shutdown ([DEFAULT] shutdown_timeout) first.
+        """
+        self.power_off(instance, CONF.shutdown_timeout,
+                       SHUTDOWN_RETRY_INTERVAL)
+
+    def restore(self, instance):
+        """Started again after a soft delete (a running guest: no-op)."""
+        with errors.nova_errors(instance, nova_exc.InstancePowerOnFailure):
+            self.driver.power_on(name_of(instance))
 
     def pause(self, instance):
         with errors.nova_errors(instance, _failed('pause')):
