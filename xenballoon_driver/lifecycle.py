@@ -70,6 +70,13 @@ def power_off(driver, name, timeout=0, retry_interval=0, save_path=None):
     entry = _guest(driver, name)
     if entry['state'] == STOPPED and 'stopping' not in entry:
         return True  # stopped already
+    if not entry.get('spec'):
+        # Stopped, it could never start again: refused while it runs.
+        raise exception.InvalidInput(
+            what='power-off of %s' % name,
+            reason='its ledger entry was written by an older release and '
+                   'keeps no spec to start it again from; it is left '
+                   'running')
     results = _run(driver, power_off_flow.FLOW_NAME, {
         names.NAME: name, names.TIMEOUT: timeout,
         names.RETRY_INTERVAL: retry_interval, names.SAVE_PATH: save_path},

@@ -194,6 +194,23 @@ def test_power_on_of_an_older_releases_entry_is_refused(sim):
     assert stopped(host) == before and host.backend.list_domains() == []
 
 
+def test_power_off_of_an_older_releases_guest_is_refused_while_it_runs(sim):
+    host = sim()
+    host.driver.spawn('vm1', GiB)
+    with host.ledger.storage.locked() as state:
+        for entry in state['entries'].values():
+            del entry['spec']
+    entries, flows = host.ledger.entries(), host.driver.list_flows()
+    for call in (lambda: host.driver.power_off('vm1', 60, 10),
+                 lambda: host.driver.reboot('vm1', hard=True),
+                 lambda: host.driver.suspend('vm1')):
+        with pytest.raises(exception.InvalidInput, match='left running'):
+            call()
+        assert host.ledger.entries() == entries
+        assert [d.state for d in host.backend.list_domains()] == ['running']
+    assert host.driver.list_flows() == flows
+
+
 def test_destroy_of_a_stopped_guest_releases_its_memory(sim):
     host = sim()
     host.driver.spawn('vm1', 20 * GiB)
