@@ -3,12 +3,15 @@
 All on the model's own time (advance): nothing sleeps.
 """
 
+import importlib.resources
+
 import pytest
 
 from tests import conftest
 from xenballoon_driver import exception
 from xenballoon_driver.simulator import balloon_driver as bd
 from xenballoon_driver.simulator import model as model_mod
+from xenballoon_driver.simulator import scenario as scenario_mod
 from xenballoon_driver.simulator import store as store_mod
 
 GiB = conftest.GiB
@@ -207,3 +210,70 @@ def test_back_off_state_survives_the_state_file():
     m.advance(80)
     copy.advance(80)
     assert copy.bp == m.bp
+
+
+# -- the scenario files -------------------------------------------------
+
+
+def _scenario_model(name):
+    path = str(importlib.resources.files('xenballoon_driver.simulator') /
+               'scenarios' / ('%s.yaml' % name))
+    scenario = scenario_mod.load(path)
+    m = model_mod.HostModel(scenario)
+    # What the guest needs from dom0 beyond what is free.
+    m.set_dom0_target(m.dom0_mb - (scenario.requests[0].footprint_mb -
+                                   m.free_mb()))
+    return m
+
+
+def _timeline(m, until):
+    """Times at which the thread's (state, delay, retry) changes."""
+    seen, t = [], 0.0
+    while t < until - 1e-9:
+        t = round(t + 0.05, 2)
+        m.advance(t)
+        now = (m.bp['state'], m.bp['delay'], m.bp['retry'])
+        if not seen or seen[-1][1] != now:
+            seen.append((t, now))
+    return seen
+
+
+def test_scenario_backoff_page_cache_pauses_but_finishes():
+    m = _scenario_model('backoff-page-cache')
+    seen = _timeline(m, 30)
+    assert seen[:5] == [
+        (0.05, (bd.DONE, 1, 1)), (12.05, (bd.EAGAIN, 2, 2)),
+        (14.05, (bd.EAGAIN, 4, 3)), (18.05, (bd.EAGAIN, 8, 4)),
+        (26.05, (bd.DONE, 1, 1))]
+    # From 12 to 26 s nothing moved: longer than a 5 s stall_timeout.
+    m.advance(200)
+    assert m.dom0_mb == pytest.approx(m.dom0_target_mb)
+    assert m.target_reached_at == pytest.approx(115.156, abs=1e-3)
+
+
+def test_scenario_backoff_cancel_cancels_with_cache_left():
+    m = _scenario_model('backoff-cancel')
+    seen = _timeline(m, 60)
+    assert seen[-1] == (26.05, (bd.CANCELED, 1, 1))
+    assert m.dom0_mb - m.dom0_target_mb == pytest.approx(18434)
+    assert bd.available_mb(m) == pytest.approx(110 * GiB)
+    m.set_dom0_target(m.dom0_target_mb)      # the same: nothing
+    m.advance(120)
+    assert m.bp['state'] == bd.CANCELED
+    m.set_dom0_target(m.dom0_target_mb - 1)  # a different one
+    m.advance(300)
+    assert m.dom0_mb == pytest.approx(m.dom0_target_mb)
+
+
+def test_scenario_stall_low_mark_is_a_true_stall():
+    m = _scenario_model('stall-low-mark')
+    seen = _timeline(m, 60)
+    assert [s for _, s in seen] == [
+        (bd.DONE, 1, 1), (bd.EAGAIN, 2, 2), (bd.EAGAIN, 4, 3),
+        (bd.EAGAIN, 8, 4), (bd.CANCELED, 1, 1)]
+    assert m.dom0_mb == pytest.approx(100 * GiB)
+    assert bd.available_mb(m) == 0
+    assert m.release_time(1) is None
+    m.set_dom0_target(m.dom0_target_mb - 1)  # a nudge cannot help
+    m.advance(600)
+    assert m.dom0_mb == pytest.approx(100 * GiB)
