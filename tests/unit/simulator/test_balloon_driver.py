@@ -153,6 +153,21 @@ def test_cancels_after_max_retry_count_and_looks_idle():
     assert not m2.balloon_can_release()
 
 
+def test_a_sleeping_balloon_wakes_early_only_for_a_different_target():
+    m = make(page_cache_mb=0, max_schedule_delay_s=20, max_retry_count=0)
+    m.set_dom0_target(512)
+    m.advance(62)                 # failed at 55, 57 and 61 s: sleeps 8 s
+    assert (m.bp['delay'], m.bp['wake_at']) == (8, pytest.approx(69))
+    m.set_dom0_target(512)
+    m.advance(63)
+    assert (m.bp['retry'], m.bp['wake_at']) == (4, pytest.approx(69))
+    m.set_dom0_target(513)
+    m.advance(63.5)
+    # Its pass ran at 63 s (and failed): the next sleep is 16 s from it.
+    assert (m.bp['delay'], m.bp['retry']) == (16, 5)
+    assert m.bp['wake_at'] == pytest.approx(79)
+
+
 def _canceled_with_cache_left():
     """Cancelled at 14 s; kswapd's reclaim starts at 30 s."""
     m = make(page_cache_mb=DOM0 - LOW, reclaim_rate_mb_s=100,
