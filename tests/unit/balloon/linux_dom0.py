@@ -1,7 +1,9 @@
 """A fake host whose dom0 balloons like Linux's drivers/xen/balloon.c.
 
-For the balloon wait's verdict until the simulator models the back-off
-(the ``sim`` branch): only what the wait, BalloonDom0 and the ledger use.
+For the balloon wait's verdict, one task at a time, with failures placed
+by hand (the simulator's model, simulator/balloon_driver.py, derives them
+from page cache and reclaim): only what the wait, BalloonDom0 and the
+ledger use.
 The balloon thread, as in Linux 5.15+ (Debian 12's 6.1):
 
 - it gives back ``release_rate_mb_s`` while page allocations succeed;

@@ -1,9 +1,12 @@
 """The balloon wait against a dom0 that backs off and cancels like Linux.
 
-On a fake host (linux_dom0.py) whose balloon_state is the Linux
-driver's, on a virtual clock: the simulator's own back-off model is the
-``sim`` branch's. dom0 holds 56 GiB of a 64 GiB host, its low mark is
-2 GiB below the driver's floor of 4 GiB unless a test says otherwise.
+On a small fake host (linux_dom0.py) whose balloon_state is the Linux
+driver's, on a virtual clock, with the wait's task alone: each failure
+window, cancel and nudge is placed by hand here. The same verdict on the
+simulator's model, through the whole spawn flow, is in
+tests/unit/flows/test_spawn.py. dom0 holds 56 GiB of a 64 GiB host, its
+low mark is 2 GiB (below the driver's floor of 4 GiB) unless a test says
+otherwise.
 """
 
 import logging
