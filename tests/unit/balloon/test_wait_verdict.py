@@ -10,6 +10,7 @@ otherwise.
 """
 
 import logging
+import threading
 
 import pytest
 
@@ -201,3 +202,24 @@ def test_nudge_never_goes_below_the_floor(conf5):
     wait = Wait(conf5, dom0)   # dom0 asked for exactly its floor
     assert wait.target == 44 * GiB
     assert wait.ledger.nudge_target(dom0) == 44 * GiB + 1
+
+
+def test_a_wait_ended_right_after_a_nudge_puts_the_target_back(conf5):
+    # Ctrl-C between the nudge and the next look: the wait ends there,
+    # and dom0 is left at the ledger's target, not the nudged one.
+    dom0 = host(fail_windows=[(3.0, 1e9)])
+    wait = Wait(conf5, dom0)
+    cancel = threading.Event()
+    real = dom0.set_dom0_target
+
+    def set_target(target_mb):
+        real(target_mb)
+        if target_mb == wait.target - 1:
+            cancel.set()
+    dom0.set_dom0_target = set_target
+    task = dom0_tasks.WaitForBalloon(dom0, wait.ledger, wait.opts,
+                                     cancel=cancel)
+    with pytest.raises(exception.SpawnCancelled):
+        task.execute(wait.reservation)
+    assert dom0.targets == [wait.target, wait.target - 1, wait.target]
+    assert dom0.target == wait.target
