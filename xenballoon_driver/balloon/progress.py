@@ -35,6 +35,9 @@ class Progress:
     stalled: bool
     timed_out: bool
     grew_back: bool
+    # Seconds since a look last saw progress (stall_threshold_mb moved
+    # since the one before that saw it); 0 when this look did.
+    idle_s: float = 0.0
 
     @property
     def fraction(self):
@@ -58,6 +61,7 @@ class ProgressWatcher:
         self._dom0_moved = []
         self._free_moved = []
         self._start = None
+        self._mark = None
 
     def observe(self, t, dom0_mb, free_mb):
         """Take one sample: dom0's allocation, and free memory ours to use."""
@@ -72,6 +76,11 @@ class ProgressWatcher:
         self._dom0_moved.append(dom0_0 - self._lowest_dom0)
         self._free_moved.append(self._highest_free - free_0)
         released = max(self._dom0_moved[-1], self._free_moved[-1], 0)
+        moved = (self._dom0_moved[-1], self._free_moved[-1])
+        if self._mark is None or any(
+                now - then >= self.stall_threshold_mb
+                for now, then in zip(moved, self._mark[1])):
+            self._mark = (t, moved)
 
         elapsed = t - t0
         missing = max(0, self.need_mb - free_mb)
@@ -94,7 +103,8 @@ class ProgressWatcher:
                         missing_mb=missing, rate_mb_s=rate, eta_s=eta,
                         next_poll_s=next_poll, done=done, stalled=stalled,
                         timed_out=timed_out,
-                        grew_back=dom0_mb > self._lowest_dom0 + GROW_BACK_MB)
+                        grew_back=dom0_mb > self._lowest_dom0 + GROW_BACK_MB,
+                        idle_s=t - self._mark[0])
 
     def _index_at(self, when):
         """Index of the last sample taken at or before ``when``."""

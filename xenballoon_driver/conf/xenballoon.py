@@ -48,6 +48,28 @@ xenballoon_opts = [
                  help='Optional overall cap, in seconds, on one balloon '
                       'wait. 0 (the default) means no cap: the wait lasts as '
                       'long as ballooning keeps making progress.'),
+    num.FloatOpt('backoff_budget_s', default=60.0, min=0.0, max=86400.0,
+                 help='Where dom0\'s balloon driver can be seen (the xl '
+                      'backend reads its sysfs and /proc/meminfo): how '
+                      'many seconds past stall_timeout a pause is waited '
+                      'out while the balloon backs off or looks idle with '
+                      'reclaimable memory left, before it counts as a '
+                      'stall. Linux\'s balloon sleeps up to '
+                      'max_schedule_delay (32 s by default, 20 on Debian '
+                      '12) after each failed page allocation; 60 s covers '
+                      'that step about twice, or Debian\'s whole back-off '
+                      '(2 + 4 + 8 s), its cancel and the nudges that '
+                      'restart it. Backends that cannot see dom0 '
+                      '(libvirt) use stall_timeout alone.'),
+    num.IntOpt('max_nudges', default=3, min=0, max=100,
+               help='Where dom0\'s balloon driver can be seen: how many '
+                    'times in a row, without progress in between, a '
+                    'balloon that cancelled itself (idle in sysfs while '
+                    'dom0 is above its target, with reclaimable memory '
+                    'left) is restarted by setting dom0\'s target 1 MiB '
+                    'off the ledger\'s and back (Linux\'s balloon sleeps '
+                    'until the target changes). Each nudge is logged. 0: '
+                    'never; such a balloon is then a stall.'),
     cfg.BoolOpt('reinflate_on_destroy', default=True,
                 help='When a guest is destroyed, grow dom0 back by the '
                      'memory it gave for that guest.'),

@@ -73,6 +73,27 @@ class Dom0Memory:
 
 
 @dataclasses.dataclass(frozen=True)
+class BalloonState:
+    """dom0's Linux balloon driver as dom0 itself shows it.
+
+    From /sys/devices/system/xen_memory/xen_memory0/ (Linux's
+    drivers/xen/balloon.c) and /proc/meminfo. The driver backs off when
+    it cannot allocate pages to give back: ``schedule_delay_s`` doubles
+    from 1 up to ``max_schedule_delay_s`` and ``retry_count`` counts the
+    failures in a row; both reset to 1 on success, and also when the
+    balloon gives up after ``max_retry_count`` failures (0: never), so a
+    cancelled balloon looks idle here while dom0 stays above its target.
+    """
+
+    schedule_delay_s: int
+    max_schedule_delay_s: int
+    retry_count: int
+    max_retry_count: int
+    # MemAvailable in dom0 (free + reclaimable), whole MiB; None if unknown.
+    available_mb: int = None
+
+
+@dataclasses.dataclass(frozen=True)
 class Snapshot:
     """One look at the host's memory, for the ledger's arithmetic."""
 
@@ -164,6 +185,15 @@ class Hypervisor(abc.ABC):
         domains = {d.name: d.memory_mb for d in self.list_domains()}
         host = self.host_memory()
         return Snapshot(host=host, dom0=self.dom0_memory(), domains=domains)
+
+    def balloon_state(self):
+        """BalloonState of dom0's balloon driver; None if not visible.
+
+        Only a backend that runs in dom0 can see it (xl reads sysfs);
+        the balloon wait then judges pauses by it, otherwise by progress
+        alone.
+        """
+        return None
 
     @abc.abstractmethod
     def set_dom0_target(self, target_mb):

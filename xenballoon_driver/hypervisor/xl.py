@@ -13,6 +13,9 @@ dom0_memory            dom0's balloon driver in sysfs (see xl_sysfs.py),
                        once it agreed with xl at the first look; without
                        it ``xl list 0`` (Mem: dom0's current size) and
                        ``xl list -l 0`` (b_info.target_memkb)
+balloon_state          the same directory's schedule_delay, retry_count
+                       and their maxima, and /proc/meminfo's MemAvailable
+                       (xl_sysfs.py); None without that directory
 set_dom0_target        ``xl mem-set 0 <N>m``
 create_domain          ``xl create <file>``, a config the side that runs
                        xl renders from checked fields into a private
@@ -77,6 +80,8 @@ class XlHypervisor(xl_build.XlBuild, xl_power.XlPower, xl_calls.XlCalls,
         self.claim_mode, self.autoballoon = xl_settings.read(
             self.options.xl_conf)
         self.balloon_dir = None
+        # dom0's /proc/meminfo (MemAvailable); another path in tests.
+        self.meminfo_path = xl_sysfs.MEMINFO
         # Trusted only once it agreed with xl (_check_balloon_dir).
         self._balloon_dir_checked = False
         if xl_sysfs.available(self.options.dom0_balloon_dir):
@@ -100,6 +105,21 @@ class XlHypervisor(xl_build.XlBuild, xl_power.XlPower, xl_calls.XlCalls,
         if self.balloon_dir:
             return self._read_balloon_dir()
         return self._dom0_from_xl()
+
+    def balloon_state(self):
+        """dom0's balloon back-off and MemAvailable (xl_sysfs.py).
+
+        None without a trusted balloon directory, or on a kernel that
+        does not show the back-off.
+        """
+        if self.balloon_dir and not self._balloon_dir_checked:
+            self._check_balloon_dir()
+        directory = self.balloon_dir
+        if not directory:
+            return None
+        return self._retried('read %s' % directory,
+                             lambda: xl_sysfs.balloon_state(
+                                 directory, self.meminfo_path))
 
     def _dom0_from_xl(self):
         current = self._look(

@@ -113,6 +113,23 @@ class Ledger(power.PowerOps, audit.AuditOps):
         with self.storage.locked() as state:
             return debts.apply(state, backend, self.dom0_min_mb)
 
+    def nudge_target(self, backend):
+        """Set dom0's target 1 MiB off the ledger's; the target set.
+
+        Wakes a balloon driver that gave up (Linux sleeps until the
+        target changes; the same one again does not wake it). 1 MiB
+        lower, or higher at the floor, never below it. The caller puts
+        the ledger's back with apply_target; after a crash the revert
+        run by recovery does. None when the ledger never saw the host.
+        """
+        with self.storage.locked() as state:
+            target = arith.derived(state, self.dom0_min_mb)
+            if target is None:
+                return None
+            nudged = target - 1 if target > self.dom0_min_mb else target + 1
+            backend.set_dom0_target(nudged)
+            return nudged
+
     def baseline(self):
         with self.storage.snapshot() as state:
             return state['baseline_mb']

@@ -11,6 +11,7 @@ import os
 
 from xenballoon_driver import exception
 from xenballoon_driver.hypervisor import base
+from xenballoon_driver.simulator import balloon_driver
 from xenballoon_driver.simulator import guests
 from xenballoon_driver.simulator import scenario as scenario_mod
 from xenballoon_driver.simulator import store as store_mod
@@ -62,6 +63,24 @@ class SimulatedHypervisor(base.Hypervisor):
                                          model.dom0_target_mb)),
                 domains={name: units.mib_floor(dom['populated_mb'])
                          for name, dom in model.domains.items()})
+
+    def balloon_state(self):
+        """dom0's balloon thread as its sysfs shows it, or None.
+
+        None unless the scenario models the thread (balloon.
+        max_schedule_delay_s). available_mb is MemAvailable: dom0's free
+        pages and page cache. Reading sysfs and /proc/meminfo is a file
+        read in dom0, not a toolstack call: no toolstack time is charged.
+        """
+        with self.store.session(write=False) as model:
+            shown = balloon_driver.sysfs(model)
+        if shown is None:
+            return None
+        delay, max_delay, retry, max_retry, available = shown
+        return base.BalloonState(
+            schedule_delay_s=delay, max_schedule_delay_s=max_delay,
+            retry_count=retry, max_retry_count=max_retry,
+            available_mb=units.mib_floor(available))
 
     def host_info(self):
         """host.cpus of the scenario, and SIMULATED_XEN_VERSION."""

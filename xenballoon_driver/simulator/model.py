@@ -9,11 +9,12 @@ second (where the balloon's jitter changes), at scheduled events, and every
 CONTENTION_STEP_S while a build fights a running balloon.
 """
 
-import copy
 import math
 import random
 
+from xenballoon_driver.simulator import balloon_driver
 from xenballoon_driver.simulator import guests
+from xenballoon_driver.simulator import oracle
 
 EPS = 1e-6
 CONTENTION_STEP_S = 0.05
@@ -50,6 +51,8 @@ class HostModel(guests.GuestOps):
         self.faults_used = {}
         self.consoles = {}  # each guest's console log, by name
         self._jitter = {}
+        # dom0's page cache and balloon thread, if the scenario has them.
+        balloon_driver.init(self)
 
     # -- what the toolstack can see --------------------------------------
 
@@ -77,14 +80,16 @@ class HostModel(guests.GuestOps):
         """True while dom0 is above its target and can still shrink."""
         if self.dom0_mb <= self.dom0_target_mb + EPS:
             return False
-        if self.dom0_mb <= self.dom0_low_mb + EPS:
+        if (self.dom0_mb <= self.dom0_low_mb + EPS or
+                balloon_driver.canceled(self)):
             return False
         return self._stall_room() > EPS
 
     # -- what the toolstack can do ---------------------------------------
 
     def set_dom0_target(self, target_mb):
-        lowering = target_mb < self.dom0_mb - EPS
+        old_target, lowering = self.dom0_target_mb, target_mb < (
+            self.dom0_mb - EPS)
         if lowering and self.dom0_target_mb >= self.dom0_mb - EPS:
             # dom0's balloon thread wakes up and starts releasing.
             self.release_start = self.now + self.balloon.start_delay_s
@@ -92,6 +97,7 @@ class HostModel(guests.GuestOps):
             self.first_request_at = self.now
         self.dom0_target_mb = float(target_mb)
         self.target_reached_at = None
+        balloon_driver.target_changed(self, old_target)
 
     def start_build(self, name, footprint_mb, vcpus, fail_at_fraction=None,
                     uuid=None):
@@ -144,6 +150,8 @@ class HostModel(guests.GuestOps):
         if (b.grow_back_after_s is not None and not self.grown_back and
                 self.first_request_at is not None):
             marks.append(self.first_request_at + b.grow_back_after_s)
+        marks.append(balloon_driver.next_event(self, b.release_rate_mb_s * (
+            self.jitter_factor(int(math.floor(now + 1e-9))))))
         if b.dip_at_s is not None:
             marks.extend(m for m in (b.dip_at_s, b.dip_at_s +
                                      b.dip_duration_s) if m > now)
@@ -187,6 +195,7 @@ class HostModel(guests.GuestOps):
 
     def _step(self, dt):
         b = self.balloon
+        balloon_driver.wake_due(self)
         if self.stuck and self.balloon_can_release():
             self.stuck = False
         building = self._building()
@@ -203,19 +212,22 @@ class HostModel(guests.GuestOps):
             self.dom0_target_mb += b.grow_back_mb
             self.target_reached_at = None
 
+        rate = (b.release_rate_mb_s *
+                self.jitter_factor(int(math.floor(self.now + 1e-9))))
+        if contending:
+            rate *= self.build.contention_slowdown
         if self.dom0_mb > self.dom0_target_mb + EPS:
+            balloon_driver.reclaim(self, dt)
             if not releasing and not self.stuck:
                 self.stuck = True
                 self.stall_began_at = self.now
             if releasing and self.now >= self.release_start - 1e-9:
-                rate = (b.release_rate_mb_s *
-                        self.jitter_factor(int(math.floor(self.now + 1e-9))))
-                if contending:
-                    rate *= self.build.contention_slowdown
                 room = min(self.dom0_mb - max(self.dom0_target_mb,
                                               self.dom0_low_mb),
                            self._stall_room())
                 move = min(rate * dt, room)
+                if balloon_driver.modelled(self):
+                    move = balloon_driver.limit(self, move)
                 if move >= room - EPS:
                     # Land exactly on the bound: no float drift in MiB.
                     move = room
@@ -225,13 +237,15 @@ class HostModel(guests.GuestOps):
                 else:
                     self.dom0_mb -= move
                 self.released_mb += move
+                reach = balloon_driver.seconds_for(self, room, rate)
                 if room - move <= EPS and self.dom0_mb > (
                         self.dom0_target_mb + EPS) and not self.stuck:
                     self.stuck = True
-                    self.stall_began_at = self.now + room / rate
+                    self.stall_began_at = self.now + reach
                 if move >= room - EPS and (self.dom0_mb <=
                                            self.dom0_target_mb + EPS):
-                    self.target_reached_at = self.now + room / rate
+                    self.target_reached_at = self.now + reach
+            balloon_driver.after_step(self, self.now + dt, rate)
         elif self.dom0_mb < self.dom0_target_mb - EPS:
             gap = self.dom0_target_mb - self.dom0_mb
             move = min(b.reinflate_rate_mb_s * dt, gap, self.free_mb())
@@ -277,24 +291,5 @@ class HostModel(guests.GuestOps):
     # -- the physical limit ----------------------------------------------
 
     def release_time(self, mb):
-        """Seconds from now for dom0 to free ``mb`` MiB if asked now.
-
-        Used to report the physical limit of a request; None when dom0
-        cannot free that much (floor or stall).
-        """
-        if mb <= EPS:
-            return 0.0
-        oracle = copy.deepcopy(self)
-        oracle.domains = {}
-        oracle.balloon = copy.copy(self.balloon)
-        oracle.balloon.grow_back_after_s = None
-        oracle.balloon.dip_at_s = None
-        oracle.set_dom0_target(oracle.dom0_mb - mb)
-        goal = oracle.dom0_target_mb
-        if goal < max(oracle.dom0_low_mb, oracle.dom0_mb - oracle._stall_room()
-                      ) - EPS:
-            return None
-        start = oracle.now
-        while oracle.dom0_mb > goal + EPS:
-            oracle._step(oracle._next_boundary() - oracle.now)
-        return oracle.target_reached_at - start
+        """Seconds from now for dom0 to free ``mb`` MiB (oracle.py)."""
+        return oracle.release_time(self, mb)

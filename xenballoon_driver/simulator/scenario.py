@@ -55,6 +55,7 @@ def from_dict(data, path='<scenario>'):
         requests.extend(_generate(data['generate'], path))
     _no_duplicates([r.name for r in requests], 'request', path)
     _check_host(sections['host'], 'host', path)
+    _check_cache(sections['host'], sections['balloon'], '', path)
     name = data.get('name') or path
     if not isinstance(name, str):
         raise exception.InvalidScenario(path=path,
@@ -98,6 +99,16 @@ def _check_host(host, where, path):
         raise exception.InvalidScenario(
             path=path, reason='%s.dom0_low_mb %d is above %s.dom0_mb %d' % (
                 where, host.dom0_low_mb, where, host.dom0_mb))
+
+
+def _check_cache(host, balloon, where, path):
+    # Page cache is part of what dom0 holds above what it cannot free.
+    room = host.dom0_mb - host.dom0_low_mb
+    if balloon.page_cache_mb is not None and balloon.page_cache_mb > room:
+        raise exception.InvalidScenario(
+            path=path, reason='%sballoon.page_cache_mb %g is more than '
+                              'dom0 holds above its low mark (%d MiB)' % (
+                                  where, balloon.page_cache_mb, room))
 
 
 def _generate(raw, path):
@@ -172,6 +183,8 @@ def _hosts(data, path):
             sections[key] = fields.convert(cls, merged,
                                            '%s.%s' % (where, key), path)
         _check_host(sections['host'], where + '.host', path)
+        _check_cache(sections['host'], sections['balloon'], where + '.',
+                     path)
         count = entry.count or 1
         if len(hosts) + count > specs.MAX_HOSTS:
             raise exception.InvalidScenario(

@@ -54,6 +54,24 @@ class BalloonSpec:
     dip_mb: float = fields.field(0.0, 0.0, 1.0e9)
     dip_duration_s: float = fields.field(0.0, 0.0, 1.0e6)
     seed: int = fields.field(1, 0, 2 ** 31, int)
+    # dom0's page cache (simulator/balloon_driver.py; None: not modelled,
+    # dom0 frees at release_rate_mb_s down to dom0_low_mb as before).
+    # The balloon takes free pages only; kswapd turns cache into free
+    # pages at reclaim_rate_mb_s while dom0 must shrink. 200 MiB/s is an
+    # assumption (clean page cache; no figure was measured in the lab).
+    page_cache_mb: float = fields.field(None, 0.0, 1.0e9, optional=True)
+    reclaim_rate_mb_s: float = fields.field(200.0, 0.0, 1.0e6)
+    # kswapd reclaims from this long after dom0 first runs out of free
+    # pages (dirty cache written back first; an assumption, 0 by default).
+    reclaim_delay_s: float = fields.field(0.0, 0.0, 1.0e6)
+    # Linux's balloon thread backs off and cancels (balloon_driver.py);
+    # None: not modelled (it never pauses) and balloon_state() is None.
+    # The lab's Debian 12 dom0 shows max_schedule_delay 20 and
+    # max_retry_count 4 (captures a160_sysfs_balloon_all_final);
+    # max_retry_count 0 never cancels.
+    max_schedule_delay_s: int = fields.field(None, 1, 3600, int,
+                                             optional=True)
+    max_retry_count: int = fields.field(4, 0, 1000000, int)
 
 
 @dataclasses.dataclass

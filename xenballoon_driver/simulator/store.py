@@ -30,7 +30,11 @@ MODEL_KEYS = ('now', 'total_mb', 'xen_mb', 'dom0_low_mb', 'dom0_mb',
               'peak_committed_mb', 'domains',
               'next_domid')
 # Added later: a state file saved before has none.
-OPTIONAL_MODEL_KEYS = {'faults_used': dict, 'consoles': dict}
+OPTIONAL_MODEL_KEYS = {'faults_used': dict, 'consoles': dict,
+                       # dom0's page cache and balloon thread (None: not
+                       # modelled, as in a state saved before them).
+                       'dom0_cache_mb': type(None), 'bp': type(None),
+                       'dom0_starved_at': type(None)}
 
 
 def model_state(model):

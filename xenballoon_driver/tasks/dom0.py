@@ -6,6 +6,7 @@ from oslo_log import log as logging
 from taskflow import task
 
 from xenballoon_driver.balloon import progress as progress_mod
+from xenballoon_driver.balloon import verdict as verdict_mod
 from xenballoon_driver import exception
 from xenballoon_driver.tasks import common
 from xenballoon_driver.tasks import host
@@ -41,7 +42,10 @@ class WaitForBalloon(host.HostTask):
     Ends when free memory not promised to any other spawn covers this one
     (no early build), never because of time alone unless max_wait is set
     (no false NOMEM), and with BalloonStalled when less than
-    min_progress_mb_s was released over stall_timeout.
+    min_progress_mb_s was released over stall_timeout. Where the
+    backend shows dom0's balloon driver (balloon_state), a pause while it
+    backs off with reclaimable memory left is waited out, and a balloon
+    that cancelled itself is nudged (balloon/verdict.py).
     """
 
     def __init__(self, backend, ledger, options, recovering=False,
@@ -58,11 +62,24 @@ class WaitForBalloon(host.HostTask):
         if self.recovering:
             raise exception.Interrupted(name=reservation['name'])
         opts = self.options
-        clock = self.backend.clock
         watcher = progress_mod.ProgressWatcher(
             reservation['need_mb'], opts.stall_timeout,
             opts.min_progress_mb_s, opts.poll_interval,
             opts.min_poll_interval, opts.max_wait)
+        judge = verdict_mod.Verdict(opts.stall_timeout, opts.backoff_budget_s,
+                                    opts.max_nudges)
+        self._nudged = False
+        try:
+            return self._wait(reservation, watcher, judge)
+        finally:
+            if self._nudged:
+                # Never leave dom0 at a nudged target.
+                common.safely('restoring dom0\'s target',
+                              self.ledger.apply_target, self.backend)
+
+    def _wait(self, reservation, watcher, judge):
+        opts = self.options
+        clock = self.backend.clock
         reasserts = 0
         reported = -1.0
         while True:
@@ -79,14 +96,27 @@ class WaitForBalloon(host.HostTask):
             if prog.done:
                 return {'waited_s': prog.elapsed_s,
                         'released_mb': prog.released_mb,
-                        'rate_mb_s': prog.rate_mb_s, 'reasserts': reasserts}
-            target = self.ledger.target()
+                        'rate_mb_s': prog.rate_mb_s, 'reasserts': reasserts,
+                        'nudges': judge.nudges}
+            ledger_target = self.ledger.target()
+            restored = self._nudged
+            if restored:
+                # The look after a nudge: the ledger's target again.
+                ledger_target, _found = self.ledger.apply_target(
+                    self.backend)
+                self._nudged = False
+            target = (dom0.target_mb if ledger_target is None
+                      else ledger_target)
+            state = self.backend.balloon_state()
+            verdict = judge.judge(clock.now(), prog, state, dom0.current_mb,
+                                  target)
             # Waiting behind another spawn's build is not a stalled balloon:
             # that build ends (running or reverted) and frees our way.
-            stalled = prog.stalled and not build_ahead
+            stalled = verdict == verdict_mod.STALL and not build_ahead
             if stalled or prog.timed_out:
-                if target is None:
-                    target = dom0.target_mb
+                if state is not None:
+                    LOG.info('Balloon verdict for %s: %s',
+                             reservation['name'], judge.reason)
                 error = (exception.BalloonTimeout if not stalled
                          else exception.BalloonStalled)
                 raise error(current_mb=dom0.current_mb, target_mb=target,
@@ -94,8 +124,10 @@ class WaitForBalloon(host.HostTask):
                             stalled_s=opts.stall_timeout,
                             min_rate=opts.min_progress_mb_s,
                             max_wait=opts.max_wait)
-            if target is not None and (dom0.target_mb > target or
-                                       prog.grew_back):
+            if verdict == verdict_mod.NUDGE:
+                self._nudge(reservation, dom0, target, judge)
+            elif (ledger_target is not None and not restored and
+                  (dom0.target_mb > target or prog.grew_back)):
                 # Looked again under the ledger's lock: another spawn may
                 # have changed the target since this look.
                 target, found = self.ledger.apply_target(self.backend)
@@ -104,10 +136,21 @@ class WaitForBalloon(host.HostTask):
                                 'expected %d MiB: asserting it again', found,
                                 dom0.current_mb, target)
                     reasserts += 1
+            gap = judge.next_poll(prog, state, dom0.current_mb, target)
             if self.cancel is None:
-                clock.sleep(prog.next_poll_s)
+                clock.sleep(gap)
             else:
-                clock.sleep(prog.next_poll_s, wake=self.cancel)
+                clock.sleep(gap, wake=self.cancel)
+
+    def _nudge(self, reservation, dom0, target, judge):
+        # Set before the call: a nudge that half-happened is put back too.
+        self._nudged = True
+        nudged = self.ledger.nudge_target(self.backend)
+        LOG.warning('dom0\'s balloon %s (dom0 at %d MiB, target %d MiB) for '
+                    '%s: nudging it with a target of %s MiB, then %d MiB '
+                    'again (nudge %d of at most %d in a row)', judge.reason,
+                    dom0.current_mb, target, reservation['name'], nudged,
+                    target, judge.fruitless, judge.max_nudges)
 
     def _report(self, prog, dom0):
         # update_progress() with details: the engine stores them with the

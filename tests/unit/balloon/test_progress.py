@@ -111,3 +111,13 @@ def test_a_jump_in_free_memory_does_not_hide_dom0_moving_on():
     for t in range(30, 41):
         p = w.observe(float(t), 21000, -10000)
     assert p.stalled
+
+
+def test_idle_counts_from_the_last_look_that_saw_progress():
+    w = watcher(stall=5.0)      # progress: 5 MiB moved since the last mark
+    assert w.observe(0.0, 2000, 0).idle_s == 0.0
+    assert w.observe(1.0, 1900, 100).idle_s == 0.0
+    assert w.observe(2.0, 1897, 103).idle_s == 1.0     # 3 MiB: not enough
+    assert w.observe(3.5, 1895, 105).idle_s == 0.0     # 5 MiB since 1.0
+    prog = w.observe(8.5, 1895, 105)
+    assert prog.idle_s == 5.0 and prog.stalled

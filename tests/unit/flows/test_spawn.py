@@ -4,6 +4,10 @@ Every test runs the real taskflow engine on a simulated host whose clock
 is virtual: minutes of ballooning take milliseconds.
 """
 
+import dataclasses
+import importlib.resources
+import logging
+
 import pytest
 from taskflow import exceptions as tf_exceptions
 
@@ -13,6 +17,7 @@ from xenballoon_driver.flows import destroy as destroy_flow
 from xenballoon_driver.flows import names
 from xenballoon_driver.flows import spawn as spawn_flow
 from xenballoon_driver.hypervisor import base
+from xenballoon_driver.simulator import scenario as scenario_mod
 
 GiB = conftest.GiB
 
@@ -505,3 +510,107 @@ def test_engine_errors_are_not_wrapped(sim):
     with pytest.raises(exception.BuildFailed) as err:
         host.driver.spawn('vm1', 30 * GiB)
     assert not isinstance(err.value, tf_exceptions.WrappedFailure)
+
+
+# Invariant 3 against Linux's balloon thread (simulator/balloon_driver.py):
+# back-off pauses, a balloon that cancels itself, a true stall at the
+# low mark, with the verdict of balloon/verdict.py.
+
+def shipped(conf, name, **balloon):
+    """A SimHost on a shipped scenario, its balloon section changed."""
+    path = str(importlib.resources.files('xenballoon_driver.simulator') /
+               'scenarios' / ('%s.yaml' % name))
+    scenario = scenario_mod.load(path)
+    scenario.balloon = dataclasses.replace(scenario.balloon, **balloon)
+    return conftest.SimHost(conf, scenario), scenario.requests[0]
+
+
+def spawn_request(host, request):
+    return host.driver.spawn(request.name, request.memory_mb,
+                             vcpus=request.vcpus)
+
+
+def limit_s(host, request):
+    """The physical limit: dom0's release time (cancel nudged at once)."""
+    missing = request.footprint_mb - host.model.free_mb()
+    return host.model.release_time(missing) + (
+        request.footprint_mb / host.model.build.populate_rate_mb_s)
+
+
+@pytest.mark.parametrize('reclaim_delay_s', [0, 4, 10, 20, 30, 40])
+def test_back_off_pauses_are_waited_out(conf, caplog, reclaim_delay_s):
+    # kswapd starts late: the balloon backs off 2, 4, 8, 16, 20, 20 ... s
+    # (Debian's max_schedule_delay 20) before it gives again; never
+    # cancelling (max_retry_count 0). stall_timeout 5 s, squeezed's.
+    conf.flags('xenballoon', stall_timeout=5.0)
+    host, request = shipped(conf, 'backoff-page-cache', max_retry_count=0,
+                            reclaim_delay_s=reclaim_delay_s)
+    limit = limit_s(host, request)
+    with caplog.at_level(logging.WARNING):
+        assert spawn_request(host, request).state == 'running'
+    assert 'nudging' not in caplog.text
+    assert host.model.contention_s == 0
+    assert limit <= host.clock.now() <= 1.002 * limit + 1.0
+
+
+def test_a_back_off_beyond_its_budget_is_a_stall(conf):
+    # kswapd 60 s late: no progress from 12 s to at least 72 s, more than
+    # stall_timeout + backoff_budget_s (5 + 60 s).
+    conf.flags('xenballoon', stall_timeout=5.0)
+    host, request = shipped(conf, 'backoff-page-cache', max_retry_count=0,
+                            reclaim_delay_s=60)
+    with pytest.raises(exception.BalloonStalled):
+        spawn_request(host, request)
+    # The first pass fails at 12 s (the scenario's notes).
+    assert 12.0 + 65.0 <= host.clock.now() <= 12.0 + 65.0 + 2.0
+
+
+def test_the_shipped_back_off_is_no_stall(conf, caplog):
+    conf.flags('xenballoon', stall_timeout=5.0)
+    host, request = shipped(conf, 'backoff-page-cache')
+    limit = limit_s(host, request)
+    with caplog.at_level(logging.WARNING):
+        assert spawn_request(host, request).state == 'running'
+    assert 'nudging' not in caplog.text
+    assert host.clock.now() <= 1.002 * limit + 1.0
+
+
+def test_the_same_back_off_without_the_verdict_is_a_false_stall(conf):
+    # Today's rule (a backend that cannot see dom0): the 8 s pause is a
+    # stall with stall_timeout 5 s.
+    conf.flags('xenballoon', stall_timeout=5.0)
+    host, request = shipped(conf, 'backoff-page-cache')
+    host.backend.balloon_state = lambda: None
+    with pytest.raises(exception.BalloonStalled):
+        spawn_request(host, request)
+
+
+def test_a_cancelled_balloon_is_nudged_and_the_spawn_finishes(conf, caplog):
+    conf.flags('xenballoon', stall_timeout=5.0)
+    host, request = shipped(conf, 'backoff-cancel')
+    spy = Spy(host, 'set_dom0_target')
+    with caplog.at_level(logging.WARNING):
+        info = spawn_request(host, request)
+    assert info.state == 'running'
+    nudges = [r for r in caplog.records if 'nudging' in r.getMessage()]
+    assert 1 <= len(nudges) <= conf.xenballoon.max_nudges
+    assert all(r.levelno == logging.WARNING for r in nudges)
+    # Each nudge 1 MiB below the ledger's target, then the target again;
+    # dom0 is left at the ledger's.
+    targets = [args[0] for args, _ in spy.calls]
+    target = host.ledger.target()
+    assert set(targets) == {target, target - 1}
+    assert targets[-1] == target == host.dom0().target_mb
+    assert host.model.contention_s == 0
+
+
+def test_a_true_stall_at_the_low_mark_is_reported_fast(conf):
+    conf.flags('xenballoon', stall_timeout=5.0)
+    host, request = shipped(conf, 'stall-low-mark')
+    with pytest.raises(exception.BalloonStalled) as err:
+        spawn_request(host, request)
+    began = host.model.stall_began_at
+    assert began is not None
+    assert began + 5.0 <= host.clock.now() <= began + 5.0 + 0.5
+    assert err.value.current_mb == 100 * GiB
+    assert_clean(host, 120 * GiB)

@@ -217,3 +217,109 @@ def test_sysfs_read_glitch_is_retried(backend, balloon, monkeypatch):
     monkeypatch.setattr(xl_sysfs, 'dom0_memory', flaky)
     assert backend.dom0_memory() == base.Dom0Memory(1536, 1536)
     assert backend.clock.now() == backend.options.look_retry_interval
+
+
+# -- the balloon's back-off and MemAvailable (balloon_state) -------------
+
+# Captures a160_sysfs_balloon_all_final (Debian 12's dom0 kernel, at
+# rest) and a044_proc_meminfo_after_memset.
+A160 = {'schedule_delay': '1', 'max_schedule_delay': '20',
+        'retry_count': '1', 'max_retry_count': '4'}
+A044_MEMINFO = ('MemTotal:         895160 kB\nMemFree:          789152 kB\n'
+                'MemAvailable:     781276 kB\nBuffers:               0 kB\n')
+
+
+def write_backoff(balloon, **values):
+    for name, text in dict(A160, **values).items():
+        (balloon.dir / name).write_text('%s\n' % text)
+
+
+@pytest.fixture
+def meminfo(tmp_path):
+    path = tmp_path / 'meminfo'
+    path.write_text(A044_MEMINFO)
+    return path
+
+
+def test_balloon_state_as_captured(balloon, meminfo):
+    write_backoff(balloon)
+    assert xl_sysfs.balloon_state(str(balloon.dir), str(meminfo)) == (
+        base.BalloonState(schedule_delay_s=1, max_schedule_delay_s=20,
+                          retry_count=1, max_retry_count=4,
+                          available_mb=781276 // 1024))
+
+
+def test_balloon_state_in_back_off(balloon, meminfo):
+    write_backoff(balloon, schedule_delay=8, retry_count=4)
+    state = xl_sysfs.balloon_state(str(balloon.dir), str(meminfo))
+    assert (state.schedule_delay_s, state.retry_count) == (8, 4)
+
+
+def test_no_backoff_files_is_none(balloon, meminfo):
+    # An older kernel: target_kb and current_kb only.
+    assert xl_sysfs.balloon_state(str(balloon.dir), str(meminfo)) is None
+    write_backoff(balloon)
+    (balloon.dir / 'retry_count').unlink()
+    assert xl_sysfs.balloon_state(str(balloon.dir), str(meminfo)) is None
+
+
+def test_no_mem_available_is_unknown(balloon, tmp_path):
+    write_backoff(balloon)
+    state = xl_sysfs.balloon_state(str(balloon.dir), str(tmp_path / 'no'))
+    assert state.available_mb is None and state.max_retry_count == 4
+    old = tmp_path / 'old-meminfo'  # before Linux 3.14
+    old.write_text('MemTotal:         895160 kB\nMemFree: 789152 kB\n')
+    assert xl_sysfs.balloon_state(str(balloon.dir),
+                                  str(old)).available_mb is None
+
+
+@pytest.mark.parametrize('name, text', [
+    ('schedule_delay', ''), ('schedule_delay', 'abc'),
+    ('max_schedule_delay', '-1'), ('retry_count', '1.5'),
+    ('max_retry_count', '9' * 30), ('schedule_delay', '0'),
+    ('retry_count', '0')])
+def test_odd_backoff_is_a_toolstack_error(balloon, meminfo, name, text):
+    write_backoff(balloon, **{name: text})
+    with pytest.raises(exception.ToolstackError) as err:
+        xl_sysfs.balloon_state(str(balloon.dir), str(meminfo))
+    assert 'read %s' % balloon.dir in err.value.message
+    assert name in err.value.message
+
+
+@pytest.mark.parametrize('line', [
+    'MemAvailable: 12 MB', 'MemAvailable: -5 kB', 'MemAvailable:',
+    'MemAvailable: 1.5 kB', 'MemAvailable: %s kB' % ('9' * 30)])
+def test_odd_meminfo_is_a_toolstack_error(balloon, tmp_path, line):
+    write_backoff(balloon)
+    path = tmp_path / 'meminfo'
+    path.write_text('MemTotal: 895160 kB\n%s\n' % line)
+    with pytest.raises(exception.ToolstackError) as err:
+        xl_sysfs.balloon_state(str(balloon.dir), str(path))
+    assert 'MemAvailable' in err.value.message
+    assert str(path) in err.value.message
+
+
+def test_backend_balloon_state(backend, fake, balloon, meminfo):
+    write_backoff(balloon, schedule_delay=4, retry_count=3)
+    backend.meminfo_path = str(meminfo)
+    state = backend.balloon_state()
+    assert state == base.BalloonState(4, 20, 3, 4, 762)
+    # The directory was checked against xl first, once.
+    assert fake.calls() == [['list', '0'], ['list', '-l', '0']]
+    backend.balloon_state()
+    assert len(fake.calls()) == 2
+
+
+def test_backend_without_the_directory_has_no_state(conf, fake, tmp_path):
+    fake.configure(conf, dom0_balloon_dir=str(tmp_path / 'absent'))
+    assert xl.XlHypervisor(conf).balloon_state() is None
+
+
+def test_backend_with_a_stale_directory_has_no_state(conf, fake, balloon,
+                                                     meminfo):
+    write_backoff(balloon)
+    balloon_elsewhere(conf, fake, 1024)
+    fake.configure(conf, dom0_balloon_dir=str(balloon.dir))
+    backend = xl.XlHypervisor(conf)
+    backend.meminfo_path = str(meminfo)
+    assert backend.balloon_state() is None

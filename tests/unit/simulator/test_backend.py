@@ -293,3 +293,35 @@ def test_a_domain_keeps_its_instance_uuid(host):
     assert [(d.name, d.uuid) for d in h.backend.list_domains()] == [
         ('vm1', uuid), ('vm2', None)]
     assert h.backend.domain_info('vm1').uuid == uuid
+
+
+# -- dom0's balloon thread, as sysfs shows it ----------------------------
+
+
+def test_balloon_state_is_none_unless_the_thread_is_modelled(host):
+    assert host().backend.balloon_state() is None
+    # Page cache alone is not the balloon thread.
+    assert host(balloon={'page_cache_mb': 1024}).backend.balloon_state() \
+        is None
+
+
+def test_balloon_state_shows_the_back_off_and_memavailable(host):
+    h = host(balloon={'page_cache_mb': 10 * GiB, 'reclaim_rate_mb_s': 0,
+                      'max_schedule_delay_s': 20, 'max_retry_count': 4})
+    # At rest: the knobs of the lab's Debian 12 dom0 (capture a160);
+    # MemAvailable is what dom0 holds above its 1 GiB low mark.
+    assert h.backend.balloon_state() == base.BalloonState(
+        schedule_delay_s=1, max_schedule_delay_s=20, retry_count=1,
+        max_retry_count=4, available_mb=DOM0 - 1024)
+    h.backend.set_dom0_target(10 * GiB)
+    # 45 GiB of free pages go in 45 s; then only cache is left, and
+    # kswapd gives none of it: a pass fails at 45 s, another at 47 s.
+    h.clock.sleep(47.5)
+    assert h.backend.balloon_state() == base.BalloonState(
+        schedule_delay_s=4, max_schedule_delay_s=20, retry_count=3,
+        max_retry_count=4, available_mb=10 * GiB)
+    # 51 s: retry 4 (delay 8); 59 s: cancelled, idle-looking in sysfs.
+    h.clock.sleep(12)
+    state = h.backend.balloon_state()
+    assert (state.schedule_delay_s, state.retry_count) == (1, 1)
+    assert h.backend.dom0_memory().current_mb == 11 * GiB

@@ -1,0 +1,109 @@
+"""The stall verdict, one look at a time (balloon/verdict.py)."""
+
+import dataclasses
+
+import pytest
+
+from xenballoon_driver.balloon import verdict as verdict_mod
+from xenballoon_driver.hypervisor import base
+
+WAIT, NUDGE, STALL = verdict_mod.WAIT, verdict_mod.NUDGE, verdict_mod.STALL
+
+
+@dataclasses.dataclass
+class Prog:
+    stalled: bool = False
+    idle_s: float = 0.0
+    next_poll_s: float = 1.0
+    done: bool = False
+
+
+def state(delay=1, retry=1, available=10000, max_delay=20, max_retry=4):
+    return base.BalloonState(delay, max_delay, retry, max_retry, available)
+
+
+def judge(**kw):
+    args = dict(stall_timeout=5.0, backoff_budget_s=60.0, max_nudges=3)
+    args.update(kw)
+    return verdict_mod.Verdict(**args)
+
+
+@pytest.mark.parametrize('stalled', [False, True])
+def test_without_a_state_todays_rule(stalled):
+    j = judge()
+    prog = Prog(stalled=stalled, idle_s=30.0, next_poll_s=0.7)
+    assert j.judge(40.0, prog, None, 5000, 1000) == (
+        STALL if stalled else WAIT)
+    assert j.next_poll(prog, None, 5000, 1000) == 0.7
+
+
+def test_back_off_with_memory_left_is_no_stall():
+    j = judge()
+    assert j.judge(10.0, Prog(True, 6.0), state(8, 4), 5000, 1000) == WAIT
+    assert 'backing off' in j.reason
+
+
+@pytest.mark.parametrize('current, available', [
+    (5000, 4000),    # nothing left to reclaim: MemAvailable <= 4000 to give
+    (5000, 0),
+    (1000, 9000),    # dom0 at its target: not the balloon's to fix
+])
+def test_stall_when_nothing_to_reclaim_or_at_target(current, available):
+    j = judge()
+    assert j.judge(10.0, Prog(True, 6.0), state(8, 4, available), current,
+                   1000) == STALL
+    # Not before stall_timeout, and looks come 0.5 s apart meanwhile.
+    assert j.judge(3.0, Prog(False, 2.0), state(8, 4, available), current,
+                   1000) == WAIT
+    assert j.next_poll(Prog(False, 2.0), state(8, 4, available), current,
+                       1000) == verdict_mod.STALL_SLACK_S
+
+
+def test_unknown_mem_available_trusts_the_back_off():
+    j = judge()
+    assert j.judge(10.0, Prog(True, 6.0), state(8, 4, None), 5000,
+                   1000) == WAIT
+
+
+def test_back_off_budget():
+    j = judge(backoff_budget_s=30.0)
+    assert j.judge(10.0, Prog(True, 5.0), state(8, 3), 5000, 1000) == WAIT
+    assert j.judge(40.0, Prog(True, 35.0), state(16, 5), 5000, 1000) == WAIT
+    assert j.judge(40.1, Prog(True, 35.1), state(16, 5), 5000, 1000) == STALL
+    assert 'budget' in j.reason
+
+
+def test_progress_restarts_the_budget():
+    j = judge(backoff_budget_s=30.0)
+    j.judge(10.0, Prog(True, 5.0), state(8, 3), 5000, 1000)
+    assert j.judge(39.0, Prog(False, 0.0), state(), 5000, 1000) == WAIT
+    assert j.judge(45.0, Prog(True, 6.0), state(2, 2), 5000, 1000) == WAIT
+
+
+def test_idle_above_target_is_nudged_after_the_longest_step():
+    j = judge()
+    assert j.judge(20.0, Prog(True, 20.0), state(), 5000, 1000) == WAIT
+    assert j.judge(20.5, Prog(True, 20.5), state(), 5000, 1000) == NUDGE
+    # Not again until idle as long since the nudge.
+    assert j.judge(21.5, Prog(True, 21.5), state(), 5000, 1000) == WAIT
+    assert j.judge(40.6, Prog(True, 40.6), state(), 5000, 1000) == NUDGE
+    assert (j.nudges, j.fruitless) == (2, 2)
+    # Progress: the nudges worked; the count of fruitless ones restarts.
+    j.judge(41.0, Prog(False, 0.0), state(), 5000, 1000)
+    assert (j.nudges, j.fruitless) == (2, 0)
+
+
+def test_nudges_are_bounded():
+    j = judge(max_nudges=1, backoff_budget_s=1000.0)
+    assert j.judge(21.0, Prog(True, 21.0), state(), 5000, 1000) == NUDGE
+    assert j.judge(42.0, Prog(True, 42.0), state(), 5000, 1000) == STALL
+    assert 'after 1 nudges' in j.reason
+    assert judge(max_nudges=0).judge(21.0, Prog(True, 21.0), state(), 5000,
+                                     1000) == STALL
+
+
+def test_a_look_lands_at_the_stall_deadline():
+    j = judge()
+    gap = j.next_poll(Prog(False, 4.2), state(8, 4), 5000, 1000)
+    assert gap == pytest.approx(0.8 + verdict_mod.DUE_EPS_S)
+    assert j.next_poll(Prog(True, 9.0), state(8, 4), 5000, 1000) == 1.0

@@ -1,0 +1,119 @@
+"""The stall verdict from what dom0's own balloon driver shows.
+
+Pure logic over looks; the caller acts on the answer. Without a
+BalloonState (libvirt, a simulated host that does not show one) the
+answer is progress.py's rule alone: no progress for stall_timeout is a
+stall. With one, a pause is judged by what Linux's balloon driver
+(drivers/xen/balloon.c, 5.15 and Debian 12's 6.1) is doing:
+
+- Back-off (schedule_delay > 1 or retry_count > 1): decrease_reservation
+  could not allocate pages (GFP_BALLOON is __GFP_NORETRY) and the thread
+  sleeps schedule_delay s, doubling up to max_schedule_delay
+  (update_schedule). With reclaimable memory left (MemAvailable above
+  what dom0 must still give) kswapd will produce pages: the pause is
+  waited out, for at most backoff_budget_s past stall_timeout.
+- Idle (delay 1, retry 1) with dom0 above its target: after
+  max_retry_count failures the driver resets both to 1 and cancels
+  (BP_ECANCELED), then sleeps up to 3600 s until the credit (target -
+  current) changes; the same target again does not change it
+  (balloon_thread_cond). Idle for longer than the driver's longest step
+  (max_schedule_delay) is taken as cancelled: the caller nudges the
+  target, at most max_nudges times without progress in between.
+- dom0 at its target, or nothing left to reclaim (the low mark: the
+  kernel gives back at most si_mem_available() pages), with no progress
+  for stall_timeout: a stall, as before.
+"""
+
+from oslo_log import log as logging
+
+LOG = logging.getLogger(__name__)
+
+WAIT, NUDGE, STALL = 'wait', 'nudge', 'stall'
+# Longest gap between looks while a stall is near (nothing left to
+# reclaim): a stall is then seen within stall_timeout + this.
+STALL_SLACK_S = 0.5
+DUE_EPS_S = 1e-3
+
+
+class Verdict:
+    """One balloon wait's judge of its pauses."""
+
+    def __init__(self, stall_timeout, backoff_budget_s, max_nudges):
+        self.stall_timeout = stall_timeout
+        self.backoff_budget_s = backoff_budget_s
+        self.max_nudges = max_nudges
+        # When the current excused pause began to count as a stall.
+        self._excused_since = None
+        self._last_nudge_t = None
+        # Nudges since progress was last seen.
+        self.fruitless = 0
+        self.nudges = 0
+        self.reason = None
+
+    def judge(self, t, prog, state, current_mb, target_mb):
+        """WAIT, NUDGE or STALL for this look; ``reason`` says why."""
+        if state is None:
+            return self._say(STALL if prog.stalled else WAIT,
+                             'no progress for stall_timeout')
+        if not prog.stalled:
+            self._excused_since = None
+        if prog.idle_s == 0:
+            # Progress since the last look: the nudges so far worked.
+            self.fruitless = 0
+        remaining = current_mb - target_mb
+        if remaining <= 0:
+            return self._plain(prog, 'dom0 is at its target')
+        if (state.available_mb is not None and
+                state.available_mb <= remaining):
+            return self._plain(prog, 'dom0 has %d MiB left to reclaim, '
+                               '%d MiB to give' % (state.available_mb,
+                                                   remaining))
+        if prog.stalled and self._excused_since is None:
+            self._excused_since = t
+        if (self._excused_since is not None and
+                t - self._excused_since > self.backoff_budget_s):
+            return self._say(STALL, 'no progress for %.1f s while dom0\'s '
+                             'balloon backed off (budget %.0f s)'
+                             % (prog.idle_s, self.backoff_budget_s))
+        if state.schedule_delay_s > 1 or state.retry_count > 1:
+            return self._say(WAIT, 'backing off (delay %d s, try %d)' % (
+                state.schedule_delay_s, state.retry_count))
+        since = max(t - prog.idle_s, self._last_nudge_t or -1e18)
+        if t - since <= max(state.max_schedule_delay_s, 1):
+            return self._say(WAIT, 'idle for %.1f s' % (t - since))
+        if self.fruitless < self.max_nudges:
+            self.fruitless += 1
+            self.nudges += 1
+            self._last_nudge_t = t
+            return self._say(NUDGE, 'idle for %.1f s above its target: '
+                             'cancelled' % (t - since))
+        return self._plain(prog, 'still idle after %d nudges'
+                           % self.fruitless)
+
+    def next_poll(self, prog, state, current_mb, target_mb):
+        """The gap to the next look, at most prog.next_poll_s.
+
+        Without a state, progress.py's. With one, a look lands where the
+        stall would be declared, and looks come STALL_SLACK_S apart when
+        dom0 has nothing left to reclaim.
+        """
+        gap = prog.next_poll_s
+        if state is None or prog.done:
+            return gap
+        remaining = current_mb - target_mb
+        if remaining <= 0 or (state.available_mb is not None and
+                              state.available_mb <= remaining):
+            gap = min(gap, STALL_SLACK_S)
+        due = self.stall_timeout - prog.idle_s
+        if due > 0:
+            # Just past it, so that the window reaches back to the look
+            # that last saw progress.
+            gap = min(gap, due + DUE_EPS_S)
+        return gap
+
+    def _plain(self, prog, why):
+        return self._say(STALL if prog.stalled else WAIT, why)
+
+    def _say(self, verdict, why):
+        self.reason = why
+        return verdict
