@@ -33,7 +33,7 @@ class BuildDomain(common.QuietTask, host.HostTask):
         was = self.ledger.mark_building(reservation['id'])
         if was != ledger_mod.RESERVED:
             # Run again after a crash: the create may have happened.
-            found = self._existing(spec.name)
+            found = self.existing(spec.name)
             if found is not None and (was == ledger_mod.DOMAIN or
                                       found.state == 'running'):
                 self.ledger.commit(reservation['id'])
@@ -47,12 +47,6 @@ class BuildDomain(common.QuietTask, host.HostTask):
         LOG.info('Domain %s (domid %d) running with %d MiB', info.name,
                  info.domid, spec.memory_mb)
         return dataclasses.asdict(info)
-
-    def _existing(self, name):
-        try:
-            return self.backend.domain_info(name)
-        except exception.DomainNotFound:
-            return None
 
     def revert(self, spec, result, **kwargs):
         if isinstance(result, failure.Failure) and result.check(

@@ -2,6 +2,8 @@
 
 from taskflow import task
 
+from xenballoon_driver import exception
+
 
 class HostTask(task.Task):
     """A task of a flow on this host (spawn, destroy).
@@ -14,3 +16,10 @@ class HostTask(task.Task):
         super().__init__(**kwargs)
         self.backend = backend
         self.ledger = ledger
+
+    def existing(self, name):
+        """The domain ``name``'s DomainInfo, or None if there is none."""
+        try:
+            return self.backend.domain_info(name)
+        except exception.DomainNotFound:
+            return None

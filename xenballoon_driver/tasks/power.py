@@ -16,14 +16,6 @@ from xenballoon_driver.tasks import host
 LOG = logging.getLogger(__name__)
 
 
-def exists(backend, name):
-    try:
-        backend.domain_info(name)
-    except exception.DomainNotFound:
-        return False
-    return True
-
-
 class MarkStopped(common.QuietTask, host.HostTask):
     """The ledger entry goes STOPPED, held by this flow until it is done.
 
@@ -40,7 +32,7 @@ class MarkStopped(common.QuietTask, host.HostTask):
     def revert(self, name, request_id, result, **kwargs):
         if not isinstance(result, dict):
             return  # stop() refused: nothing was written
-        if exists(self.backend, name):
+        if self.existing(name) is not None:
             common.safely('marking %s running again' % name,
                           self.ledger.unstop, result['id'], request_id)
         else:
@@ -86,7 +78,7 @@ class StopDomain(host.HostTask):
         clock = self.backend.clock
         deadline = clock.now() + timeout
         asked = None
-        while exists(self.backend, name):
+        while self.existing(name) is not None:
             now = clock.now()
             if now >= deadline:
                 self._destroy(name, timeout)
@@ -131,7 +123,7 @@ class StopDomain(host.HostTask):
 
     def _save(self, name, path):
         part = path + '.part'
-        if exists(self.backend, name):
+        if self.existing(name) is not None:
             for stale in (path, part):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(stale)

@@ -62,7 +62,7 @@ class StartDomain(common.QuietTask, host.HostTask):
         if reservation['was'] == RUNNING:
             return dataclasses.asdict(self.backend.domain_info(name))
         spec = base.DomainSpec.from_dict(reservation['spec'])
-        found = self._existing(name)
+        found = self.existing(name)
         if found is not None:
             if found.state == 'building':
                 raise exception.BuildInterrupted(name=name)
@@ -80,12 +80,6 @@ class StartDomain(common.QuietTask, host.HostTask):
         LOG.info('Guest %s (domid %d) started with %d MiB', name, info.domid,
                  spec.memory_mb)
         return dataclasses.asdict(info)
-
-    def _existing(self, name):
-        try:
-            return self.backend.domain_info(name)
-        except exception.DomainNotFound:
-            return None
 
     def revert(self, name, reservation, result, **kwargs):
         if reservation['was'] == RUNNING:
