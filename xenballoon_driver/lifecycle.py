@@ -9,6 +9,8 @@ then the other, so the guest's memory stays promised to it throughout
 import math
 import os
 
+from oslo_log import log as logging
+
 from xenballoon_driver import exception
 from xenballoon_driver.flows import engine
 from xenballoon_driver.flows import names
@@ -20,6 +22,7 @@ from xenballoon_driver import ledger as ledger_mod
 from xenballoon_driver.ledger import power as ledger_power
 from xenballoon_driver import validation
 
+LOG = logging.getLogger(__name__)
 STOPPED, DOMAIN = ledger_mod.STOPPED, ledger_mod.DOMAIN
 # The longest a power-off may wait for a clean shutdown (a day).
 MAX_WAIT_S = 86400
@@ -86,7 +89,16 @@ def power_off(driver, name, timeout=0, retry_interval=0, save_path=None):
 
 def power_on(driver, name):
     if _guest(driver, name)['state'] == DOMAIN:
-        return driver.backend.domain_info(name)
+        try:
+            return driver.backend.domain_info(name)
+        except exception.DomainNotFound:
+            # Gone without a power-off (the host rebooted, the guest
+            # crashed): stopped in the ledger first, then started as any
+            # stopped guest is (Nova's resume_state_on_host_boot).
+            LOG.warning('Guest %s is not on the host although it was '
+                        'running: marking it stopped, then starting it',
+                        name)
+            power_off(driver, name)
     results = _run(driver, power_on_flow.FLOW_NAME, {names.NAME: name},
                    'power-on %s' % name)
     return base.DomainInfo(**results[names.DOMAIN])

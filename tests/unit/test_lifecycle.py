@@ -14,6 +14,7 @@ from xenballoon_driver import exception
 
 GiB = conftest.GiB
 VIF = {'mac': 'fa:16:3e:00:00:01', 'bridge': 'br100'}
+UUID = '1b4e28ba-2fa1-11d2-883f-0016d3cca427'
 DISK = {'path': '/var/lib/xen/images/vm1.img', 'vdev': 'xvda'}
 
 
@@ -47,6 +48,22 @@ def test_power_off_shuts_down_cleanly_and_keeps_the_memory(sim):
     guest, = host.driver.list_guests()
     assert (guest.name, guest.domid, guest.state, guest.memory_mb) == (
         'vm1', -1, 'shutoff', 20 * GiB)
+
+
+def test_power_on_of_a_running_guest_gone_from_the_host_starts_it(sim):
+    # The host rebooted (or the guest crashed, on_crash=destroy): Nova's
+    # resume_state_on_host_boot powers it on.
+    host = sim()
+    host.driver.spawn('vm1', 4 * GiB, uuid=UUID)
+    entry_id, = host.ledger.entries()
+    with host.backend.store.session() as model:
+        model.destroy('vm1')
+    info = host.driver.power_on('vm1')
+    assert info.state == 'running' and info.uuid == UUID
+    assert [d.name for d in host.backend.list_domains()] == ['vm1']
+    entry = host.ledger.entries()[entry_id]
+    assert entry['state'] == 'domain' and 'stopping' not in entry
+    assert host.driver.host_status()['reserved_mb'] == 0
 
 
 def test_power_off_of_a_guest_that_ignores_it_destroys_after_timeout(sim):
