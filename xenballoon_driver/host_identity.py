@@ -50,6 +50,15 @@ def resolve(conf):
     return _read(stored)
 
 
+def stored(conf):
+    """The name an earlier start kept in ``<state_dir>/host-id``, or None.
+
+    StorageError if the file holds no name.
+    """
+    where = path(conf)
+    return _read(where) if os.path.exists(where) else None
+
+
 def _store(stored):
     name = socket.gethostname()
     reason = problem(name)

@@ -24,6 +24,18 @@ def test_hostname_is_stored_once_and_survives_a_rename(conf, monkeypatch):
     assert host_identity.resolve(conf) == 'old-name'
 
 
+def test_stored_reads_the_kept_name_without_writing_one(conf, monkeypatch):
+    assert host_identity.stored(conf) is None
+    assert not os.path.exists(host_identity.path(conf))
+    monkeypatch.setattr(socket, 'gethostname', lambda: 'kept')
+    host_identity.resolve(conf)
+    assert host_identity.stored(conf) == 'kept'
+    with open(host_identity.path(conf), 'wb') as f:
+        f.write(b'\xff\n')
+    with pytest.raises(exception.StorageError, match='not UTF-8'):
+        host_identity.stored(conf)
+
+
 def test_a_racing_first_start_keeps_the_first_name(
         conf, monkeypatch, tmp_path):
     path = host_identity.path(conf)

@@ -19,8 +19,6 @@ weigher) is right only if reserved_host_memory_mb holds dom0's floor and
 Xen's own memory: start-up says so when it does not.
 """
 
-import os
-
 import os_traits
 from oslo_log import log as logging
 
@@ -44,15 +42,13 @@ def name():
     if reason:
         raise nova_exc.InvalidConfiguration(
             'host name %r: %s' % (chosen, reason))
-    stored = host_identity.path(CONF)
-    if not CONF.xenballoon.host and os.path.exists(stored):
-        with open(stored, encoding='utf-8', errors='replace') as f:
-            before = f.read().rstrip('\n')
-        if before != chosen:
-            raise nova_exc.InvalidConfiguration(
-                'this host\'s ledger was kept under the name %r (%s), not '
-                'Nova\'s [DEFAULT] host %r: set [xenballoon] host = %s to '
-                'keep its guests' % (before, stored, chosen, before))
+    before = None if CONF.xenballoon.host else host_identity.stored(CONF)
+    if before is not None and before != chosen:
+        raise nova_exc.InvalidConfiguration(
+            'this host\'s ledger was kept under the name %r (%s), not '
+            'Nova\'s [DEFAULT] host %r: set [xenballoon] host = %s to '
+            'keep its guests' % (before, host_identity.path(CONF), chosen,
+                                 before))
     return chosen
 
 
