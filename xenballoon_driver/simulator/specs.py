@@ -72,6 +72,26 @@ class BalloonSpec:
     max_schedule_delay_s: int = fields.field(None, 1, 3600, int,
                                              optional=True)
     max_retry_count: int = fields.field(4, 0, 1000000, int)
+    # -- issue 12: contract; the model implements these (simulator/) --
+    # A stall_after_mb stall ends stall_resume_after_s after the balloon
+    # stopped, and dom0 releases again at its rate (stall-then-resume);
+    # None: the stall lasts.
+    stall_resume_after_s: float = fields.field(None, 0.0, 1.0e6,
+                                               optional=True)
+    # A decaying rate: the release rate halves with every decay_half_mb
+    # MiB dom0 has released since it was first asked (None: constant).
+    decay_half_mb: float = fields.field(None, 1.0, 1.0e9, optional=True)
+    # A persistent shortfall: Xen keeps shortfall_per_gib_mb MiB of each
+    # GiB dom0 releases for itself (IOMMU page tables split as dom0's
+    # superpages go: one 4 KiB table per 2 MiB page is 2 MiB per GiB),
+    # up to shortfall_mb in all, and never gives it back. Free memory
+    # then ends short of what dom0 released. 0: none.
+    shortfall_mb: float = fields.field(0.0, 0.0, 1.0e9)
+    shortfall_per_gib_mb: float = fields.field(2.0, 0.0, 1024.0)
+    # dom0 grows drift_mb above its target on its own at drift_at_s (the
+    # target is not changed; None: never).
+    drift_at_s: float = fields.field(None, 0.0, 1.0e6, optional=True)
+    drift_mb: float = fields.field(0.0, 0.0, 1.0e9)
 
 
 @dataclasses.dataclass
