@@ -31,6 +31,12 @@ class Reservation:
     from_free_mb: int
     from_dom0_mb: int
     dom0_target_mb: int
+    # The reserve's own look: free memory not promised to earlier
+    # reservations (None: no look, a resumed flow's second call). The
+    # balloon wait takes it as its first look.
+    free_mb: int = None
+    # dom0's allocation at that look.
+    dom0_mb: int = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +87,28 @@ def add_entry(state, res_id, name, entry_state, need_mb, from_free_mb,
     if spec is not None:
         # JSON-shaped, as the stored document gives it back (no tuples).
         state['entries'][res_id]['spec'] = json.loads(json.dumps(spec))
+
+
+def top_up(state, res_id, want_mb, bound_mb, dom0_min_mb):
+    """Ask dom0 for up to ``want_mb`` more for ``res_id``; MiB granted.
+
+    A shortfall (free memory short with dom0 at its target): the MiB go
+    into the entry's from_dom0_mb, so dom0's target is derived as always
+    and a revert, a release or a destroy gives them back with the rest.
+    Never more than ``bound_mb`` in all for one entry (``topup_mb`` keeps
+    the sum), nor below dom0's floor.
+    """
+    entry = state['entries'].get(res_id)
+    if entry is None or entry['state'] != RESERVED:
+        return 0
+    taken = sum(e['from_dom0_mb'] for e in state['entries'].values())
+    above_floor = state['baseline_mb'] - taken - dom0_min_mb
+    grant = max(0, min(want_mb, bound_mb - entry.get('topup_mb', 0),
+                       above_floor))
+    if grant:
+        entry['from_dom0_mb'] += grant
+        entry['topup_mb'] = entry.get('topup_mb', 0) + grant
+    return grant
 
 
 def guest_memory_mb(state, max_vcpus):

@@ -87,10 +87,14 @@ class Ledger(power.PowerOps, audit.AuditOps):
             res_id = res_id or uuid.uuid4().hex
             arith.add_entry(state, res_id, name, RESERVED, need_mb, from_free,
                             memory_mb, spec)
-            return arith.Reservation(id=res_id, name=name, need_mb=need_mb,
-                                     from_free_mb=from_free,
-                                     from_dom0_mb=need_mb - from_free,
-                                     dom0_target_mb=self._target(state))
+            seq = state['entries'][res_id]['seq']
+            return arith.Reservation(
+                id=res_id, name=name, need_mb=need_mb,
+                from_free_mb=from_free, from_dom0_mb=need_mb - from_free,
+                dom0_target_mb=self._target(state),
+                free_mb=snap.host.usable_mb - arith.promised(
+                    state, snap.domains, before=seq),
+                dom0_mb=snap.dom0.current_mb)
 
     def target(self):
         """dom0's target as the ledger derives it (None: nothing live)."""
@@ -129,6 +133,17 @@ class Ledger(power.PowerOps, audit.AuditOps):
             nudged = target - 1 if target > self.dom0_min_mb else target + 1
             backend.set_dom0_target(nudged)
             return nudged
+
+    def top_up(self, res_id, want_mb, bound_mb):
+        """Ask dom0 for ``want_mb`` more for a reservation (a shortfall).
+
+        Bounded (arithmetic.top_up); persisted with the entry before the
+        caller applies the target, so a crash or a revert gives it back
+        like the rest. Returns the MiB granted (0: none left to give).
+        """
+        with self.storage.locked() as state:
+            return arith.top_up(state, res_id, want_mb, bound_mb,
+                                self.dom0_min_mb)
 
     def baseline(self):
         with self.storage.snapshot() as state:
