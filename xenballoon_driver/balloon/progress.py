@@ -74,6 +74,9 @@ class ProgressWatcher:
         # cheap ones sees at once what dom0 gave before them; only this
         # tells whether free memory moved on its own since.
         self._extra = []
+        # Full looks' times and free memory's movement then.
+        self._full_times = []
+        self._full_free = []
         self._start = None
         self._mark = None
 
@@ -117,8 +120,15 @@ class ProgressWatcher:
         elapsed = t - t0
         missing = max(0, self.need_mb - guess)
         done = missing == 0 and not estimated
-        rate = max(self._rate(series, t - RATE_WINDOW_S, t)
-                   for series in (self._dom0_moved, self._free_moved))
+        rate = self._rate(self._times, self._dom0_moved, t - RATE_WINDOW_S,
+                          t)
+        if not estimated:
+            # Free memory's rate between full looks only: carried over
+            # cheap ones, it jumps at the next full look.
+            self._full_times.append(t)
+            self._full_free.append(self._free_moved[-1])
+            rate = max(rate, self._rate(self._full_times, self._full_free,
+                                        t - RATE_WINDOW_S, t))
         eta = missing / rate if rate > 0 else math.inf
         # Either signal moving is progress; each is judged on its own, so
         # that a jump in one (memory promised to an earlier spawn coming
@@ -138,13 +148,14 @@ class ProgressWatcher:
                         grew_back=dom0_mb > self._lowest_dom0 + GROW_BACK_MB,
                         idle_s=t - self._mark[0], estimated=estimated)
 
-    def _index_at(self, when):
+    def _index_at(self, when, times=None):
         """Index of the last sample taken at or before ``when``."""
-        return max(0, bisect.bisect_right(self._times, when) - 1)
+        times = self._times if times is None else times
+        return max(0, bisect.bisect_right(times, when) - 1)
 
-    def _rate(self, series, when, t):
-        i = self._index_at(when)
-        dt = t - self._times[i]
+    def _rate(self, times, series, when, t):
+        i = self._index_at(when, times)
+        dt = t - times[i]
         if dt <= 0:
             return 0.0
         return (series[-1] - series[i]) / dt

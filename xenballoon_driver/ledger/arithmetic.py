@@ -89,28 +89,6 @@ def add_entry(state, res_id, name, entry_state, need_mb, from_free_mb,
         state['entries'][res_id]['spec'] = json.loads(json.dumps(spec))
 
 
-def top_up(state, res_id, want_mb, bound_mb, dom0_min_mb):
-    """Ask dom0 for up to ``want_mb`` more for ``res_id``; MiB granted.
-
-    A shortfall (free memory short with dom0 at its target): the MiB go
-    into the entry's from_dom0_mb, so dom0's target is derived as always
-    and a revert, a release or a destroy gives them back with the rest.
-    Never more than ``bound_mb`` in all for one entry (``topup_mb`` keeps
-    the sum), nor below dom0's floor.
-    """
-    entry = state['entries'].get(res_id)
-    if entry is None or entry['state'] != RESERVED:
-        return 0
-    taken = sum(e['from_dom0_mb'] for e in state['entries'].values())
-    above_floor = state['baseline_mb'] - taken - dom0_min_mb
-    grant = max(0, min(want_mb, bound_mb - entry.get('topup_mb', 0),
-                       above_floor))
-    if grant:
-        entry['from_dom0_mb'] += grant
-        entry['topup_mb'] = entry.get('topup_mb', 0) + grant
-    return grant
-
-
 def guest_memory_mb(state, max_vcpus):
     """The guests' own memory in every entry, without libxl's overhead.
 

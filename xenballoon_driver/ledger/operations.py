@@ -15,13 +15,14 @@ from xenballoon_driver.ledger import arithmetic as arith
 from xenballoon_driver.ledger import audit
 from xenballoon_driver.ledger import debts
 from xenballoon_driver.ledger import power
+from xenballoon_driver.ledger import shortfall
 
 RESERVED, BUILDING = arith.RESERVED, arith.BUILDING
 DOMAIN, DESTROYING = arith.DOMAIN, arith.DESTROYING
 STOPPED = arith.STOPPED
 
 
-class Ledger(power.PowerOps, audit.AuditOps):
+class Ledger(power.PowerOps, audit.AuditOps, shortfall.ShortfallOps):
     def __init__(self, storage, dom0_min_mb):
         self.storage = storage
         self.dom0_min_mb = dom0_min_mb
@@ -133,17 +134,6 @@ class Ledger(power.PowerOps, audit.AuditOps):
             nudged = target - 1 if target > self.dom0_min_mb else target + 1
             backend.set_dom0_target(nudged)
             return nudged
-
-    def top_up(self, res_id, want_mb, bound_mb):
-        """Ask dom0 for ``want_mb`` more for a reservation (a shortfall).
-
-        Bounded (arithmetic.top_up); persisted with the entry before the
-        caller applies the target, so a crash or a revert gives it back
-        like the rest. Returns the MiB granted (0: none left to give).
-        """
-        with self.storage.locked() as state:
-            return arith.top_up(state, res_id, want_mb, bound_mb,
-                                self.dom0_min_mb)
 
     def baseline(self):
         with self.storage.snapshot() as state:

@@ -124,6 +124,7 @@ class WaitForBalloon(host.HostTask):
         cost = {True: None, False: None}
         prog, cost[True] = self._first(reservation, watcher)
         if prog is not None and prog.done:
+            self._report(prog, reservation['dom0_mb'])
             return self._result(prog, reasserts, judge, looks, topups)
         full = prog is None or cost[True] < placement.FREE_LOOK_S
         last_full = clock.now()
@@ -141,7 +142,7 @@ class WaitForBalloon(host.HostTask):
             prog = watcher.observe(clock.now(), dom0.current_mb, mine)
             if prog.done or prog.fraction - reported >= 0.01:
                 reported = prog.fraction
-                self._report(prog, dom0)
+                self._report(prog, dom0.current_mb)
             if prog.done:
                 return self._result(prog, reasserts, judge, looks, topups)
             ledger_target = self.ledger.target()
@@ -213,9 +214,11 @@ class WaitForBalloon(host.HostTask):
 
         Returns whether dom0 was asked (the wait then looks again).
         """
-        if prog.missing_mb <= 0 or len(topups) >= MAX_TOPUPS:
-            return False
         bound = self.options.max_shortfall_mb
+        if (prog.missing_mb <= 0 or len(topups) >= MAX_TOPUPS or
+                prog.missing_mb > bound - sum(topups)):
+            # Nothing short, or more than a top-up may cover: a stall.
+            return False
         granted = self.ledger.top_up(reservation['id'], prog.missing_mb,
                                      bound)
         if not granted:
@@ -252,7 +255,7 @@ class WaitForBalloon(host.HostTask):
                     dom0.current_mb, target, reservation['name'], nudged,
                     target, judge.fruitless, judge.max_nudges)
 
-    def _report(self, prog, dom0):
+    def _report(self, prog, dom0_mb):
         # update_progress() with details: the engine stores them with the
         # progress, and a listener (the CLI's progress bar) sees them.
         self.notifier.notify(task.EVENT_UPDATE_PROGRESS, {
@@ -261,4 +264,4 @@ class WaitForBalloon(host.HostTask):
             # JSON has no infinity: an unknown ETA is None.
             'rate_mb_s': prog.rate_mb_s,
             'eta_s': prog.eta_s if math.isfinite(prog.eta_s) else None,
-            'dom0_mb': dom0.current_mb, 'elapsed_s': prog.elapsed_s})
+            'dom0_mb': dom0_mb, 'elapsed_s': prog.elapsed_s})
