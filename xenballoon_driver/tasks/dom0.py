@@ -16,6 +16,11 @@ LOG = logging.getLogger(__name__)
 # Shortfall top-ups in one wait, at most: one for the shortfall, one or
 # two more if it grew while dom0 gave the first (a dip passing over it).
 MAX_TOPUPS = 3
+# A shortfall this large is asked for at the first full look that sees
+# it with dom0 at most NEAR_S of ballooning from its target (smaller
+# ones once two looks at the target agree).
+TOPUP_MIN_MB = 8
+NEAR_S = 1.0
 
 
 class BalloonDom0(common.QuietTask, host.HostTask):
@@ -131,6 +136,7 @@ class WaitForBalloon(host.HostTask):
         # What a full look with dom0 at its target found missing: a
         # shortfall is one that the next such look finds no smaller.
         short = None
+        prelude = False
         while True:
             if self.cancel is not None and self.cancel.is_set():
                 raise exception.SpawnCancelled(name=reservation['name'])
@@ -158,10 +164,10 @@ class WaitForBalloon(host.HostTask):
             was_short = short
             if full:
                 short = prog.missing_mb if at_target else None
-            if (full and was_short is not None and short is not None and
-                    short >= was_short and not build_ahead and
+            want = self._shortfall(prog, dom0, target, was_short, short)
+            if (full and want and not build_ahead and
                     ledger_target is not None and
-                    self._top_up(reservation, prog, dom0, topups)):
+                    self._top_up(reservation, want, prog, dom0, topups)):
                 # dom0 has a new target: give it a look's time to move.
                 gap, full = placement.plan(
                     prog, timeout, opts.poll_interval, cost[True],
@@ -204,34 +210,64 @@ class WaitForBalloon(host.HostTask):
             gap, full = placement.plan(
                 prog, timeout, opts.poll_interval, cost[True], cost[False],
                 clock.now() - last_full, at_target)
+            if prelude:
+                gap, full, prelude = 0.0, True, False
+            elif full and placement.prelude(cost[True], cost[False]) and (
+                    gap > 0 or not prog.estimated):
+                # A cheap look first, the full one at once after it.
+                full, prelude = False, True
             if self.cancel is None:
                 clock.sleep(gap)
             else:
                 clock.sleep(gap, wake=self.cancel)
 
-    def _top_up(self, reservation, prog, dom0, topups):
+    @staticmethod
+    def _shortfall(prog, dom0, target, was_short, short):
+        """(MiB short, MiB to ask) beyond the estimate, or None.
+
+        What would still be missing with all dom0 has left to give become
+        free, once dom0 is at most NEAR_S from its target: at once when
+        it is TOPUP_MIN_MB or more (Xen keeps part of a top-up too, in
+        the same proportion: asked with it), else once two looks at the
+        target agree (a MiB of rounding is no shortfall).
+        """
+        remaining = max(0, dom0.current_mb - target)
+        projected = prog.missing_mb - remaining
+        if (projected >= TOPUP_MIN_MB and
+                remaining <= prog.rate_mb_s * NEAR_S):
+            kept = projected / max(prog.released_mb, 1.0)
+            return projected, int(math.ceil(projected * (1 + kept)))
+        if (was_short is not None and short is not None and
+                short >= was_short > 0):
+            return short, short
+        return None
+
+    def _top_up(self, reservation, want, prog, dom0, topups):
         """A shortfall: ask dom0 for it through the ledger (bounded).
 
         Returns whether dom0 was asked (the wait then looks again).
         """
+        short, want = want
         bound = self.options.max_shortfall_mb
-        if (prog.missing_mb <= 0 or len(topups) >= MAX_TOPUPS or
-                prog.missing_mb > bound - sum(topups)):
-            # Nothing short, or more than a top-up may cover: a stall.
+        room = bound - sum(topups)
+        if len(topups) >= MAX_TOPUPS or short > room:
+            # More than a top-up may cover: a stall.
             return False
-        granted = self.ledger.top_up(reservation['id'], prog.missing_mb,
+        granted = self.ledger.top_up(reservation['id'], min(want, room),
                                      bound)
         if not granted:
             return False
         topups.append(granted)
         target, _found = self.ledger.apply_target(self.backend)
-        LOG.warning('dom0 reached its target (%d MiB) but free memory is '
-                    '%d MiB short of the %d MiB %s needs: an overhead the '
-                    'estimate missed (Xen\'s page tables, a per-domain '
-                    'cost). Asking dom0 for %d MiB more, target %s MiB '
-                    '(top-up %d of at most %d, %d of at most %d MiB); it '
-                    'is given back with the rest when the guest goes',
-                    dom0.current_mb, prog.missing_mb,
+        LOG.warning('With dom0 (at %d MiB) at its target, free memory '
+                    'would be %d MiB short of the %d MiB %s needs: an '
+                    'overhead the estimate missed (Xen\'s page tables, a '
+                    'per-domain cost). Asking dom0 for %d MiB more, target '
+                    '%s MiB (top-up %d of at most %d, %d of at most %d '
+                    'MiB); given back after the build if free memory shows '
+                    'it was not needed, else when the guest goes',
+                    dom0.current_mb, prog.missing_mb - max(
+                        0, dom0.current_mb - target + granted),
                     reservation['need_mb'], reservation['name'], granted,
                     target, len(topups), MAX_TOPUPS, sum(topups), bound)
         return True
