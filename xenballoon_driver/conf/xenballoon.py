@@ -98,8 +98,8 @@ xenballoon_opts = [
                     'within backoff_budget_s. Each nudge is logged. 0: '
                     'never; such a balloon is then a stall.'),
     num.IntOpt('max_shortfall_mb', default=1024, min=0, max=1 << 30,
-               help='When dom0 has reached its target and free memory is '
-                    'still short of what a spawn needs (an overhead the '
+               help='When free memory would still be short of what a '
+                    'spawn needs with dom0 at its target (an overhead the '
                     'estimate missed: Xen splitting IOMMU superpages keeps '
                     'about 2 MiB per GiB dom0 gives, 192 MiB after 98 GiB '
                     'in the field), dom0 is asked for the shortfall, as '
