@@ -11,16 +11,9 @@ from xenballoon_driver.balloon import verdict as verdict_mod
 from xenballoon_driver import exception
 from xenballoon_driver.tasks import common
 from xenballoon_driver.tasks import host
+from xenballoon_driver.tasks import shortfall
 
 LOG = logging.getLogger(__name__)
-# Shortfall top-ups in one wait, at most: one for the shortfall, one or
-# two more if it grew while dom0 gave the first (a dip passing over it).
-MAX_TOPUPS = 3
-# A shortfall this large is asked for at the first full look that sees
-# it with dom0 at most NEAR_S of ballooning from its target (smaller
-# ones once two looks at the target agree).
-TOPUP_MIN_MB = 8
-NEAR_S = 1.0
 
 
 class BalloonDom0(common.QuietTask, host.HostTask):
@@ -63,7 +56,7 @@ class WaitForBalloon(host.HostTask):
     progress alone over blind_stall_timeout. Looks are placed by
     balloon/placement.py. A shortfall (dom0 at its target, free memory
     still short) is asked of dom0 through the ledger, bounded by
-    max_shortfall_mb and MAX_TOPUPS.
+    max_shortfall_mb and shortfall.MAX_TOPUPS.
     """
 
     def __init__(self, backend, ledger, options, recovering=False,
@@ -164,10 +157,12 @@ class WaitForBalloon(host.HostTask):
             was_short = short
             if full:
                 short = prog.missing_mb if at_target else None
-            want = self._shortfall(prog, dom0, target, was_short, short)
+            want = shortfall.wanted(prog, dom0, target, was_short, short)
             if (full and want and not build_ahead and
                     ledger_target is not None and
-                    self._top_up(reservation, want, prog, dom0, topups)):
+                    shortfall.top_up(self.ledger, self.backend,
+                                     self.options.max_shortfall_mb,
+                                     reservation, want, prog, dom0, topups)):
                 # dom0 has a new target: give it a look's time to move.
                 gap, full = placement.plan(
                     prog, timeout, opts.poll_interval, cost[True],
@@ -220,57 +215,6 @@ class WaitForBalloon(host.HostTask):
                 clock.sleep(gap)
             else:
                 clock.sleep(gap, wake=self.cancel)
-
-    @staticmethod
-    def _shortfall(prog, dom0, target, was_short, short):
-        """(MiB short, MiB to ask) beyond the estimate, or None.
-
-        What would still be missing with all dom0 has left to give become
-        free, once dom0 is at most NEAR_S from its target: at once when
-        it is TOPUP_MIN_MB or more (Xen keeps part of a top-up too, in
-        the same proportion: asked with it), else once two looks at the
-        target agree (a MiB of rounding is no shortfall).
-        """
-        remaining = max(0, dom0.current_mb - target)
-        projected = prog.missing_mb - remaining
-        if (projected >= TOPUP_MIN_MB and
-                remaining <= prog.rate_mb_s * NEAR_S):
-            kept = projected / max(prog.released_mb, 1.0)
-            return projected, int(math.ceil(projected * (1 + kept)))
-        if (was_short is not None and short is not None and
-                short >= was_short > 0):
-            return short, short
-        return None
-
-    def _top_up(self, reservation, want, prog, dom0, topups):
-        """A shortfall: ask dom0 for it through the ledger (bounded).
-
-        Returns whether dom0 was asked (the wait then looks again).
-        """
-        short, want = want
-        bound = self.options.max_shortfall_mb
-        room = bound - sum(topups)
-        if len(topups) >= MAX_TOPUPS or short > room:
-            # More than a top-up may cover: a stall.
-            return False
-        granted = self.ledger.top_up(reservation['id'], min(want, room),
-                                     bound)
-        if not granted:
-            return False
-        topups.append(granted)
-        target, _found = self.ledger.apply_target(self.backend)
-        LOG.warning('With dom0 (at %d MiB) at its target, free memory '
-                    'would be %d MiB short of the %d MiB %s needs: an '
-                    'overhead the estimate missed (Xen\'s page tables, a '
-                    'per-domain cost). Asking dom0 for %d MiB more, target '
-                    '%s MiB (top-up %d of at most %d, %d of at most %d '
-                    'MiB); given back after the build if free memory shows '
-                    'it was not needed, else when the guest goes',
-                    dom0.current_mb, prog.missing_mb - max(
-                        0, dom0.current_mb - target + granted),
-                    reservation['need_mb'], reservation['name'], granted,
-                    target, len(topups), MAX_TOPUPS, sum(topups), bound)
-        return True
 
     def _result(self, prog, reasserts, judge, looks, topups):
         if topups:
