@@ -84,6 +84,26 @@ class VirtualClock:
             self._hand_over()
         wake.wait()
 
+    def park(self, wake):
+        """Under run(): stop this job until unpark(wake); others run.
+
+        For a lock's waiter (simulator/strategies/xl_lock.py): it sleeps
+        on this clock without a wake-up time, so whoever unparks it must
+        exist, or the run never ends.
+        """
+        if not self._jobs:
+            raise RuntimeError('park() outside run(): nobody can unpark')
+        with self._cond:
+            if not self._sleepers:
+                raise RuntimeError('park(): every other job is parked')
+            self._hand_over()
+        wake.wait()
+
+    def unpark(self, wake):
+        """Let a parked job go on at the current time (after the caller)."""
+        with self._cond:
+            heapq.heappush(self._sleepers, (self._now, next(self._seq), wake))
+
     def _hand_over(self):
         if self._sleepers:
             when, _, wake = heapq.heappop(self._sleepers)
