@@ -31,9 +31,15 @@ runs 6.1; the kthread form and its wait rule come from Juergen Gross's
   after 3600 s it runs a pass anyway.
 A full 2 MiB pass resets the delay, so the delay only grows while each
 sleep yields less than 2 MiB of free pages in dom0.
+
+A stall_after_mb stall is, here, dom0's reclaimable memory running out
+(release.py): the balloon gets no page past it, passes fail there as at
+the low mark, and MemAvailable shows nothing beyond it until it resumes.
 """
 
 import math
+
+from xenballoon_driver.simulator import release
 
 EPS = 1e-6
 # One decrease_reservation(): a frame_list of 512 4 KiB pages.
@@ -69,9 +75,21 @@ def dom0_free_mb(model):
     return max(0.0, model.dom0_mb - model.dom0_low_mb - cache_mb(model))
 
 
+def pages_mb(model):
+    """Free pages the balloon can take at once: dom0's, up to a stall."""
+    return min(dom0_free_mb(model), release.stall_room(model))
+
+
 def available_mb(model):
-    """dom0's MemAvailable in the model: free pages + page cache."""
-    return dom0_free_mb(model) + cache_mb(model)
+    """dom0's MemAvailable in the model: what the balloon could get.
+
+    Free pages and the page cache kswapd can reclaim (none at
+    reclaim_rate_mb_s 0), up to a stall_after_mb stall: what it cannot
+    give until it resumes is not shown, as Linux's MemAvailable does
+    not count memory it cannot reclaim (the low mark counts nothing).
+    """
+    cache = cache_mb(model) if model.balloon.reclaim_rate_mb_s else 0.0
+    return min(dom0_free_mb(model) + cache, release.stall_room(model))
 
 
 def _credit_left(model):
@@ -109,14 +127,17 @@ def next_event(model, rate):
         marks.append(_reclaim_from(model))
     if bp is not None and bp['state'] != DONE:
         return min(marks + [bp['wake_at']])
-    if (not _running(model) or model.dom0_cache_mb is None or
-            model.now < model.release_start - 1e-9):
+    if not _running(model) or model.now < model.release_start - 1e-9:
         return min(marks)
     reclaim, free = reclaim_rate(model), dom0_free_mb(model)
     if rate > reclaim and (free > EPS or bp is not None):
         # Without the thread modelled, an empty dom0 goes on at kswapd's
         # pace; with it, the pass fails there (after_step).
         marks.append(model.now + free / (rate - reclaim))
+    stall = release.stall_room(model)
+    if bp is not None and stall < math.inf:
+        # A stall_after_mb stall: the pass fails there too.
+        marks.append(model.now + stall / rate)
     if reclaim:
         marks.append(model.now + model.dom0_cache_mb / reclaim)
     return min(marks)
@@ -130,8 +151,8 @@ def wake_due(model):
         return
     if not _credit_left(model):
         _succeed(bp)
-    elif dom0_free_mb(model) >= min(CHUNK_MB, model.dom0_mb -
-                                    model.dom0_target_mb) - EPS:
+    elif pages_mb(model) >= min(CHUNK_MB, model.dom0_mb -
+                                model.dom0_target_mb) - EPS:
         _succeed(bp)
     else:
         fail(model, model.now)
@@ -158,9 +179,7 @@ def limit(model, move):
     """
     if not _running(model):
         return 0.0
-    if model.dom0_cache_mb is None:
-        return move
-    return min(move, dom0_free_mb(model))
+    return min(move, pages_mb(model))
 
 
 def seconds_for(model, mb, rate):
@@ -192,7 +211,8 @@ def after_step(model, end, rate):
     if not _credit_left(model):
         _succeed(bp)
     elif (bp['state'] == DONE and end >= model.release_start - 1e-9 and
-          dom0_free_mb(model) <= EPS and reclaim_rate(model) < rate):
+          pages_mb(model) <= EPS and (reclaim_rate(model) < rate or
+                                      release.stall_room(model) <= EPS)):
         fail(model, end)
 
 
@@ -221,6 +241,13 @@ def target_changed(model, old_target_mb):
         return
     if abs(model.dom0_target_mb - old_target_mb) > EPS:
         # Its next pass is now; the schedule is kept until that pass.
+        bp.update(state=EAGAIN, wake_at=model.now)
+
+
+def credit_changed(model):
+    """dom0 itself moved (drift): a sleeping thread wakes for it."""
+    bp = model.bp
+    if bp is not None and bp['state'] != DONE:
         bp.update(state=EAGAIN, wake_at=model.now)
 
 

@@ -10,11 +10,11 @@ CONTENTION_STEP_S while a build fights a running balloon.
 """
 
 import math
-import random
 
 from xenballoon_driver.simulator import balloon_driver
 from xenballoon_driver.simulator import guests
 from xenballoon_driver.simulator import oracle
+from xenballoon_driver.simulator import release
 
 EPS = 1e-6
 CONTENTION_STEP_S = 0.05
@@ -34,6 +34,10 @@ class HostModel(guests.GuestOps):
         self.dom0_mb = self.dom0_target_mb = float(host.dom0_mb)
         self.first_request_at = None
         self.grown_back = False
+        # dom0 grew on its own (balloon.drift_at_s); when a stall_after_mb
+        # stall ends (balloon.stall_resume_after_s; None: not yet).
+        self.drifted = False
+        self.resume_at = None
         self.target_reached_at = None
         self.contention_s = 0.0
         # Contention seconds per domain name, kept after a destroy.
@@ -68,8 +72,9 @@ class HostModel(guests.GuestOps):
         return sum(d['populated_mb'] for d in self.domains.values())
 
     def free_mb(self):
-        free = (self.total_mb - self.xen_mb - self.dom0_mb -
-                self.used_by_domains_mb())
+        # Xen's own, the shortfall it kept of dom0's release included.
+        free = (self.total_mb - self.xen_mb - release.kept_mb(self) -
+                self.dom0_mb - self.used_by_domains_mb())
         return max(0.0, free - self.dip_mb())
 
     @property
@@ -150,8 +155,9 @@ class HostModel(guests.GuestOps):
         if (b.grow_back_after_s is not None and not self.grown_back and
                 self.first_request_at is not None):
             marks.append(self.first_request_at + b.grow_back_after_s)
-        marks.append(balloon_driver.next_event(self, b.release_rate_mb_s * (
-            self.jitter_factor(int(math.floor(now + 1e-9))))))
+        marks.append(balloon_driver.next_event(
+            self, release.decayed_rate(self, release.base_rate(self))))
+        marks.extend(release.marks(self))
         if b.dip_at_s is not None:
             marks.extend(m for m in (b.dip_at_s, b.dip_at_s +
                                      b.dip_duration_s) if m > now)
@@ -179,22 +185,15 @@ class HostModel(guests.GuestOps):
         return max(0.0, goal - dom['populated_mb'])
 
     def _stall_room(self):
-        if self.balloon.stall_after_mb is None:
-            return math.inf
-        return self.balloon.stall_after_mb - self.released_mb
+        return release.stall_room(self)
 
     def jitter_factor(self, second):
-        if not self.balloon.jitter:
-            return 1.0
-        factor = self._jitter.get(second)
-        if factor is None:
-            rng = random.Random('%d:%d' % (self.balloon.seed, second))
-            factor = 1.0 + self.balloon.jitter * (2.0 * rng.random() - 1.0)
-            self._jitter[second] = factor
-        return factor
+        return release.jitter_factor(self, second)
 
     def _step(self, dt):
         b = self.balloon
+        if release.drift(self):
+            balloon_driver.credit_changed(self)
         balloon_driver.wake_due(self)
         if self.stuck and self.balloon_can_release():
             self.stuck = False
@@ -204,28 +203,23 @@ class HostModel(guests.GuestOps):
         contending = releasing and any(
             free_before + EPS < self.remaining_mb(d) for d in building)
 
-        if (b.grow_back_after_s is not None and not self.grown_back and
-                self.first_request_at is not None and
-                self.now >= self.first_request_at + b.grow_back_after_s -
-                1e-9):
-            self.grown_back = True
-            self.dom0_target_mb += b.grow_back_mb
-            self.target_reached_at = None
-
-        rate = (b.release_rate_mb_s *
-                self.jitter_factor(int(math.floor(self.now + 1e-9))))
+        release.grow_back(self)
+        rate = release.base_rate(self)
         if contending:
             rate *= self.build.contention_slowdown
+        # The rate at this step's start (a decaying rate falls within it).
+        rate_now = release.decayed_rate(self, rate)
         if self.dom0_mb > self.dom0_target_mb + EPS:
             balloon_driver.reclaim(self, dt)
             if not releasing and not self.stuck:
                 self.stuck = True
                 self.stall_began_at = self.now
             if releasing and self.now >= self.release_start - 1e-9:
+                stall_room = self._stall_room()
                 room = min(self.dom0_mb - max(self.dom0_target_mb,
-                                              self.dom0_low_mb),
-                           self._stall_room())
-                move = min(rate * dt, room)
+                                              self.dom0_low_mb), stall_room)
+                x0 = self.released_mb
+                move = min(release.amount(self, rate, dt), room)
                 if balloon_driver.modelled(self):
                     move = balloon_driver.limit(self, move)
                 if move >= room - EPS:
@@ -237,7 +231,12 @@ class HostModel(guests.GuestOps):
                 else:
                     self.dom0_mb -= move
                 self.released_mb += move
-                reach = balloon_driver.seconds_for(self, room, rate)
+                if self.step_supply is None:
+                    reach = release.seconds(self, x0, room, rate)
+                else:
+                    reach = balloon_driver.seconds_for(self, room, rate_now)
+                if move >= room - EPS and stall_room <= room + EPS:
+                    release.stalled_at(self, self.now + reach)
                 if room - move <= EPS and self.dom0_mb > (
                         self.dom0_target_mb + EPS) and not self.stuck:
                     self.stuck = True
@@ -245,7 +244,7 @@ class HostModel(guests.GuestOps):
                 if move >= room - EPS and (self.dom0_mb <=
                                            self.dom0_target_mb + EPS):
                     self.target_reached_at = self.now + reach
-            balloon_driver.after_step(self, self.now + dt, rate)
+            balloon_driver.after_step(self, self.now + dt, rate_now)
         elif self.dom0_mb < self.dom0_target_mb - EPS:
             gap = self.dom0_target_mb - self.dom0_mb
             move = min(b.reinflate_rate_mb_s * dt, gap, self.free_mb())
@@ -254,8 +253,8 @@ class HostModel(guests.GuestOps):
 
         if building:
             self._populate(building, dt, releasing)
-        committed = self.xen_mb + self.dom0_mb + sum(
-            d['footprint_mb'] for d in self.domains.values())
+        committed = self.xen_mb + release.kept_mb(self) + self.dom0_mb + \
+            sum(d['footprint_mb'] for d in self.domains.values())
         self.peak_committed_mb = max(self.peak_committed_mb, committed)
         if contending:
             self.contention_s += dt

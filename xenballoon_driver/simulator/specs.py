@@ -72,24 +72,38 @@ class BalloonSpec:
     max_schedule_delay_s: int = fields.field(None, 1, 3600, int,
                                              optional=True)
     max_retry_count: int = fields.field(4, 0, 1000000, int)
-    # -- issue 12: contract; the model implements these (simulator/) --
+    # -- issue 12 (simulator/release.py; the oracle counts them all) --
     # A stall_after_mb stall ends stall_resume_after_s after the balloon
     # stopped, and dom0 releases again at its rate (stall-then-resume);
-    # None: the stall lasts.
+    # None: the stall lasts. While stalled, what dom0 holds above
+    # stall_after_mb is not reclaimable (pinned): with the balloon thread
+    # modelled, MemAvailable shows none of it and the thread's passes
+    # fail (back-off, then cancel); it is reclaimable again once the
+    # stall ends, and a cancelled thread then waits for a new target.
+    # No real figure: a case for the stall verdict.
     stall_resume_after_s: float = fields.field(None, 0.0, 1.0e6,
                                                optional=True)
-    # A decaying rate: the release rate halves with every decay_half_mb
-    # MiB dom0 has released since it was first asked (None: constant).
+    # A decaying rate: the rate halves with every decay_half_mb MiB dom0
+    # has released in all (since its first request: what it released
+    # before counts), integrated exactly within a step. None: constant.
+    # An assumption for a dom0 whose free pages get scarcer as it
+    # shrinks; the 2014 report saw a steady 680 MiB/s (no decay).
     decay_half_mb: float = fields.field(None, 1.0, 1.0e9, optional=True)
     # A persistent shortfall: Xen keeps shortfall_per_gib_mb MiB of each
-    # GiB dom0 releases for itself (IOMMU page tables split as dom0's
-    # superpages go: one 4 KiB table per 2 MiB page is 2 MiB per GiB),
-    # up to shortfall_mb in all, and never gives it back. Free memory
-    # then ends short of what dom0 released. 0: none.
+    # GiB dom0 releases for itself, up to shortfall_mb in all, and never
+    # gives it back (dom0 growing again does not return it). Free memory
+    # then ends short of what dom0 released, and dom0 must be asked for
+    # more. 2 MiB per GiB: one 4 KiB IOMMU page table per 2 MiB
+    # superpage split as dom0's pages go (512 tables per GiB); it is the
+    # issue's report too, 192 MiB missing after 98 GiB ballooned
+    # (whose cap is 192). 0: none.
     shortfall_mb: float = fields.field(0.0, 0.0, 1.0e9)
     shortfall_per_gib_mb: float = fields.field(2.0, 0.0, 1024.0)
     # dom0 grows drift_mb above its target on its own at drift_at_s (the
-    # target is not changed; None: never).
+    # scenario's clock, like dip_at_s; once), taking free memory (what is
+    # free at most); its target is not changed, so the balloon gives the
+    # growth back at its rate, woken as for a changed credit. None:
+    # never. No real figure: a case for the driver's wait.
     drift_at_s: float = fields.field(None, 0.0, 1.0e6, optional=True)
     drift_mb: float = fields.field(0.0, 0.0, 1.0e9)
 

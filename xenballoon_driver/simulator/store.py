@@ -34,7 +34,9 @@ OPTIONAL_MODEL_KEYS = {'faults_used': dict, 'consoles': dict,
                        # dom0's page cache and balloon thread (None: not
                        # modelled, as in a state saved before them).
                        'dom0_cache_mb': type(None), 'bp': type(None),
-                       'dom0_starved_at': type(None)}
+                       'dom0_starved_at': type(None),
+                       # dom0's drift and a stall's resume (issue 12).
+                       'drifted': bool, 'resume_at': type(None)}
 
 
 def model_state(model):
