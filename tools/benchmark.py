@@ -1001,9 +1001,24 @@ def write_markdown(path, tables, checks, rows, names, cases, conf, plots,
         '- The limit assumes the build starts once dom0 has freed the '
         'memory; a build that overlaps the balloon (libvirt) can beat it, '
         'at the cost of contention.',
-        '- libvirt-2014\'s `contention_slowdown` 0.5 (the balloon\'s '
-        'rate while a build populates against it) is an assumption: no '
-        'measurement or source gives a figure (see specs.BuildSpec).',
+        '- `contention_slowdown` 0.5 (BuildSpec: the balloon\'s rate '
+        'while a build populates against it; only libvirt-2014 builds '
+        'that early) is an assumption, not a measurement: dom0\'s '
+        'decrease_reservation frees its pages and the build\'s '
+        'populate_physmap allocates them, both under Xen\'s one global '
+        'heap_lock (xen/common/page_alloc.c, 4.4 and 4.17), so two '
+        'callers at a similar rate get about half each. The 2014 report '
+        'gives soft lockups, no rates.',
+        '- The anchors are their sources\' loops: xl-4.4 and xl-4.17 hold '
+        'xl\'s global lock (/var/lock/xl) from freemem to the end of the '
+        'create (tools/libxl/xl_cmdimpl.c create_domain in 4.4, '
+        'tools/xl/xl_vmcontrol.c create_domain in 4.17), so their '
+        'overlapping requests queue; libvirt locks per domain only. libxl '
+        '4.4 counts free memory less its freemem-slack (on this host the '
+        '64 GiB dom0 did not hold at the first create) and its relative '
+        'targets compound over three rounds; a target below 128 MiB is '
+        'refused and left as it was (4.4 waits on, 4.17 fails). See '
+        'simulator/strategies/baselines.py.',
         '',
         table,
         '',
