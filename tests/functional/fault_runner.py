@@ -54,6 +54,8 @@ POINTS = {
     'balloon-after-target': (simulated.SimulatedHypervisor,
                              'set_dom0_target', 'after', 1),
     'wait-middle': (progress.ProgressWatcher, 'observe', 'after', 3),
+    # A shortfall's top-up is stored; dom0 has not been asked for it yet.
+    'wait-after-top-up': (ledger.Ledger, 'top_up', 'after', 1),
     'build-before-create': (ledger.Ledger, 'mark_building', 'after', 1),
     'build-inside-create': None,  # see below
     'build-before-commit': (ledger.Ledger, 'commit', 'before', 1),

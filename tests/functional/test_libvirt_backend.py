@@ -97,6 +97,9 @@ def make_driver(conf, libvirt):
         conf.flags(group='libvirt', uri=uri, dom0_name=dom0_name)
         conf.flags(group='xenballoon', dom0_min_memory_mb=floor_mb,
                    stall_timeout=STALL_TIMEOUT_S, poll_interval=0.05,
+                   # libvirt cannot show dom0's balloon: stall_timeout
+                   # alone, not the 35 s wait for pauses it cannot see.
+                   blind_stall_timeout=0.0,
                    min_poll_interval=0.01, min_progress_mb_s=1.0)
         driver = driver_mod.XenBalloonDriver(conf).init_host()
         made.append(driver)

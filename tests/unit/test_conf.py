@@ -61,7 +61,7 @@ def test_sample_with_every_option_uncommented_loads(tmp_path):
     path = tmp_path / 'full.conf'
     path.write_text('\n'.join(lines) + '\n')
     conf = base.load_conf([str(path)])
-    assert conf.xenballoon.stall_timeout == 10.0
+    assert conf.xenballoon.stall_timeout == 5.0
     assert conf.simulator.time_scale == 1.0
 
 
@@ -119,4 +119,4 @@ def test_overrides_do_not_leak_between_option_sets():
         conf([], default_config_files=[])
     one.set_override('stall_timeout', 99.0, group='xenballoon')
     assert one.xenballoon.stall_timeout == 99.0
-    assert two.xenballoon.stall_timeout == 10.0
+    assert two.xenballoon.stall_timeout == 5.0

@@ -6,6 +6,12 @@ come down and how far free memory has come up since the wait began, each
 measured from its best value so far. Either moving counts, and a passing
 dip in free memory (Xen loses pages splitting IOMMU large pages while dom0
 balloons) does not undo progress already seen.
+
+A look may see dom0 alone (a cheap look: sysfs, where a full look costs
+toolstack calls; see placement.py). Free memory is then carried from the
+last full look, and what is missing is estimated from how far dom0 came
+down since: such a look never says done, and only a full look proves a
+stall (``estimated``).
 """
 
 import bisect
@@ -38,6 +44,8 @@ class Progress:
     # Seconds since a look last saw progress (stall_threshold_mb moved
     # since the one before that saw it); 0 when this look did.
     idle_s: float = 0.0
+    # Free memory not seen by this look: missing_mb and eta_s estimated.
+    estimated: bool = False
 
     @property
     def fraction(self):
@@ -60,11 +68,34 @@ class ProgressWatcher:
         # start, free memory up from its start (each its best so far).
         self._dom0_moved = []
         self._free_moved = []
+        # Per sample, how far free memory has come up beyond what dom0's
+        # fall explains (best so far, as of the last full look): free
+        # memory's own progress (a scrub, a guest gone). A full look after
+        # cheap ones sees at once what dom0 gave before them; only this
+        # tells whether free memory moved on its own since.
+        self._extra = []
+        # Full looks' times and free memory's movement then.
+        self._full_times = []
+        self._full_free = []
         self._start = None
         self._mark = None
 
-    def observe(self, t, dom0_mb, free_mb):
-        """Take one sample: dom0's allocation, and free memory ours to use."""
+    def observe(self, t, dom0_mb, free_mb=None):
+        """Take one sample: dom0's allocation, and free memory ours to use.
+
+        ``free_mb`` None: dom0 alone was seen (the first sample must have
+        both).
+        """
+        estimated = free_mb is None
+        if estimated:
+            seen_t, seen_dom0, seen_free = self._full
+            # What dom0 gave since the last full look is on its way to
+            # free memory (less what Xen keeps: a full look tells).
+            guess = seen_free + max(0, seen_dom0 - dom0_mb)
+            free_mb = self._highest_free
+        else:
+            self._full = (t, dom0_mb, free_mb)
+            guess = free_mb
         if self._start is None:
             self._start = (t, dom0_mb, free_mb)
             self._lowest_dom0 = dom0_mb
@@ -75,18 +106,29 @@ class ProgressWatcher:
         self._times.append(t)
         self._dom0_moved.append(dom0_0 - self._lowest_dom0)
         self._free_moved.append(self._highest_free - free_0)
+        extra = self._extra[-1] if self._extra else 0
+        if not estimated:
+            extra = max(extra, self._free_moved[-1] - self._dom0_moved[-1])
+        self._extra.append(extra)
         released = max(self._dom0_moved[-1], self._free_moved[-1], 0)
-        moved = (self._dom0_moved[-1], self._free_moved[-1])
+        moved = (self._dom0_moved[-1], extra)
         if self._mark is None or any(
                 now - then >= self.stall_threshold_mb
                 for now, then in zip(moved, self._mark[1])):
             self._mark = (t, moved)
 
         elapsed = t - t0
-        missing = max(0, self.need_mb - free_mb)
-        done = missing == 0
-        rate = max(self._rate(series, t - RATE_WINDOW_S, t)
-                   for series in (self._dom0_moved, self._free_moved))
+        missing = max(0, self.need_mb - guess)
+        done = missing == 0 and not estimated
+        rate = self._rate(self._times, self._dom0_moved, t - RATE_WINDOW_S,
+                          t)
+        if not estimated:
+            # Free memory's rate between full looks only: carried over
+            # cheap ones, it jumps at the next full look.
+            self._full_times.append(t)
+            self._full_free.append(self._free_moved[-1])
+            rate = max(rate, self._rate(self._full_times, self._full_free,
+                                        t - RATE_WINDOW_S, t))
         eta = missing / rate if rate > 0 else math.inf
         # Either signal moving is progress; each is judged on its own, so
         # that a jump in one (memory promised to an earlier spawn coming
@@ -94,7 +136,7 @@ class ProgressWatcher:
         stalled = (not done and elapsed >= self.stall_timeout and all(
             series[-1] - series[self._index_at(t - self.stall_timeout)] <
             self.stall_threshold_mb
-            for series in (self._dom0_moved, self._free_moved)))
+            for series in (self._dom0_moved, self._extra)))
         timed_out = bool(not done and self.max_wait and
                          elapsed >= self.max_wait)
         next_poll = min(self.poll_interval,
@@ -104,15 +146,16 @@ class ProgressWatcher:
                         next_poll_s=next_poll, done=done, stalled=stalled,
                         timed_out=timed_out,
                         grew_back=dom0_mb > self._lowest_dom0 + GROW_BACK_MB,
-                        idle_s=t - self._mark[0])
+                        idle_s=t - self._mark[0], estimated=estimated)
 
-    def _index_at(self, when):
+    def _index_at(self, when, times=None):
         """Index of the last sample taken at or before ``when``."""
-        return max(0, bisect.bisect_right(self._times, when) - 1)
+        times = self._times if times is None else times
+        return max(0, bisect.bisect_right(times, when) - 1)
 
-    def _rate(self, series, when, t):
-        i = self._index_at(when)
-        dt = t - self._times[i]
+    def _rate(self, times, series, when, t):
+        i = self._index_at(when, times)
+        dt = t - times[i]
         if dt <= 0:
             return 0.0
         return (series[-1] - series[i]) / dt

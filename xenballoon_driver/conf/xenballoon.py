@@ -35,11 +35,35 @@ xenballoon_opts = [
                  help='The shortest gap, in seconds, between two looks at '
                       'dom0. Each look costs a toolstack call; keep this '
                       'above that call\'s latency on real hosts.'),
-    num.FloatOpt('stall_timeout', default=10.0, min=0.1, max=3600.0,
+    num.FloatOpt('stall_timeout', default=5.0, min=0.1, max=3600.0,
                  help='Seconds over which ballooning must make at least '
                       'min_progress_mb_s of progress. Slower than that for '
                       'this long counts as a stall: the spawn fails with a '
-                      '"balloon stalled" error and dom0 is re-inflated.'),
+                      '"balloon stalled" error and dom0 is re-inflated. '
+                      'Where dom0\'s balloon driver can be seen (the xl '
+                      'backend reads its sysfs and /proc/meminfo), a pause '
+                      'while it backs off or cancelled itself with '
+                      'reclaimable memory left is not a stall '
+                      '(backoff_budget_s, max_nudges), and a true stall (at '
+                      'its low mark, nothing left to reclaim, or at its '
+                      'target with a shortfall beyond max_shortfall_mb) is '
+                      'reported within this + 0.5 s. 5 s, as xapi\'s '
+                      'squeezed. Backends that cannot see it use '
+                      'blind_stall_timeout.'),
+    num.FloatOpt('blind_stall_timeout', default=35.0, min=0.0, max=3600.0,
+                 help='The stall timeout in force, instead of a shorter '
+                      'stall_timeout, where the backend cannot see dom0\'s '
+                      'balloon driver although it may pause: libvirt, and '
+                      'xl without a trusted sysfs directory. Such a '
+                      'backend judges by progress alone, and Linux\'s '
+                      'balloon pauses up to max_schedule_delay (32 s by '
+                      'default) after a failed page allocation: 35 s waits '
+                      'out the longest pause and a look; shorter would fail '
+                      'spawns that were going to finish. 0: stall_timeout '
+                      'alone (true stalls seen sooner, back-off pauses over '
+                      'it fail). The simulator shows its balloon when it '
+                      'models one that pauses, and otherwise never pauses: '
+                      'it uses stall_timeout.'),
     num.FloatOpt('min_progress_mb_s', default=1.0, min=0.0, max=1.0e6,
                  help='Release rate (MiB/s), averaged over stall_timeout, '
                       'below which ballooning counts as stalled. Either dom0 '
@@ -70,6 +94,19 @@ xenballoon_opts = [
                     'off the ledger\'s and back (Linux\'s balloon sleeps '
                     'until the target changes). Each nudge is logged. 0: '
                     'never; such a balloon is then a stall.'),
+    num.IntOpt('max_shortfall_mb', default=1024, min=0, max=1 << 30,
+               help='When dom0 has reached its target and free memory is '
+                    'still short of what a spawn needs (an overhead the '
+                    'estimate missed: Xen splitting IOMMU superpages keeps '
+                    'about 2 MiB per GiB dom0 gives, 192 MiB after 98 GiB '
+                    'in the field), dom0 is asked for the shortfall, as '
+                    'xl\'s freemem does, through the reservation ledger '
+                    '(never below dom0_min_memory_mb; given back with the '
+                    'rest on revert or destroy), at most 3 times and at '
+                    'most this many MiB per spawn; each top-up is logged '
+                    'as a WARNING with its figures. 1024 MiB covers that '
+                    'overhead for guests up to 512 GiB. Past it the spawn '
+                    'fails as stalled. 0: never.'),
     cfg.BoolOpt('reinflate_on_destroy', default=True,
                 help='When a guest is destroyed, grow dom0 back by the '
                      'memory it gave for that guest.'),

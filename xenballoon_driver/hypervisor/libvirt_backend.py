@@ -86,6 +86,9 @@ class LibvirtHypervisor(libvirt_power.LibvirtPower,
     """A Xen host driven through libvirt (see the module docstring)."""
 
     hypervisor_type = 'xen (libvirt)'
+    # dom0's Linux balloon may pause (back-off) where balloon_state()
+    # cannot show it: the balloon wait then uses blind_stall_timeout.
+    hides_balloon_pauses = True
 
     def __init__(self, conf):
         super().__init__(conf.libvirt)

@@ -73,6 +73,9 @@ class XlHypervisor(xl_build.XlBuild, xl_power.XlPower, xl_calls.XlCalls,
     """A Xen host driven through xl (see the module docstring)."""
 
     hypervisor_type = 'xen (xl)'
+    # dom0's Linux balloon may pause (back-off) where balloon_state()
+    # cannot show it: the balloon wait then uses blind_stall_timeout.
+    hides_balloon_pauses = True
 
     def __init__(self, conf):
         super().__init__(conf.xl)

@@ -31,6 +31,12 @@ class Reservation:
     from_free_mb: int
     from_dom0_mb: int
     dom0_target_mb: int
+    # The reserve's own look: free memory not promised to earlier
+    # reservations (None: no look, a resumed flow's second call). The
+    # balloon wait takes it as its first look.
+    free_mb: int = None
+    # dom0's allocation at that look.
+    dom0_mb: int = None
 
 
 @dataclasses.dataclass(frozen=True)

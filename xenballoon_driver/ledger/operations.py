@@ -15,13 +15,14 @@ from xenballoon_driver.ledger import arithmetic as arith
 from xenballoon_driver.ledger import audit
 from xenballoon_driver.ledger import debts
 from xenballoon_driver.ledger import power
+from xenballoon_driver.ledger import shortfall
 
 RESERVED, BUILDING = arith.RESERVED, arith.BUILDING
 DOMAIN, DESTROYING = arith.DOMAIN, arith.DESTROYING
 STOPPED = arith.STOPPED
 
 
-class Ledger(power.PowerOps, audit.AuditOps):
+class Ledger(power.PowerOps, audit.AuditOps, shortfall.ShortfallOps):
     def __init__(self, storage, dom0_min_mb):
         self.storage = storage
         self.dom0_min_mb = dom0_min_mb
@@ -87,10 +88,14 @@ class Ledger(power.PowerOps, audit.AuditOps):
             res_id = res_id or uuid.uuid4().hex
             arith.add_entry(state, res_id, name, RESERVED, need_mb, from_free,
                             memory_mb, spec)
-            return arith.Reservation(id=res_id, name=name, need_mb=need_mb,
-                                     from_free_mb=from_free,
-                                     from_dom0_mb=need_mb - from_free,
-                                     dom0_target_mb=self._target(state))
+            seq = state['entries'][res_id]['seq']
+            return arith.Reservation(
+                id=res_id, name=name, need_mb=need_mb,
+                from_free_mb=from_free, from_dom0_mb=need_mb - from_free,
+                dom0_target_mb=self._target(state),
+                free_mb=snap.host.usable_mb - arith.promised(
+                    state, snap.domains, before=seq),
+                dom0_mb=snap.dom0.current_mb)
 
     def target(self):
         """dom0's target as the ledger derives it (None: nothing live)."""

@@ -5,6 +5,7 @@ import math
 from oslo_log import log as logging
 from taskflow import task
 
+from xenballoon_driver.balloon import placement
 from xenballoon_driver.balloon import progress as progress_mod
 from xenballoon_driver.balloon import verdict as verdict_mod
 from xenballoon_driver import exception
@@ -12,16 +13,22 @@ from xenballoon_driver.tasks import common
 from xenballoon_driver.tasks import host
 
 LOG = logging.getLogger(__name__)
+# Shortfall top-ups in one wait, at most: one for the shortfall, one or
+# two more if it grew while dom0 gave the first (a dip passing over it).
+MAX_TOPUPS = 3
 
 
 class BalloonDom0(common.QuietTask, host.HostTask):
     """Ask dom0 for the target the ledger derives; returns at once."""
 
     def execute(self, reservation):
-        before = self.backend.dom0_memory().target_mb
-        target, _found = self.ledger.apply_target(self.backend)
-        if target is not None and target != before:
-            LOG.info('Ballooning dom0 from %d MiB to %d MiB for %s', before,
+        if not reservation.get('from_dom0_mb', 1):
+            # Nothing of this spawn's comes from dom0: its target is as
+            # it was, and leaving it saves toolstack calls.
+            return
+        target, found = self.ledger.apply_target(self.backend)
+        if target is not None and target != found:
+            LOG.info('Ballooning dom0 from %d MiB to %d MiB for %s', found,
                      target, reservation['name'])
 
     def revert(self, reservation, result, **kwargs):
@@ -45,7 +52,13 @@ class WaitForBalloon(host.HostTask):
     min_progress_mb_s was released over stall_timeout. Where the
     backend shows dom0's balloon driver (balloon_state), a pause while it
     backs off with reclaimable memory left is waited out, and a balloon
-    that cancelled itself is nudged (balloon/verdict.py).
+    that cancelled itself is nudged (balloon/verdict.py). A backend that
+    cannot show it although dom0's balloon may pause
+    (``hides_balloon_pauses``: libvirt, xl without sysfs) judges by
+    progress alone over blind_stall_timeout. Looks are placed by
+    balloon/placement.py. A shortfall (dom0 at its target, free memory
+    still short) is asked of dom0 through the ledger, bounded by
+    max_shortfall_mb and MAX_TOPUPS.
     """
 
     def __init__(self, backend, ledger, options, recovering=False,
@@ -62,42 +75,76 @@ class WaitForBalloon(host.HostTask):
         if self.recovering:
             raise exception.Interrupted(name=reservation['name'])
         opts = self.options
+        timeout = opts.stall_timeout
+        if (self.backend.balloon_state() is None and
+                getattr(self.backend, 'hides_balloon_pauses', False)):
+            timeout = max(timeout, opts.blind_stall_timeout)
         watcher = progress_mod.ProgressWatcher(
-            reservation['need_mb'], opts.stall_timeout,
+            reservation['need_mb'], timeout,
             opts.min_progress_mb_s, opts.poll_interval,
             opts.min_poll_interval, opts.max_wait)
-        judge = verdict_mod.Verdict(opts.stall_timeout, opts.backoff_budget_s,
+        judge = verdict_mod.Verdict(timeout, opts.backoff_budget_s,
                                     opts.max_nudges)
         self._nudged = False
         try:
-            return self._wait(reservation, watcher, judge)
+            return self._wait(reservation, watcher, judge, timeout)
         finally:
             if self._nudged:
                 # Never leave dom0 at a nudged target.
                 common.safely('restoring dom0\'s target',
                               self.ledger.apply_target, self.backend)
 
-    def _wait(self, reservation, watcher, judge):
+    def _first(self, reservation, watcher):
+        """The reserve's own look as the first, if it is recent enough."""
+        looked = reservation.get('looked_at_s')
+        if (looked is None or reservation.get('free_mb') is None or
+                self.backend.clock.now() - looked > self.options.poll_interval
+                + reservation.get('look_s', 0.0)):
+            return None, None
+        return (watcher.observe(looked, reservation['dom0_mb'],
+                                reservation['free_mb']),
+                reservation.get('look_s'))
+
+    def _look(self, reservation, full):
+        """(dom0, free MiB ours or None, build ahead, seconds it took)."""
+        clock = self.backend.clock
+        began = clock.now()
+        if not full:
+            return self.backend.dom0_memory(), None, False, clock.now() - began
+        snap = self.backend.snapshot()
+        mine, build_ahead = self.ledger.free_for(reservation['id'], snap)
+        return snap.dom0, mine, build_ahead, clock.now() - began
+
+    def _wait(self, reservation, watcher, judge, timeout):
         opts = self.options
         clock = self.backend.clock
-        reasserts = 0
+        reasserts = looks = 0
         reported = -1.0
+        topups = []
+        cost = {True: None, False: None}
+        prog, cost[True] = self._first(reservation, watcher)
+        if prog is not None and prog.done:
+            self._report(prog, reservation['dom0_mb'])
+            return self._result(prog, reasserts, judge, looks, topups)
+        full = prog is None or cost[True] < placement.FREE_LOOK_S
+        last_full = clock.now()
+        # What a full look with dom0 at its target found missing: a
+        # shortfall is one that the next such look finds no smaller.
+        short = None
         while True:
             if self.cancel is not None and self.cancel.is_set():
                 raise exception.SpawnCancelled(name=reservation['name'])
-            snap = self.backend.snapshot()
-            dom0 = snap.dom0
-            mine, build_ahead = self.ledger.free_for(reservation['id'],
-                                                     snap)
+            dom0, mine, build_ahead, took = self._look(reservation, full)
+            looks += 1
+            cost[full] = took
+            if full:
+                last_full = clock.now()
             prog = watcher.observe(clock.now(), dom0.current_mb, mine)
             if prog.done or prog.fraction - reported >= 0.01:
                 reported = prog.fraction
-                self._report(prog, dom0)
+                self._report(prog, dom0.current_mb)
             if prog.done:
-                return {'waited_s': prog.elapsed_s,
-                        'released_mb': prog.released_mb,
-                        'rate_mb_s': prog.rate_mb_s, 'reasserts': reasserts,
-                        'nudges': judge.nudges}
+                return self._result(prog, reasserts, judge, looks, topups)
             ledger_target = self.ledger.target()
             restored = self._nudged
             if restored:
@@ -107,12 +154,30 @@ class WaitForBalloon(host.HostTask):
                 self._nudged = False
             target = (dom0.target_mb if ledger_target is None
                       else ledger_target)
+            at_target = dom0.current_mb <= target
+            was_short = short
+            if full:
+                short = prog.missing_mb if at_target else None
+            if (full and was_short is not None and short is not None and
+                    short >= was_short and not build_ahead and
+                    ledger_target is not None and
+                    self._top_up(reservation, prog, dom0, topups)):
+                # dom0 has a new target: give it a look's time to move.
+                gap, full = placement.plan(
+                    prog, timeout, opts.poll_interval, cost[True],
+                    cost[False], 0.0, False)
+                clock.sleep(gap)
+                continue
             state = self.backend.balloon_state()
             verdict = judge.judge(clock.now(), prog, state, dom0.current_mb,
                                   target)
             # Waiting behind another spawn's build is not a stalled balloon:
             # that build ends (running or reverted) and frees our way.
             stalled = verdict == verdict_mod.STALL and not build_ahead
+            if stalled and not full:
+                # Only a look at free memory proves it: one now.
+                full = True
+                continue
             if stalled or prog.timed_out:
                 if state is not None:
                     LOG.info('Balloon verdict for %s: %s',
@@ -121,7 +186,7 @@ class WaitForBalloon(host.HostTask):
                          else exception.BalloonStalled)
                 raise error(current_mb=dom0.current_mb, target_mb=target,
                             missing_mb=prog.missing_mb,
-                            stalled_s=opts.stall_timeout,
+                            stalled_s=timeout,
                             min_rate=opts.min_progress_mb_s,
                             max_wait=opts.max_wait)
             if verdict == verdict_mod.NUDGE:
@@ -136,11 +201,49 @@ class WaitForBalloon(host.HostTask):
                                 'expected %d MiB: asserting it again', found,
                                 dom0.current_mb, target)
                     reasserts += 1
-            gap = judge.next_poll(prog, state, dom0.current_mb, target)
+            gap, full = placement.plan(
+                prog, timeout, opts.poll_interval, cost[True], cost[False],
+                clock.now() - last_full, at_target)
             if self.cancel is None:
                 clock.sleep(gap)
             else:
                 clock.sleep(gap, wake=self.cancel)
+
+    def _top_up(self, reservation, prog, dom0, topups):
+        """A shortfall: ask dom0 for it through the ledger (bounded).
+
+        Returns whether dom0 was asked (the wait then looks again).
+        """
+        bound = self.options.max_shortfall_mb
+        if (prog.missing_mb <= 0 or len(topups) >= MAX_TOPUPS or
+                prog.missing_mb > bound - sum(topups)):
+            # Nothing short, or more than a top-up may cover: a stall.
+            return False
+        granted = self.ledger.top_up(reservation['id'], prog.missing_mb,
+                                     bound)
+        if not granted:
+            return False
+        topups.append(granted)
+        target, _found = self.ledger.apply_target(self.backend)
+        LOG.warning('dom0 reached its target (%d MiB) but free memory is '
+                    '%d MiB short of the %d MiB %s needs: an overhead the '
+                    'estimate missed (Xen\'s page tables, a per-domain '
+                    'cost). Asking dom0 for %d MiB more, target %s MiB '
+                    '(top-up %d of at most %d, %d of at most %d MiB); it '
+                    'is given back with the rest when the guest goes',
+                    dom0.current_mb, prog.missing_mb,
+                    reservation['need_mb'], reservation['name'], granted,
+                    target, len(topups), MAX_TOPUPS, sum(topups), bound)
+        return True
+
+    def _result(self, prog, reasserts, judge, looks, topups):
+        if topups:
+            LOG.warning('%d MiB more than estimated came from dom0 for '
+                        'this guest (%d top-ups)', sum(topups), len(topups))
+        return {'waited_s': prog.elapsed_s, 'released_mb': prog.released_mb,
+                'rate_mb_s': prog.rate_mb_s, 'reasserts': reasserts,
+                'nudges': judge.nudges, 'looks': looks,
+                'shortfall_mb': sum(topups), 'topups': len(topups)}
 
     def _nudge(self, reservation, dom0, target, judge):
         # Set before the call: a nudge that half-happened is put back too.
@@ -152,7 +255,7 @@ class WaitForBalloon(host.HostTask):
                     dom0.current_mb, target, reservation['name'], nudged,
                     target, judge.fruitless, judge.max_nudges)
 
-    def _report(self, prog, dom0):
+    def _report(self, prog, dom0_mb):
         # update_progress() with details: the engine stores them with the
         # progress, and a listener (the CLI's progress bar) sees them.
         self.notifier.notify(task.EVENT_UPDATE_PROGRESS, {
@@ -161,4 +264,4 @@ class WaitForBalloon(host.HostTask):
             # JSON has no infinity: an unknown ETA is None.
             'rate_mb_s': prog.rate_mb_s,
             'eta_s': prog.eta_s if math.isfinite(prog.eta_s) else None,
-            'dom0_mb': dom0.current_mb, 'elapsed_s': prog.elapsed_s})
+            'dom0_mb': dom0_mb, 'elapsed_s': prog.elapsed_s})

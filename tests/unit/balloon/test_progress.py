@@ -121,3 +121,53 @@ def test_idle_counts_from_the_last_look_that_saw_progress():
     assert w.observe(3.5, 1895, 105).idle_s == 0.0     # 5 MiB since 1.0
     prog = w.observe(8.5, 1895, 105)
     assert prog.idle_s == 5.0 and prog.stalled
+
+
+# -- cheap looks: dom0 alone (placement.py) ----------------------------------
+
+def test_cheap_look_estimates_what_is_missing_and_is_never_done():
+    w = watcher()
+    w.observe(0.0, 5000, 0)
+    p = w.observe(0.5, 4600)             # dom0 gave 400: ~400 free
+    assert p.estimated and p.missing_mb == 600
+    p = w.observe(1.5, 3900)             # as much as needed, not seen
+    assert p.estimated and p.missing_mb == 0 and not p.done
+    p = w.observe(2.9, 3800, 1000)
+    assert not p.estimated and p.done
+
+
+def test_full_look_after_cheap_ones_is_not_free_memorys_own_progress():
+    # dom0 stops at 3.4 s; the full look at 8.5 s sees at once the free
+    # memory dom0 gave between the last full look and 3.4 s: that is
+    # dom0's progress, already counted, not free memory's since.
+    w = watcher(stall=5.0)
+    w.observe(0.0, 5000, 0)
+    for i in range(1, 8):
+        w.observe(0.45 * i, 5000 - 100 * i)   # up to 3.15 s, dom0 4300
+    w.observe(3.6, 4280)                      # dom0 stopped at 3.4 s
+    for t in (4.05, 4.5, 6.0, 8.0):
+        assert not w.observe(t, 4280).stalled
+    p = w.observe(8.601, 4280, 720)
+    assert p.stalled
+
+
+def test_free_memory_growing_on_its_own_is_progress():
+    # dom0 is still, free memory grows (a guest destroyed, a scrub).
+    w = watcher(stall=5.0)
+    w.observe(0.0, 4000, 0)
+    w.observe(1.0, 4000)
+    w.observe(4.0, 4000, 300)
+    p = w.observe(6.0, 4000, 300)
+    assert not p.stalled
+
+
+def test_free_rate_is_measured_between_full_looks_only():
+    # 10 s of cheap looks, then a full one: free memory jumped by what
+    # dom0 gave in those 10 s, which is not a rate of 1000 MiB/s.
+    w = watcher(need=5000)
+    w.observe(0.0, 9000, 0)
+    for t in range(1, 10):
+        w.observe(float(t), 9000 - 100 * t)
+    p = w.observe(10.0, 8000, 1000)
+    assert p.rate_mb_s == pytest.approx(100)
+    assert p.eta_s == pytest.approx(40.0)
