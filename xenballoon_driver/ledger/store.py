@@ -26,9 +26,11 @@ class MemoryStorage:
     faster than copy.deepcopy on a host with thousands of entries.
     """
 
-    def __init__(self):
+    def __init__(self, lock=None):
         self._state = None
-        self._lock = threading.RLock()
+        # The simulator passes a clock.ClockLock: a real lock held across
+        # a simulated toolstack call would stop its virtual clock.
+        self._lock = lock or threading.RLock()
 
     snapshot = property(lambda self: self.locked)
 

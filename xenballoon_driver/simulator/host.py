@@ -6,6 +6,7 @@ but over a host kept in this process (a MemoryStore: the model on a
 given clock) and with the ledger in memory: nothing touches the disk.
 """
 
+from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import driver as driver_mod
 from xenballoon_driver import ledger as ledger_mod
 from xenballoon_driver.simulator import backend as backend_mod
@@ -18,6 +19,7 @@ def build_driver(conf, store, persistence=None):
     in memory, uncopied).
     """
     backend = backend_mod.SimulatedHypervisor(conf, store=store)
-    ledger = ledger_mod.Ledger(ledger_mod.MemoryStorage(),
-                               conf.xenballoon.dom0_min_memory_mb)
+    # Concurrent spawns on the store's clock wait for the ledger on it.
+    storage = ledger_mod.MemoryStorage(clock_mod.ClockLock(store.clock))
+    ledger = ledger_mod.Ledger(storage, conf.xenballoon.dom0_min_memory_mb)
     return driver_mod.XenBalloonDriver(conf, backend, ledger, persistence)

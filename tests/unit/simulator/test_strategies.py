@@ -9,7 +9,6 @@ from xenballoon_driver.simulator import model as model_mod
 from xenballoon_driver.simulator import runner
 from xenballoon_driver.simulator import store as store_mod
 from xenballoon_driver.simulator import strategies
-from xenballoon_driver.simulator.strategies import xl_lock
 
 GiB = conftest.GiB
 
@@ -74,27 +73,30 @@ def test_two_xl_creates_queue_on_the_lock(conf):
 
 def test_the_lock_queues_waiters_in_order_on_virtual_time():
     clock = clock_mod.VirtualClock()
-    lock = xl_lock.XlLock(clock)
+    lock = clock_mod.ClockLock(clock)
     got = []
 
     def holder(name, hold_s):
         def body():
-            with lock.held_for():
-                got.append((name, clock.now()))
+            with lock:
+                with lock:  # reentrant, as the ledger's RLock
+                    got.append((name, clock.now()))
+                # Sleeping while holding it: the others park meanwhile.
                 clock.sleep(hold_s)
         return body
 
     clock.run([(0.0, holder('a', 10)), (1.0, holder('b', 5)),
                (2.0, holder('c', 1))])
     assert got == [('a', 0.0), ('b', 10.0), ('c', 15.0)]
-    assert not lock.held and not lock.waiters
+    assert lock.owner is None and not lock.waiters
 
 
-def test_the_lock_without_a_virtual_clock_is_a_plain_lock():
-    lock = xl_lock.XlLock(clock_mod.RealClock())
-    with lock.held_for():
-        assert lock.real.locked()
-    assert not lock.real.locked()
+def test_the_lock_on_a_real_clock_is_an_rlock():
+    lock = clock_mod.ClockLock(clock_mod.RealClock())
+    with lock:
+        with lock:
+            assert not lock.virtual
+    assert lock._rlock.acquire(blocking=False)
 
 
 def test_libxl_never_sets_a_target_below_128_mib(conf):

@@ -33,15 +33,21 @@ libxl__fill_dom0_memory_info writes on first use as the host's memory
 not in dom0 (at most 15 % of it). On a host whose dom0 holds most of the
 memory that is nearly all the free memory at the first create.
 
-xl-4.4 and xl-4.17 hold xl's global lock around freemem + create
-(xl_lock.py): concurrent creates queue. libvirt serialises only jobs on
-the same domain (libxlDomainObjBeginJob): different guests start at once.
+xl-4.4 and xl-4.17 hold xl's global lock (/var/lock/xl) around freemem
++ create: ``xl create`` takes it before freemem and lets it go once the
+domain is created (tools/libxl/xl_cmdimpl.c create_domain in 4.4;
+tools/xl/xl_vmcontrol.c create_domain in 4.17, with autoballoon on), so
+concurrent creates on one host queue. fcntl(F_SETLKW) blocks until the
+holder lets go; here waiters go first come, first served (an
+assumption: POSIX does not order them), parked on the simulated clock
+(clock.ClockLock). libvirt serialises only jobs on the same domain
+(libxlDomainObjBeginJob): different guests start at once.
 """
 
 import contextlib
 
+from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import exception
-from xenballoon_driver.simulator.strategies import xl_lock
 
 NOMEM = 'ERROR_NOMEM'
 # LIBXL_MIN_DOM0_MEM (tools/libxl/libxl_internal.h): 128 * 1024 KiB.
@@ -62,13 +68,12 @@ class _Baseline:
         self.clock = self.backend.clock
         # One strategy per simulated host: the lock and the xenstore
         # node are the host's.
-        self.lock = xl_lock.XlLock(self.clock)
+        self.lock = clock_mod.ClockLock(self.clock)
         self.slack_mb = None
 
     def spawn(self, spec):
         need = spec.footprint_mb
-        held = (self.lock.held_for() if self.LOCKED
-                else contextlib.nullcontext())
+        held = self.lock if self.LOCKED else contextlib.nullcontext()
         with held:
             if not self.freemem(need):
                 raise exception.OutOfMemory(name=spec.name, need_mb=need,
