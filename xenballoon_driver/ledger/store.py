@@ -26,11 +26,9 @@ class MemoryStorage:
     faster than copy.deepcopy on a host with thousands of entries.
     """
 
-    def __init__(self, lock=None):
+    def __init__(self):
         self._state = None
-        # The simulator passes a clock.ClockLock: a real lock held across
-        # a simulated toolstack call would stop its virtual clock.
-        self._lock = lock or threading.RLock()
+        self._lock = threading.RLock()
 
     snapshot = property(lambda self: self.locked)
 

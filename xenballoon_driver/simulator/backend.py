@@ -41,14 +41,32 @@ class SimulatedHypervisor(base.Hypervisor):
             self.latency = model.toolstack
 
     def _call(self, seconds):
-        """A toolstack call's own time (the scenario's toolstack section)."""
+        """A toolstack call's own time (the scenario's toolstack section).
+
+        A look's figures are the host's at the END of its call: xl reads
+        xenstore and makes its hypercalls after its fork/exec and libxl's
+        init, which are most of its time (under QEMU nearly all of it),
+        and prints right after. So a figure is as old as the calls made
+        after it, never fresher.
+        """
         if seconds:
             self.clock.sleep(seconds)
 
     def snapshot(self):
+        """As the xl backend looks (base.Hypervisor.snapshot's order).
+
+        ``xl list``, then ``xl info``, then dom0: each figure read at the
+        end of its own call, so free memory is a dom0 call older than
+        dom0's figures (while dom0 shrinks, the host looks fuller).
+        """
         lat = self.latency
-        self._call(lat.list_s + lat.info_s + lat.dom0_s)
-        return self._snapshot()
+        self._call(lat.list_s)
+        domains = self._snapshot().domains
+        self._call(lat.info_s)
+        host = self._snapshot().host
+        self._call(lat.dom0_s)
+        return base.Snapshot(host=host, dom0=self._snapshot().dom0,
+                             domains=domains)
 
     def _snapshot(self):
         # Whole MiB rounded down, free memory, dom0 and domains alike: the

@@ -192,7 +192,7 @@ class HostModel(guests.GuestOps):
 
     def _step(self, dt):
         b = self.balloon
-        if release.drift(self):
+        if release.events(self):
             balloon_driver.credit_changed(self)
         balloon_driver.wake_due(self)
         if self.stuck and self.balloon_can_release():

@@ -89,7 +89,12 @@ def room_ever(model):
 
 
 def stalled_at(model, at):
-    """dom0 released its stall_after_mb at ``at``: when it resumes."""
+    """dom0 released its stall_after_mb at ``at``: when it resumes.
+
+    Set once; the model calls it at the exact time within a step, and at
+    a step's start when dom0 is asked for more while already there
+    (stall_after_mb 0).
+    """
     after = model.balloon.stall_resume_after_s
     if model.resume_at is None and after is not None:
         model.resume_at = at + after
@@ -136,6 +141,16 @@ def grow_back(model):
 
 
 # -- drift ----------------------------------------------------------------
+
+def events(model):
+    """This module's events at a step's start; True if dom0 drifted."""
+    if (model.balloon.stall_after_mb is not None and
+            stall_room(model) <= EPS and
+            model.dom0_mb > model.dom0_target_mb + EPS):
+        # Stopped before it could start: from its first try.
+        stalled_at(model, model.now)
+    return drift(model)
+
 
 def drift(model):
     """dom0 grows drift_mb (what is free at most) at drift_at_s, once.

@@ -9,6 +9,7 @@ from xenballoon_driver import hypervisor
 from xenballoon_driver.hypervisor import base
 from xenballoon_driver.simulator import backend as simulated
 from xenballoon_driver.simulator import model as model_mod
+from xenballoon_driver.simulator import specs
 from xenballoon_driver.simulator import store as store_mod
 
 GiB = conftest.GiB
@@ -44,6 +45,21 @@ def test_memory_figures(host):
         current_mb=DOM0, target_mb=DOM0)
     assert h.backend.clock is h.clock
     assert h.backend.list_domains() == []
+
+
+def test_a_costly_look_reads_each_figure_at_its_calls_end(host):
+    # xl list, xl info, then dom0, 1 s each: the figures are the host's
+    # at 1, 2 and 3 s (xl reads after its fork/exec and libxl's init).
+    h = host()
+    h.backend.latency = specs.ToolstackSpec(list_s=1, info_s=1, dom0_s=1)
+    h.backend.set_dom0_target(DOM0 - 10 * GiB)
+    snap = h.backend.snapshot()
+    assert h.clock.now() == pytest.approx(3.0)
+    # Free memory as the balloon left it at 2 s, dom0 as at 3 s: the
+    # host looks a dom0 call fuller than it is.
+    assert snap.host.free_mb == FREE + 2 * GiB
+    assert snap.dom0.current_mb == DOM0 - 3 * GiB
+    assert h.backend.host_memory().free_mb == FREE + 4 * GiB
 
 
 def test_fractions_round_down(host):

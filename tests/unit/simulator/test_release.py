@@ -95,6 +95,18 @@ def test_a_stall_resumes_after_stall_resume_after_s():
     assert m.target_reached_at == pytest.approx(18.0)
 
 
+def test_a_stall_from_the_start_resumes_too():
+    # Stopped from its first try, at 10 s; on again at 15 s.
+    m = make(stall_after_mb=0, stall_resume_after_s=5)
+    m.advance(10)
+    m.set_dom0_target(DOM0 - GiB)
+    m.advance(14.9)
+    assert m.dom0_mb == DOM0
+    m.advance(17)
+    assert m.dom0_mb == pytest.approx(DOM0 - GiB)
+    assert m.target_reached_at == pytest.approx(16.0)
+
+
 def test_the_limit_waits_out_a_stall_that_resumes():
     assert make(stall_after_mb=4096, stall_resume_after_s=10).release_time(
         8 * GiB) == pytest.approx(18.0)
