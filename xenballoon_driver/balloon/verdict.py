@@ -16,9 +16,16 @@ stall. With one, a pause is judged by what Linux's balloon driver
   max_retry_count failures the driver resets both to 1 and cancels
   (BP_ECANCELED), then sleeps up to 3600 s until the credit (target -
   current) changes; the same target again does not change it
-  (balloon_thread_cond). Idle for longer than the driver's longest step
-  (max_schedule_delay) is taken as cancelled: the caller nudges the
-  target, at most max_nudges times without progress in between.
+  (balloon_thread_cond). A failure shows at once (retry_count 2,
+  schedule_delay 2: update_schedule runs before the sleep), and a
+  balloon that is not cancelled passes again at once while it succeeds
+  (balloon_thread loops while the credit is not 0), so idle for longer
+  than NUDGE_IDLE_S is taken as cancelled: the caller nudges the
+  target, at most max_nudges times in a row without an answer (progress,
+  or a back-off: it woke and tried). A balloon that wakes, fails and
+  cancels again is nudged again, at most once per cycle (NUDGE_IDLE_S
+  plus its retries, 2 + 4 + 8 s with Debian's max_retry_count 4), within
+  the back-off budget.
 - dom0 at its target, or nothing left to reclaim (the low mark: the
   kernel gives back at most si_mem_available() pages), with no progress
   for stall_timeout: a stall, as before.
@@ -33,6 +40,11 @@ WAIT, NUDGE, STALL = 'wait', 'nudge', 'stall'
 # reclaim): a stall is then seen within stall_timeout + this.
 STALL_SLACK_S = 0.5
 DUE_EPS_S = 1e-3
+# Idle this long at delay 1, try 1 above its target: cancelled. Twice
+# the thread's shortest sleep (1 s), so that one pass that took a while
+# is not taken for a cancel (an assumption; a nudge too many costs two
+# mem-set calls and is bounded by max_nudges).
+NUDGE_IDLE_S = 2.0
 
 
 class Verdict:
@@ -49,6 +61,8 @@ class Verdict:
         self.fruitless = 0
         self.nudges = 0
         self.reason = None
+        # Since when dom0's balloon has shown delay 1, try 1 (or None).
+        self._calm_since = None
 
     def judge(self, t, prog, state, current_mb, target_mb):
         """WAIT, NUDGE or STALL for this look; ``reason`` says why."""
@@ -76,10 +90,19 @@ class Verdict:
                              'balloon backed off (budget %.0f s)'
                              % (prog.idle_s, self.backoff_budget_s))
         if state.schedule_delay_s > 1 or state.retry_count > 1:
+            # It tried (the last nudge woke it): a back-off, bounded by
+            # the budget, not a nudge gone unanswered.
+            self._calm_since = None
+            self.fruitless = 0
             return self._say(WAIT, 'backing off (delay %d s, try %d)' % (
                 state.schedule_delay_s, state.retry_count))
-        since = max(t - prog.idle_s, self._last_nudge_t or -1e18)
-        if t - since <= max(state.max_schedule_delay_s, 1):
+        if prog.idle_s == 0 or self._calm_since is None:
+            # Idle at delay 1, try 1 counts from the first look that saw
+            # it: a balloon that just came out of a back-off passes again.
+            self._calm_since = t
+        since = max(t - prog.idle_s, self._calm_since,
+                    self._last_nudge_t or -1e18)
+        if t - since <= NUDGE_IDLE_S:
             return self._say(WAIT, 'idle for %.1f s' % (t - since))
         if self.fruitless < self.max_nudges:
             self.fruitless += 1

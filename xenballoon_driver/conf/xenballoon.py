@@ -87,16 +87,19 @@ xenballoon_opts = [
                       '(libvirt) use stall_timeout alone.'),
     num.IntOpt('max_nudges', default=3, min=0, max=100,
                help='Where dom0\'s balloon driver can be seen: how many '
-                    'times in a row, without progress in between, a '
-                    'balloon that cancelled itself (idle in sysfs while '
-                    'dom0 is above its target, with reclaimable memory '
-                    'left) is restarted by setting dom0\'s target 1 MiB '
-                    'off the ledger\'s and back (Linux\'s balloon sleeps '
-                    'until the target changes). Each nudge is logged. 0: '
+                    'times in a row, without an answer in between '
+                    '(progress, or a new back-off: it woke and tried), a '
+                    'balloon that cancelled itself (idle in sysfs for 2 s '
+                    'while dom0 is above its target, with reclaimable '
+                    'memory left) is restarted by setting dom0\'s target 1 '
+                    'MiB off the ledger\'s and back (Linux\'s balloon '
+                    'sleeps until the target changes). A balloon that '
+                    'wakes, fails and cancels again is nudged again, '
+                    'within backoff_budget_s. Each nudge is logged. 0: '
                     'never; such a balloon is then a stall.'),
     num.IntOpt('max_shortfall_mb', default=1024, min=0, max=1 << 30,
-               help='When dom0 has reached its target and free memory is '
-                    'still short of what a spawn needs (an overhead the '
+               help='When free memory would still be short of what a '
+                    'spawn needs with dom0 at its target (an overhead the '
                     'estimate missed: Xen splitting IOMMU superpages keeps '
                     'about 2 MiB per GiB dom0 gives, 192 MiB after 98 GiB '
                     'in the field), dom0 is asked for the shortfall, as '

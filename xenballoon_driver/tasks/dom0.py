@@ -11,11 +11,9 @@ from xenballoon_driver.balloon import verdict as verdict_mod
 from xenballoon_driver import exception
 from xenballoon_driver.tasks import common
 from xenballoon_driver.tasks import host
+from xenballoon_driver.tasks import shortfall
 
 LOG = logging.getLogger(__name__)
-# Shortfall top-ups in one wait, at most: one for the shortfall, one or
-# two more if it grew while dom0 gave the first (a dip passing over it).
-MAX_TOPUPS = 3
 
 
 class BalloonDom0(common.QuietTask, host.HostTask):
@@ -58,7 +56,7 @@ class WaitForBalloon(host.HostTask):
     progress alone over blind_stall_timeout. Looks are placed by
     balloon/placement.py. A shortfall (dom0 at its target, free memory
     still short) is asked of dom0 through the ledger, bounded by
-    max_shortfall_mb and MAX_TOPUPS.
+    max_shortfall_mb and shortfall.MAX_TOPUPS.
     """
 
     def __init__(self, backend, ledger, options, recovering=False,
@@ -131,6 +129,7 @@ class WaitForBalloon(host.HostTask):
         # What a full look with dom0 at its target found missing: a
         # shortfall is one that the next such look finds no smaller.
         short = None
+        prelude = False
         while True:
             if self.cancel is not None and self.cancel.is_set():
                 raise exception.SpawnCancelled(name=reservation['name'])
@@ -158,10 +157,12 @@ class WaitForBalloon(host.HostTask):
             was_short = short
             if full:
                 short = prog.missing_mb if at_target else None
-            if (full and was_short is not None and short is not None and
-                    short >= was_short and not build_ahead and
+            want = shortfall.wanted(prog, dom0, target, was_short, short)
+            if (full and want and not build_ahead and
                     ledger_target is not None and
-                    self._top_up(reservation, prog, dom0, topups)):
+                    shortfall.top_up(self.ledger, self.backend,
+                                     self.options.max_shortfall_mb,
+                                     reservation, want, prog, dom0, topups)):
                 # dom0 has a new target: give it a look's time to move.
                 gap, full = placement.plan(
                     prog, timeout, opts.poll_interval, cost[True],
@@ -204,37 +205,16 @@ class WaitForBalloon(host.HostTask):
             gap, full = placement.plan(
                 prog, timeout, opts.poll_interval, cost[True], cost[False],
                 clock.now() - last_full, at_target)
+            if prelude:
+                gap, full, prelude = 0.0, True, False
+            elif full and placement.prelude(cost[True], cost[False]) and (
+                    gap > 0 or not prog.estimated):
+                # A cheap look first, the full one at once after it.
+                full, prelude = False, True
             if self.cancel is None:
                 clock.sleep(gap)
             else:
                 clock.sleep(gap, wake=self.cancel)
-
-    def _top_up(self, reservation, prog, dom0, topups):
-        """A shortfall: ask dom0 for it through the ledger (bounded).
-
-        Returns whether dom0 was asked (the wait then looks again).
-        """
-        bound = self.options.max_shortfall_mb
-        if (prog.missing_mb <= 0 or len(topups) >= MAX_TOPUPS or
-                prog.missing_mb > bound - sum(topups)):
-            # Nothing short, or more than a top-up may cover: a stall.
-            return False
-        granted = self.ledger.top_up(reservation['id'], prog.missing_mb,
-                                     bound)
-        if not granted:
-            return False
-        topups.append(granted)
-        target, _found = self.ledger.apply_target(self.backend)
-        LOG.warning('dom0 reached its target (%d MiB) but free memory is '
-                    '%d MiB short of the %d MiB %s needs: an overhead the '
-                    'estimate missed (Xen\'s page tables, a per-domain '
-                    'cost). Asking dom0 for %d MiB more, target %s MiB '
-                    '(top-up %d of at most %d, %d of at most %d MiB); it '
-                    'is given back with the rest when the guest goes',
-                    dom0.current_mb, prog.missing_mb,
-                    reservation['need_mb'], reservation['name'], granted,
-                    target, len(topups), MAX_TOPUPS, sum(topups), bound)
-        return True
 
     def _result(self, prog, reasserts, judge, looks, topups):
         if topups:

@@ -80,26 +80,40 @@ def test_progress_restarts_the_budget():
     assert j.judge(45.0, Prog(True, 6.0), state(2, 2), 5000, 1000) == WAIT
 
 
-def test_idle_above_target_is_nudged_after_the_longest_step():
+def test_idle_above_target_is_nudged_after_two_seconds():
     j = judge()
+    # The first look that sees delay 1, try 1 starts the count.
     assert j.judge(20.0, Prog(True, 20.0), state(), 5000, 1000) == WAIT
-    assert j.judge(20.5, Prog(True, 20.5), state(), 5000, 1000) == NUDGE
+    assert j.judge(22.0, Prog(True, 22.0), state(), 5000, 1000) == WAIT
+    assert j.judge(22.1, Prog(True, 22.1), state(), 5000, 1000) == NUDGE
     # Not again until idle as long since the nudge.
-    assert j.judge(21.5, Prog(True, 21.5), state(), 5000, 1000) == WAIT
-    assert j.judge(40.6, Prog(True, 40.6), state(), 5000, 1000) == NUDGE
+    assert j.judge(23.0, Prog(True, 23.0), state(), 5000, 1000) == WAIT
+    assert j.judge(24.2, Prog(True, 24.2), state(), 5000, 1000) == NUDGE
     assert (j.nudges, j.fruitless) == (2, 2)
     # Progress: the nudges worked; the count of fruitless ones restarts.
-    j.judge(41.0, Prog(False, 0.0), state(), 5000, 1000)
+    j.judge(25.0, Prog(False, 0.0), state(), 5000, 1000)
     assert (j.nudges, j.fruitless) == (2, 0)
+
+
+def test_a_balloon_just_out_of_a_back_off_is_not_nudged():
+    # Long without progress, but backing off until now: it passes again.
+    j = judge()
+    assert j.judge(15.0, Prog(True, 10.0), state(8, 4), 5000, 1000) == WAIT
+    assert j.judge(15.5, Prog(True, 10.5), state(), 5000, 1000) == WAIT
+    assert j.judge(17.0, Prog(True, 12.0), state(), 5000, 1000) == WAIT
+    assert j.judge(17.6, Prog(True, 12.6), state(), 5000, 1000) == NUDGE
 
 
 def test_nudges_are_bounded():
     j = judge(max_nudges=1, backoff_budget_s=1000.0)
+    assert j.judge(18.0, Prog(True, 18.0), state(), 5000, 1000) == WAIT
     assert j.judge(21.0, Prog(True, 21.0), state(), 5000, 1000) == NUDGE
     assert j.judge(42.0, Prog(True, 42.0), state(), 5000, 1000) == STALL
     assert 'after 1 nudges' in j.reason
-    assert judge(max_nudges=0).judge(21.0, Prog(True, 21.0), state(), 5000,
-                                     1000) == STALL
+    never = judge(max_nudges=0)
+    never.judge(18.0, Prog(True, 18.0), state(), 5000, 1000)
+    assert never.judge(21.0, Prog(True, 21.0), state(), 5000,
+                       1000) == STALL
 
 
 def test_a_look_lands_at_the_stall_deadline():
