@@ -3,21 +3,28 @@
 
 Runs a generated set of scenarios (1 TiB hosts whose dom0 holds most of
 the memory; guests from 16 GiB to 900 GiB; dom0 releasing 300-2000 MiB/s
-with jitter, stalls, start delays, a target raised behind our back, a dip
-in free memory, and overlapping requests) through
-``xenballoon_driver.simulator.runner.run`` for every strategy, on a virtual
-clock. Prints a table per strategy, checks the targets below and exits 1
-if one of ours misses:
+with jitter, stalls, start delays, a target raised behind our back, dips
+in free memory, overlapping requests; and issue 12's kinds: the Linux
+balloon thread's back-off, reclaim-limited dom0, persistent shortfalls,
+stall-then-resume, decaying rates, dom0 at its low mark, toolstack call
+costs) through ``xenballoon_driver.simulator.runner.run`` for every
+strategy, on a virtual clock. Unless a case says otherwise, toolstack
+calls cost what they cost on bare metal and dom0 runs Debian 12's balloon
+thread. Prints a table per strategy and per kind of case, checks the
+targets below and exits 1 if one of ours misses:
 
-- progress (ours) builds every guest dom0 can free the memory for, within
-  1.02 x the physical limit + 0.2 s, with no contention;
-- it reports a stalled balloon within stall_timeout + 3 s of the stall;
-- +/-50 % jitter in dom0's release rate causes no false stall;
-- xl-4.4 fails every request whose balloon takes longer than its ~33 s;
-- libvirt-2014 builds those early and contends with the balloon.
+- progress (ours) builds every guest dom0 can serve, with no false stall,
+  no false NOMEM and no contention, within 1.002 x (the physical limit,
+  the toolstack's create call included) + 0.2 s for single requests and
+  1.02 x the first-come-first-served limit + 0.2 s for overlapping ones
+  (issue 13);
+- it reports a true stall (a stuck balloon, dom0 at its low mark) within
+  stall_timeout + 0.5 s, and the default stall_timeout is at most 5 s;
+- xl-4.4 fails every single request whose balloon takes longer than its
+  ~33 s; libvirt-2014 builds those early and contends with the balloon.
 
-Also writes the table as markdown, a timeline plot of one representative
-request per strategy, and a plot of time-to-ready against the limit.
+Also writes the tables as markdown, timelines of two cases per strategy,
+and a plot of time-to-ready against the limit; prints its run time.
 
     python tools/benchmark.py [--json FILE] [--plot-dir DIR]
                               [--markdown FILE]
@@ -39,6 +46,7 @@ from taskflow.persistence import backends
 
 from xenballoon_driver import clock as clock_mod
 from xenballoon_driver import conf as conf_mod
+from xenballoon_driver.conf import xenballoon as xenballoon_conf
 from xenballoon_driver import exception
 from xenballoon_driver.simulator import host as host_mod
 from xenballoon_driver.simulator import model as model_mod
@@ -50,11 +58,17 @@ from xenballoon_driver.simulator import strategies
 GiB = 1024
 OURS = strategies.OURS
 
-# Ours must be ready within SLACK_FACTOR x the physical limit + SLACK_S.
-SLACK_FACTOR = 1.02
+# Ours must be ready within SLACK_FACTOR x (the physical limit, which
+# includes the toolstack's own create call) + SLACK_S (issue 12).
+SLACK_FACTOR = 1.002
 SLACK_S = 0.2
-# ... and must report a stall within stall_timeout + STALL_GRACE_S.
-STALL_GRACE_S = 3.0
+# Overlapping requests, held to the first-come-first-served limit: the
+# target of issue 13, kept as it was.
+FIFO_SLACK_FACTOR = 1.02
+# ... must report a true stall within stall_timeout + STALL_GRACE_S ...
+STALL_GRACE_S = 0.5
+# ... with a default stall_timeout of at most this (squeezed's 5 s).
+MAX_STALL_TIMEOUT_S = 5.0
 # xl 4.4 and libvirt (2014) wait about 33 s: a balloon longer than this
 # is past their window (a little margin for "about").
 ANCHOR_WINDOW_S = 35.0
@@ -63,12 +77,41 @@ HOST = {'total_mb': 1024 * GiB, 'dom0_mb': 960 * GiB, 'dom0_low_mb': 2048,
         'xen_mb': 2048}
 BALLOON = {'release_rate_mb_s': 680, 'reinflate_rate_mb_s': 1400,
            'jitter': 0.1, 'seed': 2014}
+# Linux's balloon thread as the lab's Debian 12 dom0 shows it
+# (max_schedule_delay 20, max_retry_count 4: xenlab capture a160), and
+# as upstream Linux ships it (drivers/xen/balloon.c: 32 s, 0 = never
+# cancel).
+DEBIAN12 = {'max_schedule_delay_s': 20, 'max_retry_count': 4}
+UPSTREAM = {'max_schedule_delay_s': 32, 'max_retry_count': 0}
 BUILD = {'populate_rate_mb_s': 8192}
+# Toolstack call costs: bare metal as the shipped default.yaml charges
+# them (each figure's source is given there), QEMU-like as the toolstack
+# section fitted to two real runs of Xen under QEMU (xen-qemu.yaml).
+COST_KEYS = ('list_s', 'info_s', 'dom0_s', 'mem_set_s', 'create_s',
+             'destroy_s')
+SCENARIO_DIR = os.path.join(os.path.dirname(scenario_mod.__file__),
+                            'scenarios')
+
+
+def shipped_costs(name):
+    """The toolstack call costs of the shipped scenario ``name``."""
+    path = os.path.join(SCENARIO_DIR, name + '.yaml')
+    section = dataclasses.asdict(scenario_mod.load(path).toolstack)
+    return {key: section[key] for key in COST_KEYS}
+
+
+ZERO_COST = {}
+BARE_METAL = shipped_costs('default')
+QEMU_LIKE = shipped_costs('xen-qemu')
 
 DEFAULT_DOC_DIR = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'doc')
 TIMELINE_PNG = 'benchmark-timeline.png'
 RATIO_PNG = 'benchmark-ratio.png'
+BACKOFF_PNG = 'benchmark-backoff.png'
+# The back-off case drawn over time: free pages gone after 2 GiB, kswapd
+# only 31 s later, so the balloon thread pauses 2, 4, 8, 16 and 32 s.
+BACKOFF_CASE = 'backoff-upstream-free2g-wb31s-160g'
 
 
 # -- scenarios -------------------------------------------------------------
@@ -85,15 +128,33 @@ def guest(gib, at_s=0.0, name=None, vcpus=None):
             'vcpus': vcpus or max(2, min(32, gib // 16)), 'at_s': at_s}
 
 
-def case(kind, name, requests, note='', **balloon):
-    data = {'name': name, 'host': dict(HOST),
-            'balloon': dict(BALLOON, **balloon), 'build': dict(BUILD),
+def case(kind, name, requests, note='', host=None, toolstack=None,
+         **balloon):
+    """A scenario on the big host, as a real one runs.
+
+    Bare-metal call costs and Debian 12's balloon thread unless told
+    otherwise.
+    """
+    data = {'name': name, 'host': dict(HOST, **(host or {})),
+            'balloon': dict(BALLOON, **dict(DEBIAN12, **balloon)),
+            'build': dict(BUILD),
+            'toolstack': dict(BARE_METAL if toolstack is None
+                              else toolstack),
             'requests': requests}
     return Case(kind, scenario_mod.from_dict(data, path=name), note)
 
 
-def scenarios():
-    """The generated set; every scenario is deterministic (seeded)."""
+def cache_leaving(free_gib):
+    """page_cache_mb for a dom0 with free_gib GiB of free pages."""
+    return HOST['dom0_mb'] - HOST['dom0_low_mb'] - free_gib * GiB
+
+
+def base_cases():
+    """The cases of before, now with call costs and the balloon thread.
+
+    The shipped default; sizes, rates, jitter, stalls, start delays,
+    dom0 growing back, dips, overlapping requests.
+    """
     cases = [Case('default', scenario_mod.load(),
                   'the shipped default.yaml')]
     for gib in (16, 32, 64, 100, 160, 256, 400, 600, 900):
@@ -129,15 +190,17 @@ def scenarios():
         cases.append(case('delay', 'delay-%ds-%d-%dg' % (delay, rate, gib),
                           [guest(gib)], start_delay_s=delay,
                           release_rate_mb_s=rate))
-    cases.append(case('late-start', 'delay-15s-680-160g', [guest(160)],
-                      'start delay above stall_timeout: a stall by '
-                      'definition', start_delay_s=15))
+    cases.append(case('delay', 'delay-15s-680-160g', [guest(160)],
+                      'start delay above stall_timeout', start_delay_s=15))
     for after, grow_gib, gib, rate in ((20, 4, 160, 680),
                                        (60, 16, 400, 680),
                                        (5, 1, 100, 2000)):
         cases.append(case('grow-back', 'grow-%dg-at%ds-%dg' % (
             grow_gib, after, gib), [guest(gib)], grow_back_after_s=after,
             grow_back_mb=grow_gib * GiB, release_rate_mb_s=rate))
+    cases.append(case('grow-back', 'drift-2g-at30s-160g', [guest(160)],
+                      'dom0 grows 2 GiB above its target on its own',
+                      drift_at_s=30, drift_mb=2 * GiB))
     for at, dip_gib, duration, gib in ((10, 8, 5, 160), (30, 32, 20, 400)):
         cases.append(case('dip', 'dip-%dg-at%ds-for%ds-%dg' % (
             dip_gib, at, duration, gib), [guest(gib)], dip_at_s=at,
@@ -163,6 +226,82 @@ def scenarios():
     return cases
 
 
+def new_cases():
+    """Issue 12's kinds: what a real dom0 does that a smooth one does not."""
+    cases = []
+    # Back-off: dom0 runs out of free pages after free_gib GiB; kswapd
+    # (faster than the balloon) starts reclaim_delay_s later (dirty cache
+    # written back first), so the thread's passes fail meanwhile and it
+    # sleeps 2, 4, 8, 16, 32 s (upstream) or cancels (Debian 12).
+    for free_gib, delay, knobs, gib in ((2, 3, UPSTREAM, 160),
+                                        (24, 7, UPSTREAM, 160),
+                                        (64, 15, UPSTREAM, 160),
+                                        (2, 31, UPSTREAM, 160),
+                                        (24, 45, UPSTREAM, 400),
+                                        (24, 12, DEBIAN12, 160),
+                                        (64, 40, DEBIAN12, 400)):
+        label = 'upstream' if knobs is UPSTREAM else 'debian12'
+        cases.append(case('backoff', 'backoff-%s-free%dg-wb%ds-%dg' % (
+            label, free_gib, delay, gib), [guest(gib)],
+            'free pages run out after %d GiB; reclaim from %d s later'
+            % (free_gib, delay), page_cache_mb=cache_leaving(free_gib),
+            reclaim_rate_mb_s=1000, reclaim_delay_s=delay, **knobs))
+    # Reclaim-limited: kswapd slower than the balloon.
+    for free_gib, reclaim, delay, gib in ((4, 200, 0, 64), (4, 400, 10, 160),
+                                          (32, 200, 10, 160),
+                                          (8, 500, 0, 400)):
+        cases.append(case('reclaim', 'reclaim-%d-free%dg-%dg' % (
+            reclaim, free_gib, gib), [guest(gib)],
+            'kswapd at %d MiB/s after %d GiB' % (reclaim, free_gib),
+            page_cache_mb=cache_leaving(free_gib),
+            reclaim_rate_mb_s=reclaim, reclaim_delay_s=delay))
+    # Persistent shortfall: Xen keeps per_gib MiB of each GiB dom0
+    # releases, up to total MiB.
+    for total, per_gib, gib in ((64, 2, 160), (256, 4, 160),
+                                (1024, 16, 160), (1024, 8, 400)):
+        cases.append(case('shortfall', 'shortfall-%dm-%dpg-%dg' % (
+            total, per_gib, gib), [guest(gib)], shortfall_mb=total,
+            shortfall_per_gib_mb=per_gib))
+    # A transient dip in free memory longer than a stall_timeout.
+    for at, dip_gib, duration, gib in ((5, 8, 8, 160), (40, 16, 15, 160),
+                                       (20, 32, 30, 400)):
+        cases.append(case('dip-long', 'dip-%dg-at%ds-for%ds-%dg' % (
+            dip_gib, at, duration, gib), [guest(gib)], dip_at_s=at,
+            dip_mb=dip_gib * GiB, dip_duration_s=duration))
+    # Stall, then resume.
+    for after_gib, resume, gib in ((20, 2, 160), (20, 4, 160), (40, 8, 160),
+                                   (20, 20, 160), (100, 40, 400)):
+        cases.append(case('resume', 'resume-%dg-after%ds-%dg' % (
+            after_gib, resume, gib), [guest(gib)],
+            'stops after %d GiB for %d s' % (after_gib, resume),
+            stall_after_mb=after_gib * GiB, stall_resume_after_s=resume))
+    # A decaying rate: halves with every decay_half_mb released.
+    for half_gib, gib in ((32, 100), (64, 160), (200, 400)):
+        cases.append(case('decay', 'decay-half%dg-%dg' % (half_gib, gib),
+                          [guest(gib)], decay_half_mb=half_gib * GiB))
+    # True stalls: dom0 at its low mark (nothing left to reclaim).
+    for room_gib, gib, cache_gib in ((0, 160, 0), (5, 160, 0),
+                                     (30, 160, 10), (60, 400, 40)):
+        low = HOST['dom0_mb'] - room_gib * GiB
+        cases.append(case('low-mark', 'low-mark-room%dg-%dg' % (
+            room_gib, gib), [guest(gib)],
+            'dom0 cannot shrink by more than %d GiB' % room_gib,
+            host={'dom0_low_mb': low},
+            page_cache_mb=min(cache_gib * GiB, room_gib * GiB)))
+    # Call costs: none, bare metal, QEMU-like.
+    for label, costs in (('zero', ZERO_COST), ('bare', BARE_METAL),
+                         ('qemu', QEMU_LIKE)):
+        for gib in (16, 160, 400):
+            cases.append(case('call-cost', 'cost-%s-%dg' % (label, gib),
+                              [guest(gib)], toolstack=costs))
+    return cases
+
+
+def scenarios():
+    """The generated set; every scenario is deterministic (seeded)."""
+    return base_cases() + new_cases()
+
+
 # -- running ---------------------------------------------------------------
 
 def make_conf():
@@ -180,7 +319,8 @@ def fifo_limits(scenario):
     ignores the memory they are owed, and no strategy can give every
     overlapping request its own limit. Here request k cannot be ready
     before dom0 has released what requests 1..k need beyond the memory
-    free at the start, and k is built. Alone, this is lower_bound_s.
+    free at the start, and k is built (create + populate). Alone, this
+    is lower_bound_s.
     """
     model = model_mod.HostModel(scenario)
     # As the oracle in release_time: nobody raises the target, no dip.
@@ -197,13 +337,72 @@ def fifo_limits(scenario):
         wait = model.release_time(max(0.0, owed - (start_dom0 -
                                                    model.dom0_mb)))
         limits[req.name] = (None if wait is None else wait + (
-            req.footprint_mb / scenario.build.populate_rate_mb_s))
+            runner.build_s(model, req.footprint_mb)))
         if owed > 0 and start_dom0 - owed < model.dom0_target_mb:
             model.set_dom0_target(start_dom0 - owed)
     return limits
 
 
-def row_of(case_, result, fifo):
+def fair_ratio(row):
+    """time-to-ready / the limit it is held to, or None.
+
+    The limit in arrival order for a request that overlaps others.
+    """
+    limit = row['fifo_limit_s'] if row['overlapping'] else row[
+        'lower_bound_s']
+    if row['time_to_ready_s'] is None or not limit:
+        return None
+    return row['time_to_ready_s'] / limit
+
+
+def allowed_s(limit, factor=SLACK_FACTOR):
+    """The most time-to-ready may be for a limit that includes create."""
+    return factor * limit + SLACK_S
+
+
+def silent_pause(scen, footprint_mb, stall_timeout):
+    """Whether dom0 pauses longer than stall_timeout showing nothing.
+
+    A start delay, or a stall that resumes, before the guest is covered:
+    no progress for stall_timeout, no back-off to see, is a stall by
+    definition (the driver's rule when it sees nothing else).
+    """
+    b, h = scen.balloon, scen.host
+    from_dom0 = footprint_mb - (h.total_mb - h.xen_mb - h.dom0_mb)
+    if b.start_delay_s >= stall_timeout:
+        return True
+    return (b.stall_resume_after_s is not None and
+            b.stall_resume_after_s >= stall_timeout and
+            b.stall_after_mb is not None and b.stall_after_mb < from_dom0)
+
+
+def category(scen, result, footprint_mb, conf):
+    """What the right outcome is, by the case's kind of trouble.
+
+    'free' (dom0 can serve: ready), 'stall' and 'low-mark' (true
+    stalls: report them), 'silent-pause' (either), 'refused' (dom0
+    cannot give that much even at our floor).
+    """
+    timeout = conf.xenballoon.stall_timeout
+    if result.lower_bound_s is not None:
+        if silent_pause(scen, footprint_mb, timeout):
+            return 'silent-pause'
+        return 'free'
+    if (scen.balloon.stall_after_mb is not None and
+            scen.balloon.stall_resume_after_s is None):
+        return 'stall'
+    h = scen.host
+    floor = conf.xenballoon.dom0_min_memory_mb
+    if h.dom0_low_mb > floor and footprint_mb <= (h.total_mb - h.xen_mb -
+                                                  floor):
+        return 'low-mark'
+    return 'refused'
+
+
+TRUE_STALLS = ('stall', 'low-mark')
+
+
+def row_of(case_, result, fifo, conf):
     scen = case_.scenario
     req = {r.name: r for r in scen.requests}[result.request]
     row = dataclasses.asdict(result)
@@ -211,27 +410,21 @@ def row_of(case_, result, fifo):
                footprint_mb=req.footprint_mb, ratio=result.ratio,
                balloon_s=None, excess_s=None, stall_delay_s=None,
                overlapping=len(scen.requests) > 1,
-               fifo_limit_s=fifo[req.name], fifo_excess_s=None)
+               fifo_limit_s=fifo[req.name], fifo_excess_s=None,
+               create_s=scen.toolstack.create_s)
     if fifo[req.name] is not None and result.time_to_ready_s is not None:
-        row['fifo_excess_s'] = result.time_to_ready_s - (
-            SLACK_FACTOR * fifo[req.name] + SLACK_S)
+        row['fifo_excess_s'] = result.time_to_ready_s - allowed_s(
+            fifo[req.name], FIFO_SLACK_FACTOR)
     lower = result.lower_bound_s
     if lower is not None:
         row['balloon_s'] = lower - (req.footprint_mb /
-                                    scen.build.populate_rate_mb_s)
+                                    scen.build.populate_rate_mb_s +
+                                    scen.toolstack.create_s)
         if result.time_to_ready_s is not None:
-            row['excess_s'] = result.time_to_ready_s - (SLACK_FACTOR * lower +
-                                                        SLACK_S)
+            row['excess_s'] = result.time_to_ready_s - allowed_s(lower)
     if result.stall_began_at_s is not None and result.outcome != 'running':
         row['stall_delay_s'] = result.ended_at_s - result.stall_began_at_s
-    if case_.kind == 'late-start':
-        row['category'] = 'late-start'
-    elif lower is not None:
-        row['category'] = 'free'
-    elif scen.balloon.stall_after_mb is not None:
-        row['category'] = 'stall'
-    else:
-        row['category'] = 'refused'
+    row['category'] = category(scen, result, req.footprint_mb, conf)
     row['dom0_restored'] = result.dom0_target_mb >= scen.host.dom0_mb
     row['jitter'] = scen.balloon.jitter
     return row
@@ -243,7 +436,7 @@ def run_all(cases, names, conf):
         fifo = fifo_limits(case_.scenario)
         for name in names:
             for result in runner.run(case_.scenario, name, conf):
-                rows.append(row_of(case_, result, fifo))
+                rows.append(row_of(case_, result, fifo, conf))
     return rows
 
 
@@ -267,9 +460,10 @@ def share(rows, pred):
 def summarise(rows, name):
     mine = [r for r in rows if r['strategy'] == name]
     free = [r for r in mine if r['category'] == 'free']
-    stall = [r for r in mine if r['category'] == 'stall']
-    ratios = [r['ratio'] for r in free if r['ratio'] is not None]
-    excess = [r['excess_s'] for r in free if r['excess_s'] is not None]
+    stall = [r for r in mine if r['category'] in TRUE_STALLS]
+    ratios = [fair_ratio(r) for r in free if fair_ratio(r) is not None]
+    excess = [r['excess_s'] for r in free if r['excess_s'] is not None
+              and not r['overlapping']]
     detect = [r['stall_delay_s'] for r in stall
               if r['outcome'] == runner.STALLED]
     fail_after = [r['stall_delay_s'] for r in stall
@@ -277,6 +471,8 @@ def summarise(rows, name):
     return {
         'strategy': name,
         'ok_free': share(free, lambda r: r['outcome'] == 'running'),
+        'false_stall': sum(r['outcome'] == runner.STALLED for r in free),
+        'false_nomem': sum(r['outcome'] == runner.NOMEM for r in free),
         'ok_stall': share(stall, lambda r: r['outcome'] == 'running'),
         'ratio_median': statistics.median(ratios) if ratios else None,
         'ratio_worst': max(ratios) if ratios else None,
@@ -294,8 +490,10 @@ def summarise(rows, name):
 
 COLUMNS = (
     ('strategy', 'strategy', None),
-    ('ok_free', 'ready (dom0 can free)', None),
-    ('ok_stall', 'ready (stall)', None),
+    ('ok_free', 'ready (dom0 can serve)', None),
+    ('false_stall', 'false stalls', None),
+    ('false_nomem', 'false NOMEM', None),
+    ('ok_stall', 'ready (true stall)', None),
     ('ratio_median', 'ratio med', 3),
     ('ratio_worst', 'ratio worst', 3),
     ('excess_worst_s', 'worst excess s', 2),
@@ -313,6 +511,41 @@ def table_cells(summaries):
     head = [title for _, title, _ in COLUMNS]
     body = [[fmt(s[key], digits) if digits else fmt(s[key])
              for key, _, digits in COLUMNS] for s in summaries]
+    return head, body
+
+
+def kind_cell(rows):
+    """One strategy on one kind: ready / requests, worst ratio, failures."""
+    ready = [r for r in rows if r['outcome'] == 'running']
+    ratios = [fair_ratio(r) for r in ready if fair_ratio(r) is not None
+              and r['category'] == 'free']
+    cell = '%d/%d' % (len(ready), len(rows))
+    if ratios:
+        cell += ' r%.3f' % max(ratios)
+    failed = [r for r in rows if r['outcome'] != 'running']
+    if failed:
+        cell += ' (%s)' % _outcomes(failed)
+    contention = sum(r['contention_s'] for r in rows)
+    if contention:
+        cell += ' c%.0f' % contention
+    return cell
+
+
+def kind_cells(rows, names):
+    """Per kind of case, each strategy's kind_cell."""
+    kinds = []
+    for r in rows:
+        if r['kind'] not in kinds:
+            kinds.append(r['kind'])
+    head = ['kind', 'requests'] + list(names)
+    body = []
+    for kind in kinds:
+        mine = [r for r in rows if r['kind'] == kind]
+        cats = sorted({r['category'] for r in mine})
+        body.append(['%s (%s)' % (kind, ', '.join(cats)),
+                     str(len(mine) // len(names))] +
+                    [kind_cell([r for r in mine if r['strategy'] == name])
+                     for name in names])
     return head, body
 
 
@@ -356,20 +589,30 @@ def _outcomes(rows):
     return ', '.join('%s %d' % item for item in sorted(counts.items()))
 
 
-def check_targets(rows, stall_timeout):
-    by = {}
-    for r in rows:
-        by.setdefault(r['strategy'], []).append(r)
-    ours = by.get(OURS, [])
+def _failed(r):
+    return '%s: %s after %.1f s (%s)' % (_label(r), r['outcome'],
+                                         r['ended_at_s'] - r['at_s'],
+                                         r['error'])
+
+
+def check_ours(rows, stall_timeout, default_stall_timeout):
+    """Issue 12's targets for ours, each a Check."""
+    ours = [r for r in rows if r['strategy'] == OURS]
     free = [r for r in ours if r['category'] == 'free']
     checks = []
 
     bad = [r for r in free if r['outcome'] != 'running']
-    checks.append(Check(True, not bad, '%s builds every guest dom0 can free '
-                        'the memory for: %d/%d' % (OURS, len(free) - len(bad),
-                                                   len(free)),
-                        ['%s: %s (%s)' % (_label(r), r['outcome'],
-                                          r['error']) for r in bad]))
+    checks.append(Check(True, not bad, '%s builds every guest dom0 can '
+                        'serve: %d/%d' % (OURS, len(free) - len(bad),
+                                          len(free)),
+                        [_failed(r) for r in bad]))
+    for outcome, what in ((runner.STALLED, 'false stalls'),
+                          (runner.NOMEM, 'false NOMEM')):
+        false = [r for r in free if r['outcome'] == outcome]
+        checks.append(Check(True, not false, '%s %s where dom0 can serve: '
+                            '%d in %d request(s)' % (OURS, what, len(false),
+                                                     len(free)),
+                            [_failed(r) for r in false]))
 
     # A request that overlaps others cannot also meet its own limit alone:
     # served in arrival order, it is held to the limit in that order.
@@ -379,14 +622,15 @@ def check_targets(rows, stall_timeout):
     worst = max((r['excess_s'] for r in alone if r['excess_s'] is not None),
                 default=None)
     checks.append(Check(
-        True, not late, '%s time-to-ready <= %.2f x limit + %.1f s, '
-        'single requests: %d/%d miss(es), worst excess %s s' % (
+        True, not late, '%s time-to-ready <= %.3f x (limit + create) + '
+        '%.1f s, single requests: %d/%d miss(es), worst excess %s s' % (
             OURS, SLACK_FACTOR, SLACK_S, len(late), len(alone),
             fmt(worst, 3)),
-        ['%s: ready after %.2f s, limit %.2f s, allowed %.2f s '
-         '(+%.2f s)' % (_label(r), r['time_to_ready_s'], r['lower_bound_s'],
-                        SLACK_FACTOR * r['lower_bound_s'] + SLACK_S,
-                        r['excess_s']) for r in late]))
+        ['%s: ready after %.2f s, limit %.2f s (create %.2f s), allowed '
+         '%.2f s (+%.2f s)' % (_label(r), r['time_to_ready_s'],
+                               r['lower_bound_s'], r['create_s'],
+                               allowed_s(r['lower_bound_s']), r['excess_s'])
+         for r in late]))
 
     shared = [r for r in free if r['overlapping']]
     late = [r for r in shared if r['fifo_excess_s'] is not None and
@@ -395,22 +639,23 @@ def check_targets(rows, stall_timeout):
                  if r['fifo_excess_s'] is not None), default=None)
     checks.append(Check(
         True, not late, '%s time-to-ready <= %.2f x first-come-first-served '
-        'limit + %.1f s, multi-request scenarios: %d/%d miss(es), worst '
-        'excess %s s' % (OURS, SLACK_FACTOR, SLACK_S, len(late),
-                         len(shared), fmt(worst, 3)),
+        '(limit + create) + %.1f s, multi-request scenarios (issue 13): '
+        '%d/%d miss(es), worst excess %s s' % (
+            OURS, FIFO_SLACK_FACTOR, SLACK_S, len(late), len(shared),
+            fmt(worst, 3)),
         ['%s: ready after %.2f s, limit in arrival order %.2f s '
          '(+%.2f s)' % (_label(r), r['time_to_ready_s'], r['fifo_limit_s'],
                         r['fifo_excess_s']) for r in late]))
 
     hot = [r for r in free if r['contention_s'] > 0]
-    checks.append(Check(True, not hot, '%s contention where dom0 can free '
-                        'the memory: %.1f s in %d request(s)' % (
+    checks.append(Check(True, not hot, '%s contention where dom0 can serve: '
+                        '%.1f s in %d request(s)' % (
                             OURS, sum(r['contention_s'] for r in hot),
                             len(hot)),
                         ['%s: %.1f s' % (_label(r), r['contention_s'])
                          for r in hot]))
 
-    stall = [r for r in ours if r['category'] == 'stall']
+    stall = [r for r in ours if r['category'] in TRUE_STALLS]
     limit = stall_timeout + STALL_GRACE_S
     slow = [r for r in stall if r['outcome'] != runner.STALLED or
             r['stall_delay_s'] is None or r['stall_delay_s'] > limit]
@@ -418,52 +663,56 @@ def check_targets(rows, stall_timeout):
                  if r['stall_delay_s'] is not None), default=None)
     checks.append(Check(
         True, bool(stall) and not slow,
-        '%s reports a stall within stall_timeout %.0f s + %.0f s: %d/%d, '
-        'worst %s s' % (OURS, stall_timeout, STALL_GRACE_S,
-                        len(stall) - len(slow), len(stall), fmt(worst)),
+        '%s reports a true stall (stuck balloon or dom0 at its low mark) '
+        'within stall_timeout %g s + %.1f s: %d/%d, worst %s s' % (
+            OURS, stall_timeout, STALL_GRACE_S, len(stall) - len(slow),
+            len(stall), fmt(worst)),
         ['%s: %s after %s s' % (_label(r), r['outcome'],
                                 fmt(r['stall_delay_s'])) for r in slow]))
 
-    jittery = [r for r in ours if r['jitter'] >= 0.5 and
-               r['category'] == 'free']
-    false = [r for r in jittery if r['outcome'] == runner.STALLED]
-    checks.append(Check(True, bool(jittery) and not false,
-                        '%s: no false stall under +/-50 %% jitter: %d '
-                        'request(s), %d false stall(s)' % (
-                            OURS, len(jittery), len(false)),
-                        [_label(r) for r in false]))
+    checks.append(Check(
+        True, default_stall_timeout <= MAX_STALL_TIMEOUT_S,
+        'default stall_timeout %g s <= %g s' % (
+            default_stall_timeout, MAX_STALL_TIMEOUT_S), []))
+    return checks
 
+
+def check_anchors(rows):
+    """What the faithful baselines must still show, each a Check."""
+    by = {}
+    for r in rows:
+        by.setdefault(r['strategy'], []).append(r)
+    checks = []
+    # Single requests only: with xl's lock a queued request starts when
+    # the one before it ends, and what dom0 released for a request xl
+    # gave up on can serve the next one.
     long_xl = [r for r in by.get('xl-4.4', []) if r['category'] == 'free'
-               and r['balloon_s'] > ANCHOR_WINDOW_S]
+               and not r['overlapping'] and r['balloon_s'] > ANCHOR_WINDOW_S]
     built = [r for r in long_xl if r['outcome'] == 'running']
     checks.append(Check(False, bool(long_xl) and not built,
-                        'xl-4.4 fails every request whose balloon takes over '
-                        '%.0f s: %d/%d (%s)' % (
+                        'xl-4.4 fails every single request whose balloon '
+                        'takes over %.0f s: %d/%d (%s)' % (
                             ANCHOR_WINDOW_S, len(long_xl) - len(built),
                             len(long_xl), _outcomes(long_xl)),
                         ['%s: built (balloon %.1f s)' % (_label(r),
                                                          r['balloon_s'])
                          for r in built]))
 
-    # libxl's relative targets compound over its three rounds: for the
-    # biggest guests it asks dom0 for less than 128 MiB and fails before
-    # building. Contention is looked for where it went on to build.
+    # libvirt reports success after its three rounds whatever dom0 did
+    # (libxl 4.4's libxl_wait_for_memory_target returns 0), so it builds
+    # every one of these while dom0 still balloons.
     long_lv = [r for r in by.get('libvirt-2014', [])
-               if r['category'] == 'free' and
-               r['balloon_s'] > ANCHOR_WINDOW_S and
-               'below the 128 MiB minimum' not in r['error']]
+               if r['category'] == 'free' and not r['overlapping'] and
+               r['balloon_s'] > ANCHOR_WINDOW_S]
     calm = [r for r in long_lv if r['contention_s'] <= 0]
     checks.append(Check(False, bool(long_lv) and not calm,
-                        'libvirt-2014 contends on every request it builds '
-                        'whose balloon takes over %.0f s: %d/%d, %.0f s, %d '
-                        'soft '
-                        'lockup(s)' % (ANCHOR_WINDOW_S,
-                                       len(long_lv) - len(calm),
-                                       len(long_lv),
-                                       sum(r['contention_s']
-                                           for r in long_lv),
-                                       sum(r['soft_lockups']
-                                           for r in long_lv)),
+                        'libvirt-2014 contends on every single request '
+                        'whose balloon takes over %.0f s: %d/%d, %.0f s, '
+                        '%d soft lockup(s)' % (
+                            ANCHOR_WINDOW_S, len(long_lv) - len(calm),
+                            len(long_lv),
+                            sum(r['contention_s'] for r in long_lv),
+                            sum(r['soft_lockups'] for r in long_lv)),
                         ['%s: no contention (balloon %.1f s): %s after '
                          '%.0f s%s' % (_label(r), r['balloon_s'],
                                        r['outcome'],
@@ -471,6 +720,21 @@ def check_targets(rows, stall_timeout):
                                        ', ' + r['error'] if r['error']
                                        else '') for r in calm]))
     return checks
+
+
+def check_targets(rows, stall_timeout, default_stall_timeout=None):
+    if default_stall_timeout is None:
+        default_stall_timeout = stall_timeout
+    return (check_ours(rows, stall_timeout, default_stall_timeout) +
+            check_anchors(rows))
+
+
+def default_stall_timeout():
+    """[xenballoon] stall_timeout's default, as the option declares it."""
+    for opt in xenballoon_conf.xenballoon_opts:
+        if opt.name == 'stall_timeout':
+            return opt.default
+    raise LookupError('no [xenballoon] stall_timeout option')
 
 
 # -- a recorded run, for the timeline plot ---------------------------------
@@ -693,7 +957,9 @@ def detail_md(rows, names):
     return md_table(head, body)
 
 
-def write_markdown(path, table, checks, rows, names, cases, conf, plots):
+def write_markdown(path, tables, checks, rows, names, cases, conf, plots,
+                   wall_s):
+    table, kinds_table = tables
     kinds = {}
     for c in cases:
         kinds.setdefault(c.kind, []).append(c.scenario.name)
@@ -704,34 +970,80 @@ def write_markdown(path, table, checks, rows, names, cases, conf, plots):
         'Generated by `python tools/benchmark.py`; do not edit by hand.',
         '',
         '%d scenarios, %d requests, run with each strategy on a fresh '
-        'simulated host (virtual clock). Hosts: %d GiB, dom0 holding %d GiB '
-        '(low mark %d MiB), Xen %d MiB; builds populate %d MiB/s. '
-        '`progress` is this driver; `xl-4.4`, `libvirt-2014` and `xl-4.17` '
-        'reproduce the old toolstacks. stall_timeout = %.0f s, dom0 floor '
-        '%d MiB.' % (len(cases), n_req, HOST['total_mb'] // GiB,
-                     HOST['dom0_mb'] // GiB, HOST['dom0_low_mb'],
-                     HOST['xen_mb'], BUILD['populate_rate_mb_s'],
-                     conf.xenballoon.stall_timeout,
-                     conf.xenballoon.dom0_min_memory_mb),
+        'simulated host (virtual clock; %.0f s of wall clock for the '
+        'run). Hosts: %d GiB, dom0 holding %d GiB (low mark %d MiB '
+        'unless said), Xen %d MiB; builds populate %d MiB/s. Unless a '
+        'case says otherwise, every toolstack call costs what it costs on '
+        'bare metal (a look at the host %.2f s, create %.1f s) and dom0 '
+        'runs Debian 12\'s balloon thread (max_schedule_delay 20 s, '
+        'max_retry_count 4). `progress` is this driver; `xl-4.4`, '
+        '`libvirt-2014` and `xl-4.17` reproduce the old toolstacks '
+        '(xl holding its global lock around freemem + create). '
+        'stall_timeout = %g s, dom0 floor %d MiB.' % (
+            len(cases), n_req, wall_s, HOST['total_mb'] // GiB,
+            HOST['dom0_mb'] // GiB, HOST['dom0_low_mb'], HOST['xen_mb'],
+            BUILD['populate_rate_mb_s'],
+            BARE_METAL['list_s'] + BARE_METAL['info_s'] +
+            BARE_METAL['dom0_s'], BARE_METAL['create_s'],
+            conf.xenballoon.stall_timeout,
+            conf.xenballoon.dom0_min_memory_mb),
         '',
-        '- *ready (dom0 can free)*: requests whose physical limit exists '
-        '(`lower_bound_s`: dom0 can release what is missing), built.',
-        '- *ready (stall)*: requests dom0 cannot free because its balloon '
-        'stalls; failing (fast) is right there.',
-        '- *ratio*: time-to-ready / physical limit; *worst excess*: '
-        'time-to-ready - (%.2f x limit + %.1f s), positive is a miss.'
+        '- *limit*: the physical limit, `lower_bound_s`: the time for dom0 '
+        'to release what is missing if asked at once (its back-off, '
+        'reclaim, decay and shortfall included; a cancelled balloon '
+        'nudged at once), plus the toolstack\'s own create call '
+        '(toolstack.create_s) and populating the guest. Every toolstack '
+        'pays the create call, so the slack compares like with like.',
+        '- *ready (dom0 can serve)*: requests with a limit (category '
+        '*free*), built; *false stalls* / *false NOMEM*: of those, failed '
+        'as stalled / out of memory.',
+        '- *ready (true stall)*: requests dom0 cannot serve because its '
+        'balloon is stuck for good (*stall*) or dom0 is at its low mark '
+        'with nothing left to reclaim (*low-mark*); failing (fast) is '
+        'right there.',
+        '- *ratio*: time-to-ready / limit (for overlapping requests, '
+        'the limit in arrival order: below 1 when a request is served '
+        'before an earlier one, which failed and left it its memory); '
+        '*worst excess* (single requests): time-to-ready - (%.3f x limit '
+        '+ %.1f s), positive is a miss.'
         % (SLACK_FACTOR, SLACK_S),
         '- *detect*: from the stall to the "balloon stalled" error; '
         '*failed after*: from the stall to any failure; *dom0 target '
         'restored*: dom0 given back what was asked of it.',
-        '- *late-start* (dom0 starts releasing only after stall_timeout) '
-        'counts in neither column: no progress for stall_timeout is a '
-        'stall by definition, and ours reports it as one.',
+        '- *silent-pause* (dom0 starts late, or stops and resumes, for '
+        'longer than stall_timeout, showing no back-off) counts in '
+        'neither column: no progress for stall_timeout with nothing else '
+        'to see is a stall by definition.',
         '- The limit assumes the build starts once dom0 has freed the '
         'memory; a build that overlaps the balloon (libvirt) can beat it, '
         'at the cost of contention.',
+        '- `contention_slowdown` 0.5 (BuildSpec: the balloon\'s rate '
+        'while a build populates against it; only libvirt-2014 builds '
+        'that early) is an assumption, not a measurement: dom0\'s '
+        'decrease_reservation frees its pages and the build\'s '
+        'populate_physmap allocates them, both under Xen\'s one global '
+        'heap_lock (xen/common/page_alloc.c, 4.4 and 4.17), so two '
+        'callers at a similar rate get about half each. The 2014 report '
+        'gives soft lockups, no rates.',
+        '- The anchors are their sources\' loops: xl-4.4 and xl-4.17 hold '
+        'xl\'s global lock (/var/lock/xl) from freemem to the end of the '
+        'create (tools/libxl/xl_cmdimpl.c create_domain in 4.4, '
+        'tools/xl/xl_vmcontrol.c create_domain in 4.17), so their '
+        'overlapping requests queue; libvirt locks per domain only. libxl '
+        '4.4 counts free memory less its freemem-slack (on this host the '
+        '64 GiB dom0 did not hold at the first create) and its relative '
+        'targets compound over three rounds; a target below 128 MiB is '
+        'refused and left as it was (4.4 waits on, 4.17 fails). See '
+        'simulator/strategies/baselines.py.',
         '',
         table,
+        '',
+        '## Per kind of case',
+        '',
+        'Each cell: ready / requests, worst time-to-ready / limit among '
+        'those dom0 can serve (r), the failures, contention seconds (c).',
+        '',
+        kinds_table,
         '',
         '## Targets',
         '',
@@ -783,13 +1095,16 @@ def main(argv=None):
     stall_timeout = conf.xenballoon.stall_timeout
     summaries = [summarise(rows, name) for name in names]
     head, body = table_cells(summaries)
-    checks = check_targets(rows, stall_timeout)
+    kind_head, kind_body = kind_cells(rows, names)
+    checks = check_targets(rows, stall_timeout, default_stall_timeout())
 
     n_req = sum(len(c.scenario.requests) for c in cases)
-    print('%d scenarios, %d requests x %d strategies; stall_timeout %.0f s'
+    print('%d scenarios, %d requests x %d strategies; stall_timeout %g s'
           % (len(cases), n_req, len(names), stall_timeout))
     print()
     print(text_table(head, body))
+    print()
+    print(text_table(kind_head, kind_body))
     print()
     for check in checks:
         print(check.line() + ('' if check.ours else '  (anchor)'))
@@ -803,16 +1118,23 @@ def main(argv=None):
         plot_timeline(representative(), names, conf, timeline)
         ratio = os.path.join(args.plot_dir, RATIO_PNG)
         plot_ratios(rows, names, ratio)
+        backoff = os.path.join(args.plot_dir, BACKOFF_PNG)
+        plot_timeline({c.scenario.name: c.scenario for c in cases}[
+            BACKOFF_CASE], names, conf, backoff)
         plots = [('dom0 and free memory over time, 160 GiB guest on the '
                   'default host', timeline),
+                 ('the same guest while dom0\'s balloon thread backs off '
+                  '(%s)' % BACKOFF_CASE, backoff),
                  ('time-to-ready against the physical limit', ratio)]
+    wall_s = time.monotonic() - started
     if args.markdown:
         where = os.path.dirname(os.path.abspath(args.markdown))
         os.makedirs(where, exist_ok=True)
-        write_markdown(args.markdown, md_table(head, body), checks, rows,
-                       names, cases, conf,
+        write_markdown(args.markdown, (md_table(head, body),
+                                       md_table(kind_head, kind_body)),
+                       checks, rows, names, cases, conf,
                        [(title, os.path.relpath(png, where))
-                        for title, png in plots])
+                        for title, png in plots], wall_s)
     if args.json:
         with open(args.json, 'w', encoding='utf-8') as f:
             json.dump({'stall_timeout': stall_timeout, 'rows': rows,

@@ -10,6 +10,7 @@ as ``event`` is set (the CLI's Ctrl-C cancels a spawn's balloon wait at
 once); a virtual clock just advances.
 """
 
+import collections
 import heapq
 import itertools
 import threading
@@ -84,6 +85,26 @@ class VirtualClock:
             self._hand_over()
         wake.wait()
 
+    def park(self, wake):
+        """Under run(): stop this job until unpark(wake); others run.
+
+        For a ClockLock's waiter: it sleeps on this clock without a
+        wake-up time, so whoever unparks it must exist, or the run never
+        ends.
+        """
+        if not self._jobs:
+            raise RuntimeError('park() outside run(): nobody can unpark')
+        with self._cond:
+            if not self._sleepers:
+                raise RuntimeError('park(): every other job is parked')
+            self._hand_over()
+        wake.wait()
+
+    def unpark(self, wake):
+        """Let a parked job go on at the current time (after the caller)."""
+        with self._cond:
+            heapq.heappush(self._sleepers, (self._now, next(self._seq), wake))
+
     def _hand_over(self):
         if self._sleepers:
             when, _, wake = heapq.heappop(self._sleepers)
@@ -124,3 +145,57 @@ class VirtualClock:
         for thread in threads:
             thread.join()
         return results
+
+
+class ClockLock:
+    """A reentrant lock for the jobs of one clock.
+
+    On a VirtualClock under run(), a job that waits for it parks on the
+    clock, so its holder may sleep while holding it (a simulated
+    toolstack call costs time): a real lock there would stop the whole
+    run, since the waiting thread would never hand the clock over.
+    Waiters get it first come, first served. On other clocks: an RLock.
+    """
+
+    def __init__(self, clock):
+        self.clock = clock
+        self.virtual = isinstance(clock, VirtualClock)
+        self._rlock = threading.RLock()
+        self.owner = None
+        self._depth = 0
+        self.waiters = collections.deque()
+
+    def acquire(self):
+        if not self.virtual:
+            self._rlock.acquire()
+            return
+        me = threading.get_ident()
+        if self.owner in (None, me):
+            self.owner = me
+            self._depth += 1
+            return
+        wake = threading.Event()
+        self.waiters.append((me, wake))
+        # release() makes this job the owner before it unparks it.
+        self.clock.park(wake)
+
+    def release(self):
+        if not self.virtual:
+            self._rlock.release()
+            return
+        self._depth -= 1
+        if self._depth:
+            return
+        if self.waiters:
+            self.owner, wake = self.waiters.popleft()
+            self._depth = 1
+            self.clock.unpark(wake)
+        else:
+            self.owner = None
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc):
+        self.release()

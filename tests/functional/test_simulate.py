@@ -6,11 +6,14 @@ simulate runs on a virtual clock and touches no host state.
 import pytest
 
 from tests.functional import base
+from xenballoon_driver.simulator import scenario as scenario_mod
 
 STRATEGIES = ('progress', 'xl-4.4', 'libvirt-2014', 'xl-4.17')
 FIELDS = ('outcome', 'time_to_ready_s', 'lower_bound_s', 'contention_s',
           'soft_lockups', 'dom0_final_mb')
 REQUESTS = {'big-160g': 163840, 'small-8g': 8192}
+# The toolstack's own create time on the default host (its scenario's).
+CREATE_S = scenario_mod.load().toolstack.create_s
 
 
 @pytest.fixture(scope='module')
@@ -46,7 +49,9 @@ def test_every_strategy_and_request_has_a_row(table):
 def test_progress_is_close_to_the_physical_limit(table, request_name):
     row = table[1][('progress', request_name)]
     assert row['outcome'] == 'running'
-    assert row['time_to_ready_s'] <= 1.02 * row['lower_bound_s'] + 0.2
+    # The limit, and the create call no driver can avoid.
+    assert row['time_to_ready_s'] <= 1.02 * (row['lower_bound_s'] +
+                                             CREATE_S) + 0.2
     assert row['contention_s'] == 0
     assert row['soft_lockups'] == 0
 

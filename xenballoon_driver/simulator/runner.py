@@ -64,12 +64,23 @@ def outcome_of(err):
 
 
 def lower_bound_s(model, footprint_mb):
-    """The physical limit: time for dom0 to free what is missing, + build."""
+    """The physical limit: time for dom0 to free what is missing, + build.
+
+    The build is the toolstack's own create call (toolstack.create_s:
+    any toolstack pays it once the memory is free) and populating the
+    guest's memory.
+    """
     from_dom0 = max(0.0, footprint_mb - model.free_mb())
     release = model.release_time(from_dom0)
     if release is None:
         return None
-    return release + footprint_mb / model.build.populate_rate_mb_s
+    return release + build_s(model, footprint_mb)
+
+
+def build_s(model, footprint_mb):
+    """Seconds to build a guest once its memory is free: create + populate."""
+    return (model.toolstack.create_s +
+            footprint_mb / model.build.populate_rate_mb_s)
 
 
 def domain_spec(req):

@@ -1,6 +1,7 @@
 """Scenario files: the shipped default and every kind of bad input."""
 
 import copy
+import importlib.resources
 
 import pytest
 import yaml
@@ -59,6 +60,49 @@ def test_shipped_default_is_the_2014_host():
     assert [(r.name, r.memory_mb, r.at_s) for r in sc.requests] == [
         ('big-160g', 160 * GiB, 0.0), ('small-8g', 8 * GiB, 300.0)]
     assert sc.path.endswith('default.yaml')
+
+
+def test_shipped_default_models_a_linux_dom0_with_call_costs():
+    sc = scenario_mod.load()
+    # Debian 12's balloon thread (capture a160), some page cache.
+    assert (sc.balloon.max_schedule_delay_s, sc.balloon.max_retry_count) \
+        == (20, 4)
+    assert 0 < sc.balloon.page_cache_mb < sc.host.dom0_mb - 100 * GiB
+    ts = sc.toolstack
+    assert (ts.list_s + ts.info_s, ts.create_s) == (
+        pytest.approx(0.12), 1.0)
+
+
+# fleet.yaml's calls are free (its header says why).
+SHIPPED = ('default', 'backoff-page-cache', 'backoff-cancel',
+           'stall-low-mark', 'xen-qemu')
+
+
+@pytest.mark.parametrize('name', SHIPPED)
+def test_every_shipped_scenario_loads_and_charges_its_calls(name):
+    path = str(importlib.resources.files('xenballoon_driver.simulator') /
+               'scenarios' / ('%s.yaml' % name))
+    sc = scenario_mod.load(path)
+    for host in sc.hosts or [sc]:
+        ts = host.toolstack
+        assert ts.list_s > 0 and ts.info_s > 0 and ts.create_s > 0
+        assert ts.mem_set_s > 0 and ts.destroy_s > 0
+
+
+def test_the_issue_12_fields_load():
+    data = good()
+    data['balloon'] = {'stall_after_mb': 4096, 'stall_resume_after_s': 30,
+                       'decay_half_mb': 65536, 'shortfall_mb': 192,
+                       'shortfall_per_gib_mb': 2, 'drift_at_s': 60,
+                       'drift_mb': 4096}
+    b = scenario_mod.from_dict(data).balloon
+    assert (b.stall_resume_after_s, b.decay_half_mb, b.shortfall_mb,
+            b.shortfall_per_gib_mb, b.drift_at_s, b.drift_mb) == (
+        30.0, 65536.0, 192.0, 2.0, 60.0, 4096.0)
+    # Off unless set.
+    b = scenario_mod.from_dict(good()).balloon
+    assert (b.stall_resume_after_s, b.decay_half_mb, b.shortfall_mb,
+            b.drift_at_s) == (None, None, 0.0, None)
 
 
 def test_empty_path_loads_the_default_too():
