@@ -43,6 +43,8 @@ STALL = 'driver_balloon_stall'
 # create with its own freemem, for the same guest.
 SPAWN_CACHE = 'driver_spawn_page_cache'
 XL_AUTOBALLOON = 'xl_create_autoballoon'
+# (g): as (e) with max_retry_count 1, so that the balloon cancels.
+SPAWN_CANCELLED = 'driver_spawn_cancelled'
 # Linux's balloon back-off on Debian 12's kernel when a run did not
 # record it (captures a160_sysfs_balloon_all_final: 20 s and 4).
 DEBIAN_MAX_SCHEDULE_DELAY_S = 20
@@ -215,7 +217,8 @@ def page_cache_knobs(fitted, tests, test):
     The model's dom0 is its low mark, its page cache, and free pages; the
     cache the balloon must reach through is what lies between the low
     mark and dom0's free memory (at most what the run cached). The
-    back-off maxima are the run's sysfs (Debian's otherwise).
+    back-off maxima are the run's sysfs (Debian's otherwise), or the
+    test's own max_retry_count.
     """
     m = tests[test]
     backoff = tests['host'].get('backoff', {})
@@ -226,8 +229,8 @@ def page_cache_knobs(fitted, tests, test):
     knobs = {'page_cache_mb': round(max(cache, 0.0), 1),
              'max_schedule_delay_s': backoff.get(
                  'max_schedule_delay', DEBIAN_MAX_SCHEDULE_DELAY_S),
-             'max_retry_count': backoff.get('max_retry_count',
-                                            DEBIAN_MAX_RETRY_COUNT)}
+             'max_retry_count': m.get('max_retry_count', backoff.get(
+                 'max_retry_count', DEBIAN_MAX_RETRY_COUNT))}
     rate = reclaim_rate_mb_s(tests.get(SPAWN_CACHE, m)['backoff_series'])
     if rate:
         knobs['reclaim_rate_mb_s'] = rate
@@ -273,7 +276,8 @@ def _flows(fitted, tests):
                 'stall_timeout': stall['stall_timeout_s'],
                 'min_progress_mb_s': stall['min_progress_mb_s']})
     for test, strategy in ((SPAWN_CACHE, 'progress'),
-                           (XL_AUTOBALLOON, 'xl-4.17')):
+                           (XL_AUTOBALLOON, 'xl-4.17'),
+                           (SPAWN_CANCELLED, 'progress')):
         m = tests.get(test)
         if not m:
             continue

@@ -234,15 +234,18 @@ class Sampler:
         """What dom0's balloon thread did while sampled.
 
         Pauses: spans of at least min_pause_s in which dom0 stayed above
-        its target by more than slack_mb and did not move by 1 MiB.
+        its target by more than slack_mb and did not move by 1 MiB; idle
+        pauses: the longest run within each pause in which the thread
+        showed no back-off (delay 1, retry 1: cancelled, or between
+        passes).
         Resets: retry_count falling from above 1 back to 1 (success or
         cancellation); cancels: such a reset from max_retry_count
         (update_schedule() cancels on the failure after it) after which
         dom0 did not move until its target changed or sampling ended.
         """
         out = {'max_schedule_delay_seen': 1, 'max_retry_count_seen': 1,
-               'backoff_s': 0.0, 'pauses_s': [], 'resets': 0,
-               'cancels': 0}
+               'backoff_s': 0.0, 'pauses_s': [], 'idle_pauses_s': [],
+               'resets': 0, 'cancels': 0}
         if not self.samples:
             return out
         cap = backoff()['max_retry_count']
@@ -267,10 +270,15 @@ class Sampler:
             if start is not None and (
                     i == n or current <= target + slack_mb or
                     abs(current - self.samples[start][1]) >= 1):
-                span = t - self.samples[start][0]
+                # Seen still from start to the sample before this one.
+                span = self.samples[i - 1][0] - self.samples[start][0]
                 if span >= min_pause_s:
-                    out['pauses_s'].append(
-                        [round(self.samples[start][0], 2), round(span, 2)])
+                    pause = [round(self.samples[start][0], 2),
+                             round(span, 2)]
+                    out['pauses_s'].append(pause)
+                    idle = self._idle_run(start, i)
+                    if idle and idle[1] >= min_pause_s:
+                        out['idle_pauses_s'].append(idle)
                 start = None
             if start is None and i < n and current > target + slack_mb:
                 start = i
@@ -278,6 +286,19 @@ class Sampler:
         out['longest_pause_s'] = max((p[1] for p in out['pauses_s']),
                                      default=0.0)
         return out
+
+    def _idle_run(self, start, end):
+        """The longest run of idle samples (delay 1, retry 1) in a span."""
+        best, run = None, None
+        for t, delay, retry, _, _ in self.backoff[start:end]:
+            if delay == 1 and retry == 1:
+                run = [run[0] if run else t, round(t - (run[0] if run
+                                                        else t), 2)]
+                if not best or run[1] > best[1]:
+                    best = [round(run[0], 2), run[1]]
+            else:
+                run = None
+        return best
 
     def _idle_after(self, t):
         """dom0 did not move after t until its target changed (or the end)."""
