@@ -45,6 +45,7 @@ SPAWN_CACHE = 'driver_spawn_page_cache'
 XL_AUTOBALLOON = 'xl_create_autoballoon'
 # (g): as (e) with max_retry_count 1, so that the balloon cancels.
 SPAWN_CANCELLED = 'driver_spawn_cancelled'
+CACHE_FLOWS = (SPAWN_CACHE, XL_AUTOBALLOON, SPAWN_CANCELLED)
 # Linux's balloon back-off on Debian 12's kernel when a run did not
 # record it (captures a160_sysfs_balloon_all_final: 20 s and 4).
 DEBIAN_MAX_SCHEDULE_DELAY_S = 20

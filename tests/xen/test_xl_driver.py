@@ -441,9 +441,10 @@ def test_balloon_stall_is_reported_and_reverted(xl_driver, measure,
             t_stalled = time.monotonic() - t0
             # From when dom0 stopped making progress (sysfs: less than
             # stall_timeout x min_progress_mb_s from then on) to the error.
-            began = sampler.stall_began_s(STALL_TIMEOUT_S *
-                                          STALL_MIN_PROGRESS_MB_S)
-            seen_after = t0 + t_stalled - (sampler.t0 + began)
+            error_at = t0 + t_stalled - sampler.t0
+            began = sampler.stall_began_s(
+                STALL_TIMEOUT_S * STALL_MIN_PROGRESS_MB_S, error_at)
+            seen_after = error_at - began
             assert_host_back(dom0_restored, 'xbg-d')
             t_back = time.monotonic() - t0
     finally:

@@ -313,16 +313,18 @@ class Sampler:
                 return False
         return True
 
-    def stall_began_s(self, min_mb):
-        """When dom0 began to move less than min_mb in all until the end.
+    def stall_began_s(self, min_mb, until):
+        """When dom0 began to move less than min_mb in all until ``until``.
 
         The earliest sample from which dom0 shrank by less than min_mb
         (min_progress_mb_s x stall_timeout: what the verdict calls no
-        progress) up to the last sample, in sampler time.
+        progress) up to the last sample before ``until``, in sampler
+        time (``until`` too).
         """
-        end = self.samples[-1][1]
-        began = self.samples[-1][0]
-        for t, current, _ in reversed(self.samples):
+        before = [s for s in self.samples if s[0] <= until]
+        end = before[-1][1]
+        began = before[-1][0]
+        for t, current, _ in reversed(before):
             if current - end >= min_mb:
                 break
             began = t
