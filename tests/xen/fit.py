@@ -43,9 +43,12 @@ STALL = 'driver_balloon_stall'
 # create with its own freemem, for the same guest.
 SPAWN_CACHE = 'driver_spawn_page_cache'
 XL_AUTOBALLOON = 'xl_create_autoballoon'
-# (g): as (e) with max_retry_count 1, so that the balloon cancels.
+# (g): as (e) with max_retry_count 1, so that the balloon cancels. Not
+# replayed: with a balloon that cancels at every failure the simulator's
+# physical limit (oracle.release_time) took 250 s of CPU on the recorded
+# run (run-2026-11-30a); compare.py prints its real figures alone.
 SPAWN_CANCELLED = 'driver_spawn_cancelled'
-CACHE_FLOWS = (SPAWN_CACHE, XL_AUTOBALLOON, SPAWN_CANCELLED)
+CACHE_FLOWS = (SPAWN_CACHE, XL_AUTOBALLOON)
 # Linux's balloon back-off on Debian 12's kernel when a run did not
 # record it (captures a160_sysfs_balloon_all_final: 20 s and 4).
 DEBIAN_MAX_SCHEDULE_DELAY_S = 20
@@ -276,9 +279,7 @@ def _flows(fitted, tests):
                {'dom0_min_memory_mb': xen_options.STALL_DOM0_MIN_MB,
                 'stall_timeout': stall['stall_timeout_s'],
                 'min_progress_mb_s': stall['min_progress_mb_s']})
-    for test, strategy in ((SPAWN_CACHE, 'progress'),
-                           (XL_AUTOBALLOON, 'xl-4.17'),
-                           (SPAWN_CANCELLED, 'progress')):
+    for test, strategy in zip(CACHE_FLOWS, ('progress', 'xl-4.17')):
         m = tests.get(test)
         if not m:
             continue
@@ -331,13 +332,16 @@ def at_speed_of(fitted, measurements):
     return scenario_mod.from_dict(data, fitted.path), factor
 
 
-def predict(fitted, measurements, make_conf):
+def predict(fitted, measurements, make_conf, scale=True):
     """[Prediction] for every driver flow the real run recorded.
 
     ``make_conf(**xenballoon_options)`` returns a ConfigOpts with those
-    [xenballoon] options set (the test's own).
+    [xenballoon] options set (the test's own). scale=False: at the
+    fitted runs' speed, not scaled to this run's yardstick (one create
+    and destroy, which a loaded machine can slow more than the rest).
     """
-    fitted, _ = at_speed_of(fitted, measurements)
+    if scale:
+        fitted, _ = at_speed_of(fitted, measurements)
     out = []
     for flow, what, outcome, real_s, scenario, options, *strategy in _flows(
             fitted, measurements['tests']):
