@@ -194,6 +194,10 @@ class Verdicts:
             return verdict
         monkeypatch.setattr(verdict_mod.Verdict, 'judge', judge)
 
+    def stall_at(self):
+        """When (since t0) the first STALL verdict was given."""
+        return next(v[0] for v in self.seen if v[1] == verdict_mod.STALL)
+
     def count(self, verdict):
         return sum(1 for v in self.seen if v[1] == verdict)
 
@@ -440,11 +444,12 @@ def test_balloon_stall_is_reported_and_reverted(xl_driver, measure,
                 drv.spawn('xbg-d', memory, progress=progress)
             t_stalled = time.monotonic() - t0
             # From when dom0 stopped making progress (sysfs: less than
-            # stall_timeout x min_progress_mb_s from then on) to the error.
-            error_at = t0 + t_stalled - sampler.t0
+            # stall_timeout x min_progress_mb_s from then on) to the
+            # verdict (the flow reverts before it raises: dom0 grows).
+            said_at = verdicts.t0 + verdicts.stall_at() - sampler.t0
             began = sampler.stall_began_s(
-                STALL_TIMEOUT_S * STALL_MIN_PROGRESS_MB_S, error_at)
-            seen_after = error_at - began
+                STALL_TIMEOUT_S * STALL_MIN_PROGRESS_MB_S, said_at)
+            seen_after = said_at - began
             assert_host_back(dom0_restored, 'xbg-d')
             t_back = time.monotonic() - t0
     finally:
