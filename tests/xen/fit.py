@@ -39,6 +39,20 @@ SPAWN = 'driver_spawn_balloon'
 FAILED_CREATE = 'driver_failed_create'
 REFUSED = 'driver_refused'
 STALL = 'driver_balloon_stall'
+# dom0 full of page cache (tests/xen, (e) and (f)): our spawn, and xl
+# create with its own freemem, for the same guest.
+SPAWN_CACHE = 'driver_spawn_page_cache'
+XL_AUTOBALLOON = 'xl_create_autoballoon'
+# (g): as (e) with max_retry_count 1, so that the balloon cancels. Not
+# replayed: with a balloon that cancels at every failure the simulator's
+# physical limit (oracle.release_time) took 250 s of CPU on the recorded
+# run (run-2026-11-30a); compare.py prints its real figures alone.
+SPAWN_CANCELLED = 'driver_spawn_cancelled'
+CACHE_FLOWS = (SPAWN_CACHE, XL_AUTOBALLOON)
+# Linux's balloon back-off on Debian 12's kernel when a run did not
+# record it (captures a160_sysfs_balloon_all_final: 20 s and 4).
+DEBIAN_MAX_SCHEDULE_DELAY_S = 20
+DEBIAN_MAX_RETRY_COUNT = 4
 
 # libxl refuses dom0 targets below this (captures: mem-set 0 127m).
 MIN_DOM0_TARGET_MB = 128
@@ -179,8 +193,56 @@ def _replay_scenario(fitted, flow, guest_mb, free_mb, dom0_mb, total_mb,
     return scenario_mod.from_dict(data, fitted.path)
 
 
+def reclaim_rate_mb_s(series):
+    """How fast dom0's page cache fell while the balloon took from it.
+
+    ``series``: a Sampler's back-off samples [t, delay, retry,
+    MemAvailable, page cache]. From the sample before the cache first
+    fell by more than 1 MiB to the first one within 2 MiB of its lowest:
+    reclaim as fast as the balloon drew on it (kswapd and the balloon's
+    own direct reclaim together). None if the cache did not fall.
+    """
+    cache = [row[4] for row in series]
+    falls = [i for i in range(1, len(cache)) if cache[i] < cache[i - 1] - 1]
+    if not falls:
+        return None
+    first = falls[0] - 1
+    last = next(i for i in range(first, len(cache))
+                if cache[i] <= min(cache) + 2)
+    if last <= first or cache[first] - cache[last] < 16:
+        return None
+    span = series[last][0] - series[first][0]
+    return round((cache[first] - cache[last]) / span, 1)
+
+
+def page_cache_knobs(fitted, tests, test):
+    """The balloon section's page cache and back-off for a (e)/(f) run.
+
+    The model's dom0 is its low mark, its page cache, and free pages; the
+    cache the balloon must reach through is what lies between the low
+    mark and dom0's free memory (at most what the run cached). The
+    back-off maxima are the run's sysfs (Debian's otherwise), or the
+    test's own max_retry_count.
+    """
+    m = tests[test]
+    backoff = tests['host'].get('backoff', {})
+    memfree = m['meminfo_before_kb']['MemFree'] / 1024.0
+    cache = min(m['page_cache_filled_mb'],
+                m['dom0_target_before_mb'] - fitted.host.dom0_low_mb -
+                memfree)
+    knobs = {'page_cache_mb': round(max(cache, 0.0), 1),
+             'max_schedule_delay_s': backoff.get(
+                 'max_schedule_delay', DEBIAN_MAX_SCHEDULE_DELAY_S),
+             'max_retry_count': m.get('max_retry_count', backoff.get(
+                 'max_retry_count', DEBIAN_MAX_RETRY_COUNT))}
+    rate = reclaim_rate_mb_s(tests.get(SPAWN_CACHE, m)['backoff_series'])
+    if rate:
+        knobs['reclaim_rate_mb_s'] = rate
+    return knobs
+
+
 def _flows(fitted, tests):
-    """(flow, what, outcome, real_s, scenario, options) per recorded flow."""
+    """(flow, what, outcome, real_s, scenario, options[, strategy])."""
     total = tests['host']['total_mb']
     spawn = tests.get(SPAWN)
     if spawn:
@@ -217,6 +279,18 @@ def _flows(fitted, tests):
                {'dom0_min_memory_mb': xen_options.STALL_DOM0_MIN_MB,
                 'stall_timeout': stall['stall_timeout_s'],
                 'min_progress_mb_s': stall['min_progress_mb_s']})
+    for test, strategy in zip(CACHE_FLOWS, ('progress', 'xl-4.17')):
+        m = tests.get(test)
+        if not m:
+            continue
+        options = ({'stall_timeout': m['stall_timeout_s']}
+                   if 'stall_timeout_s' in m else {})
+        yield (test, 'time to ready', m['outcome'], m['time_to_ready_s'],
+               _replay_scenario(fitted, test, m['guest_mb'],
+                                m['free_before_mb'],
+                                m['dom0_target_before_mb'], total,
+                                **page_cache_knobs(fitted, tests, test)),
+               options, strategy)
 
 
 def yardstick_s(measurements):
@@ -258,18 +332,21 @@ def at_speed_of(fitted, measurements):
     return scenario_mod.from_dict(data, fitted.path), factor
 
 
-def predict(fitted, measurements, make_conf):
+def predict(fitted, measurements, make_conf, scale=True):
     """[Prediction] for every driver flow the real run recorded.
 
     ``make_conf(**xenballoon_options)`` returns a ConfigOpts with those
-    [xenballoon] options set (the test's own).
+    [xenballoon] options set (the test's own). scale=False: at the
+    fitted runs' speed, not scaled to this run's yardstick (one create
+    and destroy, which a loaded machine can slow more than the rest).
     """
-    fitted, _ = at_speed_of(fitted, measurements)
+    if scale:
+        fitted, _ = at_speed_of(fitted, measurements)
     out = []
-    for flow, what, outcome, real_s, scenario, options in _flows(
+    for flow, what, outcome, real_s, scenario, options, *strategy in _flows(
             fitted, measurements['tests']):
         conf = make_conf(**dict(xen_options.DRIVER_OPTIONS, **options))
-        result, = runner.run(scenario, 'progress', conf)
+        result, = runner.run(scenario, (strategy or ['progress'])[0], conf)
         out.append(Prediction(
             flow=flow, what=what, outcome=outcome, real_s=real_s,
             predicted_s=result.ended_at_s - result.at_s,

@@ -23,6 +23,7 @@ def test_toolstack_reports_host_and_dom0(measure):
     measure.record('host', total_mb=total, free_mb=free, dom0_mb=dom0[1],
                    xen_version=info.get('xen_version'),
                    balloon_kb=b, dom0_meminfo_kb=xenhost.meminfo(),
+                   backoff=xenhost.backoff(),
                    free_plus_dom0_mb=free + dom0[1])
 
 

@@ -18,6 +18,7 @@ import time
 
 import pytest
 
+from xenballoon_driver.balloon import verdict as verdict_mod
 from xenballoon_driver import driver as driver_mod
 from xenballoon_driver import exception
 from xenballoon_driver import hypervisor
@@ -25,6 +26,7 @@ from xenballoon_driver.hypervisor import footprint
 from xenballoon_driver.hypervisor import xl_exec
 
 from tests.xen import options
+from tests.xen import pagecache
 from tests.xen import xenhost
 
 PVGRUB = '/guest/pvgrub.bin'
@@ -165,6 +167,78 @@ class Progress:
     def peak_rate(self):
         return max((e.get('rate_mb_s') or 0.0 for e in self.events),
                    default=0.0)
+
+
+class Verdicts:
+    """Every look's verdict in the balloon wait, timed (a spy on judge).
+
+    The driver acts on the verdict as before; this only records what it
+    said, with what dom0's balloon showed at that look.
+    """
+
+    def __init__(self, monkeypatch):
+        self.t0 = time.monotonic()
+        self.seen = []  # [t, verdict, reason, dom0, target, delay, retry,
+        #                  MemAvailable]
+        real = verdict_mod.Verdict.judge
+        spy = self
+
+        def judge(self, t, prog, state, current_mb, target_mb):
+            verdict = real(self, t, prog, state, current_mb, target_mb)
+            spy.seen.append([
+                round(time.monotonic() - spy.t0, 2), verdict, self.reason,
+                current_mb, target_mb,
+                state.schedule_delay_s if state else None,
+                state.retry_count if state else None,
+                state.available_mb if state else None])
+            return verdict
+        monkeypatch.setattr(verdict_mod.Verdict, 'judge', judge)
+
+    def stall_at(self):
+        """When (since t0) the first STALL verdict was given."""
+        return next(v[0] for v in self.seen if v[1] == verdict_mod.STALL)
+
+    def count(self, verdict):
+        return sum(1 for v in self.seen if v[1] == verdict)
+
+    def excused(self):
+        """Looks that waited because of the balloon's back-off or idling."""
+        return [v for v in self.seen if v[1] == verdict_mod.WAIT and
+                v[2].startswith(('backing off', 'idle for'))]
+
+
+@pytest.fixture
+def verdicts(monkeypatch):
+    return Verdicts(monkeypatch)
+
+
+class DriverLog(logging.Handler):
+    """The balloon tasks' log lines (verdicts, nudges), timed."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.t0 = time.monotonic()
+        self.lines = []
+        self.logger = logging.getLogger('xenballoon_driver.tasks.dom0')
+
+    def emit(self, record):
+        line = [round(time.monotonic() - self.t0, 2),
+                record.getMessage()[:300]]
+        self.lines.append(line)
+        print('DRIVER %.2f %s' % tuple(line), flush=True)
+
+    def matching(self, text):
+        return [line for line in self.lines if text in line[1]]
+
+    def __enter__(self):
+        self.old_level = self.logger.level
+        self.logger.setLevel(logging.INFO)
+        self.logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc):
+        self.logger.removeHandler(self)
+        self.logger.setLevel(self.old_level)
 
 
 def guest_memory_for(dom0_gives_mb, free_mb):
@@ -345,7 +419,7 @@ def dom0_floor_estimate_mb():
 
 def test_balloon_stall_is_reported_and_reverted(xl_driver, measure,
                                                 dom0_restored, xl_calls,
-                                                dom0_headroom):
+                                                dom0_headroom, verdicts):
     """(d) dom0 asked below what it can free: BalloonStalled, reverted."""
     drv = xl_driver(dom0_min_memory_mb=options.STALL_DOM0_MIN_MB,
                     stall_timeout=STALL_TIMEOUT_S,
@@ -363,11 +437,19 @@ def test_balloon_stall_is_reported_and_reverted(xl_driver, measure,
           '%d MiB, %d MiB free)' % (floor, target, memory, free0), flush=True)
     xl_calls.echo = True
     try:
-        with xenhost.Sampler(0.25, echo=True) as sampler:
+        with xenhost.Sampler(0.25, echo=True) as sampler, \
+                DriverLog() as log:
             t0 = time.monotonic()
             with pytest.raises(exception.BalloonStalled) as err:
                 drv.spawn('xbg-d', memory, progress=progress)
             t_stalled = time.monotonic() - t0
+            # From when dom0 stopped making progress (sysfs: less than
+            # stall_timeout x min_progress_mb_s from then on) to the
+            # verdict (the flow reverts before it raises: dom0 grows).
+            said_at = verdicts.t0 + verdicts.stall_at() - sampler.t0
+            began = sampler.stall_began_s(
+                STALL_TIMEOUT_S * STALL_MIN_PROGRESS_MB_S, said_at)
+            seen_after = said_at - began
             assert_host_back(dom0_restored, 'xbg-d')
             t_back = time.monotonic() - t0
     finally:
@@ -381,8 +463,22 @@ def test_balloon_stall_is_reported_and_reverted(xl_driver, measure,
     assert stalled.missing_mb > 0
     assert lowest < dom0_target0 - 0.8 * (dom0_target0 - target)
     assert drv.ledger.entries() == {}
+    # Below the low mark dom0 has nothing left to reclaim: the verdict is
+    # the plain stall, not a back-off it waits out (no budget spent), and
+    # it logged why. (The time it took is recorded, not asserted: a look
+    # costs 1-4 xl calls' time under TCG.)
+    said = log.matching('Balloon verdict for xbg-d')
+    assert said and 'budget' not in said[-1][1], said
+    summary = sampler.backoff_summary()
     measure.record(
-        'driver_balloon_stall', guest_mb=memory, free_before_mb=free0,
+        'driver_balloon_stall',
+        stall_began_s=round(sampler.t0 + began - t0, 2),
+        stall_seen_after_s=round(seen_after, 2),
+        verdict_log=log.lines, verdicts=verdicts.seen[-40:],
+        verdict_counts={v: verdicts.count(v) for v in (
+            verdict_mod.WAIT, verdict_mod.NUDGE, verdict_mod.STALL)},
+        backoff=summary, backoff_series=sampler.backoff_series(),
+        guest_mb=memory, free_before_mb=free0,
         dom0_target_before_mb=dom0_target0, floor_estimate_mb=round(floor),
         dom0_target_asked_mb=target, stalled_at_mb=stalled.current_mb,
         lowest_dom0_mb=lowest, missing_mb=stalled.missing_mb,
@@ -397,3 +493,229 @@ def test_balloon_stall_is_reported_and_reverted(xl_driver, measure,
         watermark_scale_factor=WATERMARK_SCALE_FACTOR,
         watermarks_mb=dom0_headroom,
         xl_calls=xl_calls.summary(), dom0_series=sampler.series())
+
+
+# (e) and (f): dom0's memory mostly page cache (tests/xen/pagecache.py):
+# the page cache is filled until only CACHE_FREE_LEFT_MB of dom0 stays
+# free, and dom0 must give GIVE_E_MB, so the balloon must take most of it
+# from the cache. Same guest size and dom0 starting state for our spawn
+# (e) and for xl create with its own freemem (f).
+GIVE_E_MB = 768
+CACHE_FREE_LEFT_MB = 256
+# squeezed's; the issue asks for a default of 5 s or less.
+BACKOFF_STALL_TIMEOUT_S = 5.0
+
+
+def page_cache_mb():
+    """How much cache to read so that about CACHE_FREE_LEFT_MB stay free."""
+    free = xenhost.meminfo()['MemFree'] / 1024.0
+    return int(max(128, min(1024, free - CACHE_FREE_LEFT_MB)))
+
+
+def filled(cache):
+    """The cache as filled, checked: the premise of (e) and (f)."""
+    assert cache.filled_mb >= 0.8 * cache.mb, (
+        'reading %s filled %.0f of %d MiB of page cache'
+        % (cache.device, cache.filled_mb, cache.mb))
+    return xenhost.meminfo()
+
+
+def spawn_into_page_cache(drv, name, dom0_restored, xl_calls, verdicts):
+    """Our spawn of a guest for which dom0 gives GIVE_E_MB into its cache.
+
+    Checks what holds whatever the balloon did; returns the figures.
+    """
+    opts = drv.conf.xenballoon
+    drv.host_status()
+    dom0_target0 = dom0_restored['target_kb'] // 1024
+    progress = Progress()
+    timeline = FlowTimeline()
+    try:
+        with pagecache.PageCache(page_cache_mb()) as cache:
+            meminfo0 = filled(cache)
+            free0 = xenhost.free_mb()
+            memory = guest_memory_for(GIVE_E_MB, free0)
+            print('PAGECACHE: %.0f MiB cached in %.1f s; dom0 MemFree %d '
+                  'MiB, must give %d MiB (guest %d MiB)' % (
+                      cache.filled_mb, cache.fill_s,
+                      meminfo0['MemFree'] // 1024, GIVE_E_MB, memory),
+                  flush=True)
+            with xenhost.Sampler(0.5, echo=True) as sampler, timeline, \
+                    DriverLog() as log:
+                t0 = time.monotonic()
+                xl_calls.t0 = timeline.t0 = verdicts.t0 = log.t0 = t0
+                before = len(xl_calls.calls)
+                drv.spawn(name, memory, progress=progress)
+                t_ready = time.monotonic() - t0
+                spawn_calls = len(xl_calls.calls) - before
+                doms = xenhost.domains()
+                target_during = xenhost.dom0_target_mb()
+                meminfo1 = xenhost.meminfo()
+        assert name in doms and doms[name][1] == memory, doms
+        t1 = time.monotonic()
+        drv.destroy(name)
+        assert xenhost.wait_dom0_settled(dom0_target0, timeout=120,
+                                         slack_mb=4)
+        t_reinflated = time.monotonic() - t1
+    finally:
+        xenhost.destroy_quietly(name)
+    summary = sampler.backoff_summary()
+    # The premise: dom0 had less free than it gave, so the rest came out
+    # of its page cache.
+    from_cache = GIVE_E_MB - meminfo0['MemFree'] / 1024.0
+    assert from_cache > 64, meminfo0
+    assert xenhost.page_cache_kb(meminfo1) / 1024.0 <= (
+        xenhost.page_cache_kb(meminfo0) / 1024.0 - from_cache + 64), (
+            meminfo0, meminfo1)
+    # No false stall with a 5 s stall_timeout, whatever the balloon did:
+    # the spawn ran, and dom0's target is the ledger's (never left at a
+    # nudged one).
+    assert target_during == dom0_target0 - GIVE_E_MB
+    assert xenhost.dom0_target_mb() == dom0_target0
+    assert drv.ledger.entries() == {}
+    nudges = verdicts.count(verdict_mod.NUDGE)
+    if summary['cancels']:
+        # The balloon gave up on its own: only a nudge restarted it.
+        assert nudges >= 1, (summary, verdicts.seen)
+    assert nudges == len(log.matching('nudging it')) <= opts.max_nudges
+    return dict(
+        guest_mb=memory, dom0_gave_mb=GIVE_E_MB,
+        free_before_mb=free0, dom0_target_before_mb=dom0_target0,
+        page_cache_mb=cache.mb, page_cache_filled_mb=cache.filled_mb,
+        page_cache_fill_s=cache.fill_s, meminfo_before_kb=meminfo0,
+        meminfo_ready_kb=meminfo1, from_cache_mb=round(from_cache),
+        stall_timeout_s=opts.stall_timeout,
+        backoff_budget_s=opts.backoff_budget_s, max_nudges=opts.max_nudges,
+        time_to_ready_s=round(t_ready, 2), outcome='running',
+        balloon_wait_s=round(progress.last('elapsed_s', 0.0), 2),
+        sysfs_down_avg_mb_s=sampler.rates().get('down_avg_mb_s'),
+        backoff=summary, waited_out_pause_over_stall_timeout=(
+            summary['longest_pause_s'] > opts.stall_timeout),
+        nudges=nudges, excused_looks=len(verdicts.excused()),
+        verdict_counts={v: verdicts.count(v) for v in (
+            verdict_mod.WAIT, verdict_mod.NUDGE, verdict_mod.STALL)},
+        verdicts=verdicts.seen[-60:], verdict_log=log.lines,
+        spawn_xl_calls=spawn_calls, xl_calls=xl_calls.summary(),
+        destroy_to_reinflated_s=round(t_reinflated, 2),
+        dom0_series=sampler.series(), backoff_series=sampler.backoff_series(),
+        spawn_timeline=timeline.events)
+
+
+def test_spawn_into_page_cache_waits_out_backoff(xl_driver, measure,
+                                                 dom0_restored, xl_calls,
+                                                 verdicts):
+    """(e) dom0 balloons into its page cache: no false stall at 5 s.
+
+    With Debian's back-off (max_retry_count 4) the balloon may back off
+    (it did: schedule_delay 2, pauses of 1-3 s) and perhaps cancel
+    (then it is nudged); either way the spawn runs.
+    """
+    drv = xl_driver(stall_timeout=BACKOFF_STALL_TIMEOUT_S)
+    figures = spawn_into_page_cache(drv, 'xbg-e', dom0_restored, xl_calls,
+                                    verdicts)
+    measure.record('driver_spawn_page_cache', **figures)
+
+
+@pytest.fixture
+def max_retry_count():
+    """Sets the balloon's max_retry_count (sysfs, 0644) for the test."""
+    path = xenhost.BALLOON + '/max_retry_count'
+    with open(path) as f:
+        old = f.read().strip()
+
+    def set_to(count):
+        with open(path, 'w') as f:
+            f.write(str(count))
+        return xenhost.backoff()['max_retry_count']
+    yield set_to
+    with open(path, 'w') as f:
+        f.write(old)
+
+
+def test_cancelled_balloon_is_nudged(xl_driver, measure, dom0_restored,
+                                     xl_calls, verdicts, max_retry_count):
+    """(g) As (e), but the balloon cancels at its first failed pass.
+
+    With Debian's max_retry_count 4 the balloon never failed twice in a
+    row into clean page cache (retry_count peaked at 2), so it never
+    cancelled; with 1 (an admin's knob: update_schedule() cancels once
+    retry_count exceeds it) its first failure cancels, and it then sleeps
+    until dom0's target changes. Our verdict must see the idle balloon
+    above its target with memory left and nudge it.
+    """
+    assert max_retry_count(1) == 1
+    drv = xl_driver(stall_timeout=BACKOFF_STALL_TIMEOUT_S)
+    figures = spawn_into_page_cache(drv, 'xbg-g', dom0_restored, xl_calls,
+                                    verdicts)
+    # A pause longer than stall_timeout with the thread idle (delay 1,
+    # retry 1) above its target is a cancellation: between passes it
+    # never sleeps. Only a changed target wakes it: ours must nudge.
+    cancelled = [p for p in figures['backoff']['idle_pauses_s']
+                 if p[1] > BACKOFF_STALL_TIMEOUT_S]
+    if cancelled:
+        assert figures['nudges'] >= 1, figures['verdicts']
+    measure.record('driver_spawn_cancelled', max_retry_count=1,
+                   cancelled_pauses_s=cancelled, **figures)
+
+
+@pytest.fixture
+def xl_autoballoon():
+    """xl.conf with autoballoon on for the test (xl has no option for it).
+
+    With dom0_mem= on Xen's command line xl's default ("auto") does not
+    balloon; "on" makes xl create run its own freemem.
+    """
+    path = '/etc/xen/xl.conf'
+    with open(path) as f:
+        old = f.read()
+    with open(path, 'w') as f:
+        f.write(old + '\nautoballoon="on"\n')
+    try:
+        yield path
+    finally:
+        with open(path, 'w') as f:
+            f.write(old)
+
+
+def test_xl_create_autoballoon_into_page_cache(measure, dom0_restored,
+                                               tmp_path, xl_autoballoon):
+    """(f) The same guest with xl create's own ballooning, for comparison.
+
+    xl 4.17's freemem: dom0's target lowered by what is missing, then
+    libxl_wait_for_memory_target (a look every 2 s, given up after 10 s
+    without progress), three tries. Its outcome is recorded, not judged.
+    """
+    dom0_target0 = dom0_restored['target_kb'] // 1024
+    try:
+        with pagecache.PageCache(page_cache_mb()) as cache:
+            meminfo0 = filled(cache)
+            free0 = xenhost.free_mb()
+            memory = guest_memory_for(GIVE_E_MB, free0)
+            cfg = xenhost.write_guest_config(str(tmp_path / 'xbg-f.cfg'),
+                                             'xbg-f', memory)
+            with xenhost.Sampler(0.5, echo=True) as sampler:
+                t0 = time.monotonic()
+                proc = xenhost.xl('create', cfg, check=False, timeout=300)
+                t_create = time.monotonic() - t0
+                doms = xenhost.domains()
+                target_after = xenhost.dom0_target_mb()
+                meminfo1 = xenhost.meminfo()
+    finally:
+        xenhost.destroy_quietly('xbg-f')
+    running = proc.returncode == 0 and 'xbg-f' in doms
+    if running:
+        assert doms['xbg-f'][1] == memory
+    else:
+        assert 'xbg-f' not in doms
+    assert target_after <= dom0_target0
+    measure.record(
+        'xl_create_autoballoon', guest_mb=memory, dom0_gave_mb=GIVE_E_MB,
+        free_before_mb=free0, dom0_target_before_mb=dom0_target0,
+        page_cache_mb=cache.mb, page_cache_filled_mb=cache.filled_mb,
+        meminfo_before_kb=meminfo0, meminfo_after_kb=meminfo1,
+        outcome='running' if running else 'failed', rc=proc.returncode,
+        stderr=proc.stderr[-600:], time_to_ready_s=round(t_create, 2),
+        dom0_target_after_mb=target_after,
+        sysfs_down_avg_mb_s=sampler.rates().get('down_avg_mb_s'),
+        backoff=sampler.backoff_summary(), dom0_series=sampler.series(),
+        backoff_series=sampler.backoff_series())

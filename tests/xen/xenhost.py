@@ -87,6 +87,21 @@ def balloon():
     }
 
 
+BACKOFF = ('schedule_delay', 'retry_count', 'max_schedule_delay',
+           'max_retry_count')
+
+
+def backoff():
+    """The balloon thread's back-off from sysfs: {name: int} (BACKOFF).
+
+    Linux's drivers/xen/balloon.c: schedule_delay doubles (up to
+    max_schedule_delay) and retry_count grows with each failed pass; both
+    go back to 1 on success, and on cancellation (retry_count past
+    max_retry_count: BP_ECANCELED).
+    """
+    return {name: _read_int(BALLOON + '/' + name) for name in BACKOFF}
+
+
 def dom0_current_mb():
     return _read_int(BALLOON + '/info/current_kb') / 1024.0
 
@@ -97,8 +112,10 @@ def dom0_target_mb():
 
 def meminfo():
     """dom0's /proc/meminfo figures that bear on its floor, in KiB."""
-    keep = ('MemTotal', 'MemFree', 'MemAvailable', 'Shmem', 'AnonPages',
-            'Slab', 'SUnreclaim', 'KernelStack', 'PageTables')
+    keep = ('MemTotal', 'MemFree', 'MemAvailable', 'Buffers', 'Cached',
+            'Shmem',
+            'AnonPages', 'Slab', 'SUnreclaim', 'KernelStack',
+            'PageTables')
     out = {}
     with open('/proc/meminfo') as f:
         for line in f:
@@ -106,6 +123,16 @@ def meminfo():
             if key in keep:
                 out[key] = int(value.split()[0])
     return out
+
+
+def page_cache_kb(mem=None):
+    """dom0's page cache: Cached (files, shmem) + Buffers (block devices).
+
+    A block device's cached blocks count as Buffers, not Cached
+    (nr_blockdev_pages in Linux's meminfo_proc_show).
+    """
+    mem = mem or meminfo()
+    return mem['Cached'] + mem['Buffers']
 
 
 def wait_for(predicate, timeout, interval=0.25):
@@ -135,6 +162,9 @@ class Sampler:
         self._echoed = (-10.0, 0.0)
         self.samples = []  # (t, current_mb, target_mb)
         self.memfree_mb = []  # dom0's MemFree at each sample
+        # (t, schedule_delay, retry_count, MemAvailable MiB, page cache
+        # MiB: Cached + Buffers, where a block device's cache counts)
+        self.backoff = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.t0 = None
@@ -143,19 +173,29 @@ class Sampler:
         while not self._stop.is_set():
             try:
                 b = balloon()
-                free = meminfo()['MemFree']
+                mem = meminfo()
+                bo = backoff()
             except OSError:
                 break
+            free = mem['MemFree']
             self.memfree_mb.append(round(free / 1024.0, 1))
             sample = (round(time.monotonic() - self.t0, 3),
                       round(b['current_kb'] / 1024.0, 1),
                       b['target_kb'] // 1024)
             self.samples.append(sample)
+            self.backoff.append((sample[0], bo['schedule_delay'],
+                                 bo['retry_count'],
+                                 round(mem['MemAvailable'] / 1024.0, 1),
+                                 round(page_cache_kb(mem) / 1024.0, 1)))
+            changed = (len(self.backoff) > 1 and
+                       self.backoff[-1][1:3] != self.backoff[-2][1:3])
             if self.echo and (abs(sample[1] - self._echoed[1]) >= 1 or
-                              sample[0] - self._echoed[0] >= 2):
+                              sample[0] - self._echoed[0] >= 2 or changed):
                 self._echoed = sample[:2]
-                print('SAMPLE t=%.2f dom0=%.1f target=%d memfree=%.1f'
-                      % (sample + (free / 1024.0,)), flush=True)
+                print('SAMPLE t=%.2f dom0=%.1f target=%d memfree=%.1f '
+                      'delay=%d retry=%d avail=%.1f cached=%.1f'
+                      % (sample + (free / 1024.0,) + self.backoff[-1][1:]),
+                      flush=True)
             self._stop.wait(self.interval)
 
     def __enter__(self):
@@ -189,6 +229,117 @@ class Sampler:
             out['up_peak_mb_s'] = round(max(d / (t2 - t1)
                                             for t1, t2, d in up), 1)
         return out
+
+    def backoff_summary(self, min_pause_s=1.0, slack_mb=2):
+        """What dom0's balloon thread did while sampled.
+
+        Pauses: spans of at least min_pause_s in which dom0 stayed above
+        its target by more than slack_mb and did not move by 1 MiB; idle
+        pauses: the longest run within each pause in which the thread
+        showed no back-off (delay 1, retry 1: cancelled, or between
+        passes).
+        Resets: retry_count falling from above 1 back to 1 (success or
+        cancellation); cancels: such a reset from max_retry_count
+        (update_schedule() cancels on the failure after it) after which
+        dom0 did not move until its target changed or sampling ended.
+        """
+        out = {'max_schedule_delay_seen': 1, 'max_retry_count_seen': 1,
+               'backoff_s': 0.0, 'pauses_s': [], 'idle_pauses_s': [],
+               'resets': 0, 'cancels': 0}
+        if not self.samples:
+            return out
+        cap = backoff()['max_retry_count']
+        prev = None
+        for (t, delay, retry, _, _), (_, current, target) in zip(
+                self.backoff, self.samples):
+            out['max_schedule_delay_seen'] = max(
+                out['max_schedule_delay_seen'], delay)
+            out['max_retry_count_seen'] = max(out['max_retry_count_seen'],
+                                              retry)
+            if prev is not None:
+                if delay > 1 or retry > 1:
+                    out['backoff_s'] += t - prev[0]
+                if prev[2] > 1 and retry == 1:
+                    out['resets'] += 1
+                    if cap and prev[2] >= cap and self._idle_after(t):
+                        out['cancels'] += 1
+            prev = (t, delay, retry)
+        start, n = None, len(self.samples)  # start: where a still span began
+        for i in range(n + 1):
+            t, current, target = self.samples[min(i, n - 1)]
+            if start is not None and (
+                    i == n or current <= target + slack_mb or
+                    abs(current - self.samples[start][1]) >= 1):
+                # Seen still from start to the sample before this one.
+                span = self.samples[i - 1][0] - self.samples[start][0]
+                if span >= min_pause_s:
+                    pause = [round(self.samples[start][0], 2),
+                             round(span, 2)]
+                    out['pauses_s'].append(pause)
+                    idle = self._idle_run(start, i)
+                    if idle and idle[1] >= min_pause_s:
+                        out['idle_pauses_s'].append(idle)
+                start = None
+            if start is None and i < n and current > target + slack_mb:
+                start = i
+        out['backoff_s'] = round(out['backoff_s'], 2)
+        out['longest_pause_s'] = max((p[1] for p in out['pauses_s']),
+                                     default=0.0)
+        return out
+
+    def _idle_run(self, start, end):
+        """The longest run of idle samples (delay 1, retry 1) in a span."""
+        best, run = None, None
+        for t, delay, retry, _, _ in self.backoff[start:end]:
+            if delay == 1 and retry == 1:
+                run = [run[0] if run else t, round(t - (run[0] if run
+                                                        else t), 2)]
+                if not best or run[1] > best[1]:
+                    best = [round(run[0], 2), run[1]]
+            else:
+                run = None
+        return best
+
+    def _idle_after(self, t):
+        """dom0 did not move after t until its target changed (or the end)."""
+        after = [s for s in self.samples if s[0] >= t]
+        if not after:
+            return False
+        first = after[0]
+        for _, current, target in after:
+            if target != first[2]:
+                break
+            if abs(current - first[1]) >= 1:
+                return False
+        return True
+
+    def stall_began_s(self, min_mb, until):
+        """When dom0 began to move less than min_mb in all until ``until``.
+
+        The earliest sample from which dom0 shrank by less than min_mb
+        (min_progress_mb_s x stall_timeout: what the verdict calls no
+        progress) up to the last sample before ``until``, in sampler
+        time (``until`` too).
+        """
+        before = [s for s in self.samples if s[0] <= until]
+        end = before[-1][1]
+        began = before[-1][0]
+        for t, current, _ in reversed(before):
+            if current - end >= min_mb:
+                break
+            began = t
+        return began
+
+    def backoff_series(self, max_points=120):
+        """The back-off samples, thinned (first, last, every change kept)."""
+        s = self.backoff
+        keep = [i for i in range(len(s))
+                if i in (0, len(s) - 1) or s[i][1:3] != s[i - 1][1:3]]
+        rest = max_points - len(keep)
+        if rest > 0 and len(s) > len(keep):
+            step = max(1, len(s) // rest)
+            keep = sorted(set(keep) | set(range(0, len(s), step)))
+        return [list(s[i]) for i in keep]
 
     def series(self, max_points=80):
         """The samples, thinned to at most max_points (first and last kept)."""

@@ -37,10 +37,12 @@ deb() { ls "$DEBS/$1"_*.deb 2>/dev/null | head -1; }
 for p in $XEN_PKGS; do dpkg-deb -x "$(deb "$p")" "$STAGE"; done
 for p in $PY_PKGS; do dpkg-deb -x "$(deb "$p")" "$PYS"; done
 for p in $GRUB_PKGS; do dpkg-deb -x "$(deb "$p")" "$GRUBS"; done
-# Of the kernel package only the kernel and the xen modules are needed.
+# Of the kernel package only the kernel, the xen modules and loop (the
+# back-off test's page cache: tests/xen/pagecache.py) are needed.
 KPKG=$(cat "$DEBS/kernel-package.txt")
 dpkg-deb --fsys-tarfile "$(deb "$KPKG")" |
-  tar -x -C "$STAGE" --wildcards './boot/vmlinuz-*' './lib/modules/*/kernel/drivers/xen/*'
+  tar -x -C "$STAGE" --wildcards './boot/vmlinuz-*' './lib/modules/*/kernel/drivers/xen/*' \
+    './lib/modules/*/kernel/drivers/block/loop.ko'
 KV=$(ls "$STAGE/lib/modules" | head -1)
 gunzip -c "$STAGE/boot/xen-4.17-amd64.gz" > "$OUT/xen"   # qemu -kernel wants the ELF
 cp "$STAGE/boot/vmlinuz-$KV" "$OUT/vmlinuz"
@@ -51,7 +53,7 @@ mkdir -p "$R"; cd "$R"
 mkdir -p bin sbin usr/bin usr/sbin usr/lib/xen-4.17/bin lib64 \
   lib/x86_64-linux-gnu etc/xen proc sys dev run tmp root guest \
   var/lib/xen var/lib/xenstored var/log/xen/console var/lock \
-  "lib/modules/$KV/kernel/drivers/xen/xenfs"
+  "lib/modules/$KV/kernel/drivers/xen/xenfs" "lib/modules/$KV/kernel/drivers/block"
 ln -s /run var/run
 ln -s ../../lib/x86_64-linux-gnu usr/lib/x86_64-linux-gnu
 echo /lib/x86_64-linux-gnu > etc/ld.so.conf
@@ -115,6 +117,9 @@ MD=$STAGE/lib/modules/$KV/kernel/drivers/xen
 MR=lib/modules/$KV/kernel/drivers/xen
 cp "$MD/xen-evtchn.ko" "$MD/xen-gntdev.ko" "$MD/xen-gntalloc.ko" "$MD/xen-privcmd.ko" "$MR/"
 cp "$MD/xenfs/xenfs.ko" "$MR/xenfs/"
+# loop: a block device over a sparse file, whose reads fill dom0's page
+# cache with clean, reclaimable pages (the initramfs itself is shmem).
+cp "$STAGE/lib/modules/$KV/kernel/drivers/block/loop.ko" "lib/modules/$KV/kernel/drivers/block/"
 
 # guest kernels: pvgrub (a 2 MiB PV kernel that waits at a grub prompt: the
 # cheapest guest that really runs) and the Debian kernel + a busybox initrd

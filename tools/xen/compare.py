@@ -6,8 +6,13 @@ usage: compare.py MEASUREMENTS.json [--scenario FILE] [--fit] [--check]
 Replays every driver flow the run recorded (tests/xen: same host, same
 request, same options) on the simulator with the scenario's figures
 (default: the shipped xen-qemu scenario) and prints predicted and real
-times side by side. --fit prints the scenario figures this run gives
-(how scenarios/xen-qemu.yaml was made). --check exits 1 when the
+times side by side: scaled to the run's machine by its yardstick, and
+unscaled (at the fitted runs' speed; a loaded machine slows the
+yardstick's one create and destroy more than the rest). The page cache
+runs (tests/xen (e), (f)) are replayed with the page cache, reclaim rate
+and back-off the run showed; (f) with the xl-4.17 baseline. --fit
+prints the scenario figures this run gives (how scenarios/xen-qemu.yaml
+was made). --check exits 1 when the
 predicted time to ready is not within 20 % of the real one or an outcome
 differs.
 """
@@ -64,22 +69,31 @@ def main(argv=None):
         return 0
     scenario = scenario_mod.load(args.scenario)
     rows = xen_fit.predict(scenario, measurements, make_conf)
+    unscaled = xen_fit.predict(scenario, measurements, make_conf,
+                               scale=False)
     _, factor = xen_fit.at_speed_of(scenario, measurements)
     print('simulated (%s) vs real Xen (%s); this machine took %.2f x the '
           'fitted runs\' time to create and destroy a tiny guest' % (
               scenario.name, args.measurements, factor))
-    print('%-22s %-20s %9s %9s %7s  %s' % ('flow', 'figure', 'real s',
-                                           'sim s', 'error', 'outcome'))
+    print('%-23s %-19s %8s %8s %7s %9s  %s' % (
+        'flow', 'figure', 'real s', 'sim s', 'error', 'unscaled', 'outcome'))
     ok = True
-    for row in rows:
+    for row, fit_speed in zip(rows, unscaled):
         same = row.outcome == row.predicted_outcome
-        print('%-22s %-20s %9.2f %9.2f %+6.0f%%  %s%s' % (
+        print('%-23s %-19s %8.2f %8.2f %+6.0f%% %9.2f  %s%s' % (
             row.flow, row.what, row.real_s, row.predicted_s,
-            100 * row.error, row.predicted_outcome,
+            100 * row.error, fit_speed.predicted_s, row.predicted_outcome,
             '' if same else ' (real: %s)' % row.outcome))
         ok = ok and same
         if row.flow == xen_fit.SPAWN:
             ok = ok and abs(row.error) <= LIMIT
+    cancelled = measurements['tests'].get(xen_fit.SPAWN_CANCELLED)
+    if cancelled:
+        print('%-23s %-19s %8.2f %8s %7s %9s  %s (not replayed; %d nudges)'
+              % (xen_fit.SPAWN_CANCELLED, 'time to ready',
+                 cancelled['time_to_ready_s'], '-', '', '-',
+                 cancelled['outcome'],
+                 cancelled['nudges']))
     print('time to ready within %d %%, outcomes alike: %s' % (
         100 * LIMIT, 'yes' if ok else 'NO'))
     return 0 if ok or not args.check else 1

