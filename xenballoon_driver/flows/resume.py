@@ -11,6 +11,8 @@ process that asked for a spawn is gone, so nobody waits for it any more:
 - died in BuildDomain: a domain whose build had finished (running) is
   adopted and the flow completes; one left half-built is destroyed and
   the flow reverted;
+- a job's flow (posted on a jobboard) that no task has started is left
+  to its host's conductor, which claims it from the board;
 - died while reverting: the revert goes on (reverts are idempotent);
 - destroy flows are run again to the end (a domain already gone is fine);
 - power-off flows (stop, suspend) are finished: the domain destroyed at
@@ -35,6 +37,8 @@ from xenballoon_driver.flows import registry
 LOG = logging.getLogger(__name__)
 
 QUARANTINED = listing.QUARANTINED
+# The mark of a flow posted as a job (jobboard/posting.py).
+JOB = 'job'
 
 
 @dataclasses.dataclass
@@ -150,6 +154,8 @@ def resume_unfinished(driver):
                 detail = _reread(driver.persistence, listed.uuid)
                 if detail is None or detail.state in listing.FINISHED:
                     continue  # finished (or pruned) since the listing
+                if (detail.meta or {}).get(JOB) and _never_started(detail):
+                    continue  # a job still on its board: a conductor's
                 result = _resume(driver, book, detail)
         except exception.FlowBusy:
             continue  # alive in another process: not ours to touch
