@@ -12,6 +12,7 @@ reverted).
 """
 
 import argparse
+import os
 import signal
 import sys
 
@@ -75,7 +76,7 @@ def run(args):
     driver = base.load_driver(conf).init_host(recover=True)
     with board_mod.connected(conf, driver.host, driver.persistence) as board:
         conductor = conductor_mod.Conductor(
-            'conductor-%s' % driver.host, driver, board,
+            '%s:%d' % (driver.host, os.getpid()), driver, board,
             conf.jobboard.poll_interval_s)
         _stop_on_signals(conductor)
         sys.stderr.write('xenballoon-conductor: serving board %s on %s\n'

@@ -68,3 +68,33 @@ def connected(conf, host, persistence):
 def _reason(err):
     cause = getattr(err, 'cause', None) or err.__cause__
     return str(cause or err).splitlines()[0]
+
+
+class Boards:
+    """Connected boards by host name, each opened on first use.
+
+    For a poster that serves many hosts (the reference scheduler): one
+    connection per board, closed together by close().
+    """
+
+    def __init__(self, conf):
+        self.conf = conf
+        self._open = {}
+
+    def get(self, driver):
+        """The board of ``driver``'s host (a started XenBalloonDriver)."""
+        board = self._open.get(driver.host)
+        if board is None:
+            board = make(self.conf, driver.host, driver.persistence)
+            try:
+                board.connect()
+            except tf_exceptions.JobFailure as err:
+                raise exception.JobboardUnavailable(where=where(self.conf),
+                                                    reason=_reason(err))
+            self._open[driver.host] = board
+        return board
+
+    def close(self):
+        for board in self._open.values():
+            board.close()
+        self._open.clear()

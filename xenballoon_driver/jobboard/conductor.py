@@ -85,6 +85,8 @@ class Conductor(impl_blocking.BlockingConductor):
                     args['cancel'] = self.cancel
                 flow = registry.build(self.driver, record.get('factory'),
                                       **args)
+                LOG.info('Job %s: running flow %s as new', job.uuid,
+                         detail.uuid)
             else:
                 LOG.info('Job %s: its flow %s was interrupted (%s): '
                          'finishing or undoing it', job.uuid, detail.uuid,
