@@ -18,6 +18,7 @@ XENBALLOON_REQUIRE_SERVICES=1).
 import pytest
 
 from tests import conftest as top
+from tests.functional import base
 from tests.functional import jobboard_harness as jh
 from tests.functional import kill_harness as kh
 
@@ -95,3 +96,45 @@ def test_conductor_killed_in_a_balloon_wait(pg_url, redis_url, tmp_path,
         kh.session_seed(), fraction, '\n'.join(problems),
         conductors['a'].log()[-3000:])
     assert len(succeeded) == len(others), succeeded
+
+
+def test_cli_posts_lists_and_waits(pg_url, redis_url, tmp_path):
+    conf = jh.write_host(tmp_path / 'c', pg_url, jh.board_prefix(),
+                         'host-c')
+    posted = base.run_cli([conf], 'spawn', 'c-vm1', '--memory-mb', 8 * GiB,
+                          '--async', '-f', 'json').json()
+    assert set(posted) == {'job_id', 'flow_id', 'name'}
+    # No conductor yet: the job waits on the board, and a command's
+    # start-up recovery leaves its flow alone.
+    assert base.run_cli([conf], 'list', '-f', 'json').json() == []
+    jobs, = base.run_cli([conf], 'jobs', '-f', 'json').json()
+    assert (jobs['job_id'], jobs['flow_id'], jobs['state'], jobs['owner'],
+            jobs['flow_state']) == (posted['job_id'], posted['flow_id'],
+                                    'UNCLAIMED', '', 'PENDING')
+    conductor = jh.Conductor(conf, tmp_path / 'c.log').start()
+    try:
+        waited = base.run_cli([conf], 'spawn', 'c-vm2', '--memory-mb',
+                              8 * GiB, '-f', 'json').json()
+        assert (waited['name'], waited['state']) == ('c-vm2', 'running')
+        too_big = base.run_cli([conf], 'spawn', 'c-vm3', '--memory-mb',
+                               63 * GiB)
+        # The job's failure, as the command without a jobboard says it.
+        assert too_big.rc == 3 and 'Cannot place c-vm3' in too_big.error
+        drv = kh.driver(conf)
+        assert jh.wait_finished([(drv, [posted['flow_id']])],
+                                timeout=60) == []
+    finally:
+        assert conductor.stop() == 0
+    names = {row['name'] for row in base.run_cli(
+        [conf], 'list', '-f', 'json').json()}
+    assert names == {'c-vm1', 'c-vm2'}
+    assert base.run_cli([conf], 'jobs', '-f', 'json').json() == []
+    assert kh.consistency_problems(conf) == []
+
+
+def test_async_without_the_jobboard_is_refused(make_host):
+    host = make_host()
+    result = host.run('spawn', 'vm1', '--memory-mb', 1024, '--async')
+    assert result.rc == 2
+    assert '[jobboard] enabled' in result.error
+    assert host.domains() == []

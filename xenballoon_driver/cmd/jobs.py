@@ -14,6 +14,15 @@ def jobboard_enabled(conf):
             reason='it is false: this host posts no jobs')
 
 
+def _owner(board, job):
+    # taskflow's find_owner fails (TypeError) on a job nobody claims: the
+    # claim may lapse between the two reads.
+    try:
+        return board.find_owner(job)
+    except TypeError:
+        return None
+
+
 class ListJobs(base.Lister):
     """List the jobs on this host's board: who holds each, and its flow.
 
@@ -35,7 +44,9 @@ class ListJobs(base.Lister):
                 flow_id = (job.details or {}).get('flow_uuid', '')
                 detail = flow_id and posting.stored(driver.persistence,
                                                     flow_id)
-                rows.append((job.uuid, job.name, job.state,
-                             board.find_owner(job) or '', flow_id,
+                state = job.state
+                owner = _owner(board, job) if state == 'CLAIMED' else None
+                rows.append((job.uuid, job.name, state, owner or '',
+                             flow_id,
                              listing.state(detail) if detail else 'GONE'))
         return self.COLUMNS, rows
