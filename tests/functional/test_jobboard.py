@@ -21,6 +21,7 @@ from tests import conftest as top
 from tests.functional import base
 from tests.functional import jobboard_harness as jh
 from tests.functional import kill_harness as kh
+from xenballoon_driver.jobboard import board as board_mod
 
 GiB = 1024
 # 8 GiB free, dom0 56 GiB down to 4: guests of 24 + 12 + 12 GiB fit, and
@@ -138,3 +139,17 @@ def test_async_without_the_jobboard_is_refused(make_host):
     assert result.rc == 2
     assert '[jobboard] enabled' in result.error
     assert host.domains() == []
+
+
+def test_the_oldest_job_is_handed_out_first(pg_url, redis_url, tmp_path):
+    # taskflow's Redis board lists the newest first; ours the oldest.
+    conf = jh.write_host(tmp_path / 'd', pg_url, jh.board_prefix(),
+                         'host-d')
+    drv = kh.driver(conf)
+    flows = jh.post_spawns(drv, [('d-vm%d' % i, GiB) for i in range(5)])
+    with board_mod.connected(drv.conf, drv.host, drv.persistence) as board:
+        listed = [job.details['flow_uuid'] for job in board.iterjobs()]
+        for job in board.iterjobs():
+            board.claim(job, 'test')
+            board.consume(job, 'test')
+    assert listed == flows

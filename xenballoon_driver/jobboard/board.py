@@ -4,12 +4,16 @@ One board per host (``[jobboard] board_name``): the board is a Redis key
 namespace, so a conductor lists and claims its own host's jobs only.
 taskflow's Redis board claims without an expiry unless told: ours always
 claims with ``claim_expiry_s``, so a dead conductor's claim lapses.
+taskflow's board also hands out the newest job first (its jobs sort by
+sequence, listed in reverse): ours hands out the oldest first, so that
+under a backlog no request waits behind every later one.
 """
 
 import contextlib
 
 from taskflow import exceptions as tf_exceptions
 from taskflow.jobs.backends import impl_redis
+from taskflow.jobs import base as jobs_base
 
 from xenballoon_driver.conf import jobboard as jobboard_conf
 from xenballoon_driver import exception
@@ -24,6 +28,15 @@ class Board(impl_redis.RedisJobBoard):
 
     def claim(self, job, who, expiry=None):
         return super().claim(job, who, expiry=expiry or self.claim_expiry_s)
+
+    def _fetch_jobs(self):
+        # Highest priority first, then oldest (lowest sequence) first.
+        return sorted(super()._fetch_jobs(),
+                      key=lambda job: (RANK[job.priority], job.sequence))
+
+
+RANK = {priority: rank for rank, priority in enumerate(
+    jobs_base.JobPriority)}
 
 
 def name(conf, host):
