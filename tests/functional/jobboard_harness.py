@@ -63,12 +63,14 @@ class Conductor:
         self.proc = None
 
     def start(self, timeout=60):
+        # A restart appends to the log: look for READY after what is there.
+        seen = len(self.log()) if os.path.exists(self.log_path) else 0
         with open(self.log_path, 'a') as log:
             self.proc = subprocess.Popen(
                 CONDUCTOR + ('--config-file', self.conf), stderr=log,
                 stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
-        while READY not in self.log():
+        while READY not in self.log()[seen:]:
             if self.proc.poll() is not None:
                 raise AssertionError('conductor exited %s:\n%s' % (
                     self.proc.returncode, self.log()))

@@ -15,6 +15,8 @@ Skips without Redis or PostgreSQL (fails with
 XENBALLOON_REQUIRE_SERVICES=1).
 """
 
+import time
+
 import pytest
 
 from tests import conftest as top
@@ -153,3 +155,32 @@ def test_the_oldest_job_is_handed_out_first(pg_url, redis_url, tmp_path):
             board.claim(job, 'test')
             board.consume(job, 'test')
     assert listed == flows
+
+
+def test_sigterm_suspends_the_job_and_a_restart_goes_on(pg_url, redis_url,
+                                                        tmp_path):
+    conf = jh.write_host(tmp_path / 'e', pg_url, jh.board_prefix(),
+                         'host-e')
+    drv = kh.driver(conf)
+    conductor = jh.Conductor(conf, tmp_path / 'e.log').start()
+    try:
+        flow_id, = jh.post_spawns(drv, [('e-vm1', 24 * GiB)])
+        deadline = time.monotonic() + 60
+        while jh.waiting_flow(drv, [flow_id]) is None:
+            assert time.monotonic() < deadline, conductor.log()
+            time.sleep(0.01)
+    finally:
+        # The balloon wait runs to its end; the build is not started.
+        assert conductor.stop() == 0, conductor.log()
+    assert jh.flow_states(drv, [flow_id]) == {flow_id: 'SUSPENDED'}
+    assert drv.list_instances() == []
+    assert jh.jobs_left(drv) == 1
+    conductor.start()
+    try:
+        assert jh.wait_finished([(drv, [flow_id])], timeout=60) == []
+    finally:
+        assert conductor.stop() == 0
+    assert jh.flow_states(drv, [flow_id]) == {flow_id: 'SUCCESS'}
+    assert drv.list_instances() == ['e-vm1']
+    assert jh.run_counts(conductor) == {flow_id: 1}
+    assert kh.consistency_problems(conf) == []

@@ -11,8 +11,9 @@ process that asked for a spawn is gone, so nobody waits for it any more:
 - died in BuildDomain: a domain whose build had finished (running) is
   adopted and the flow completes; one left half-built is destroyed and
   the flow reverted;
-- a job's flow (posted on a jobboard) that no task has started is left
-  to its host's conductor, which claims it from the board;
+- a job's flow (posted on a jobboard) that no task has started, or that
+  a stopping conductor suspended between two tasks, is left to its
+  host's conductors, which claim it from the board;
 - died while reverting: the revert goes on (reverts are idempotent);
 - destroy flows are run again to the end (a domain already gone is fine);
 - power-off flows (stop, suspend) are finished: the domain destroyed at
@@ -63,6 +64,17 @@ def _never_started(detail):
     """True when no task of the flow has done anything yet."""
     return all(atom.state in (None, states.PENDING) for atom in detail
                if atom.name != registry.INJECTOR)
+
+
+def left_to_conductors(detail):
+    """True for a job's flow a conductor runs on: not started, suspended.
+
+    A suspended flow stopped cleanly between two tasks, its reservation
+    held: its job, back on the board, goes on with it.
+    """
+    if not (detail.meta or {}).get(JOB):
+        return False
+    return detail.state == states.SUSPENDED or _never_started(detail)
 
 
 def _quarantine(persistence, detail, reason):
@@ -154,7 +166,7 @@ def resume_unfinished(driver):
                 detail = _reread(driver.persistence, listed.uuid)
                 if detail is None or detail.state in listing.FINISHED:
                     continue  # finished (or pruned) since the listing
-                if (detail.meta or {}).get(JOB) and _never_started(detail):
+                if left_to_conductors(detail):
                     continue  # a job still on its board: a conductor's
                 result = _resume(driver, book, detail)
         except exception.FlowBusy:

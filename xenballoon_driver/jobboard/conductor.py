@@ -8,7 +8,8 @@ lock as every other runner of the host's flows: flows/engine.py). So:
 - a job whose flow finished already (its previous conductor died after
   the flow ended, or start-up recovery finished or undid it) is consumed
   without running anything;
-- a job whose flow never started runs as a new flow;
+- a job whose flow never started runs as a new flow; one whose flow a
+  stopping conductor suspended between two tasks goes on from there;
 - one that had started (its conductor died, or was stopped) is run in
   recovery mode, as start-up recovery would: finished or reverted;
 - a flow another process holds is left and the job abandoned, to be
@@ -26,6 +27,7 @@ from oslo_log import log as logging
 from taskflow.conductors.backends import impl_blocking
 from taskflow import engines
 from taskflow import exceptions as tf_exceptions
+from taskflow import states
 
 from xenballoon_driver import exception
 from xenballoon_driver.flows import engine as engine_mod
@@ -79,14 +81,15 @@ class Conductor(impl_blocking.BlockingConductor):
         detail = self._detail
         record = detail.meta or {}
         try:
-            if resume._never_started(detail):
+            if resume.left_to_conductors(detail):
                 args = dict(record.get('args') or {})
                 if record.get('factory') == spawn_flow.FLOW_NAME:
                     args['cancel'] = self.cancel
                 flow = registry.build(self.driver, record.get('factory'),
                                       **args)
-                LOG.info('Job %s: running flow %s as new', job.uuid,
-                         detail.uuid)
+                LOG.info('Job %s: running flow %s as %s', job.uuid,
+                         detail.uuid, 'new' if detail.state ==
+                         states.PENDING else 'suspended, resumed')
             else:
                 LOG.info('Job %s: its flow %s was interrupted (%s): '
                          'finishing or undoing it', job.uuid, detail.uuid,

@@ -114,3 +114,28 @@ def test_a_claim_redis_forgot_is_taken_again(host):
     with conductor._claim_kept(job):
         assert job.refreshed.wait(30)
     assert ('j', 'c1') in board.claims
+
+
+def test_a_stopping_conductor_suspends_its_job_and_another_goes_on(host):
+    board, conductor = make(host)
+    job, flow_id = post(host, board, 'vm1', 24 * GiB)
+    real = host.backend.set_dom0_target
+
+    def stop_then_set(target_mb):
+        # As on SIGTERM in the balloon task: the engine stops after it.
+        conductor.stop()
+        host.backend.set_dom0_target = real
+        return real(target_mb)
+    host.backend.set_dom0_target = stop_then_set
+    assert conductor._dispatch_job(job) is False  # abandoned
+    detail = posting.stored(host.driver.persistence, flow_id)
+    assert detail.state == states.SUSPENDED
+    assert host.driver.list_instances() == []
+    # Start-up recovery leaves it to the conductors, reservation held.
+    recovered, _ = host.driver.recover()
+    assert recovered == [] and len(host.ledger.entries()) == 1
+    _board, again = make(host)
+    assert again._dispatch_job(job) is True
+    results = posting.wait(host.driver, flow_id, 0.01)
+    assert results[names.DOMAIN]['name'] == 'vm1'
+    assert host.driver.list_instances() == ['vm1']
