@@ -6,9 +6,9 @@ recovers first (driver.init_host): what its previous incarnation left
 half-done is finished or undone, and the jobs of those flows are then
 consumed when claimed again. The first SIGTERM, SIGINT or SIGHUP stops
 claiming and suspends the job in progress at its next task boundary (a
-balloon wait runs to its end): the job is abandoned, its flow left
-resumable. A second signal cuts a balloon wait short (the spawn is
-reverted).
+balloon wait runs to its end): the job goes back on the board, and the
+next conductor of the host goes on with its flow from there. A second
+signal cuts a balloon wait short (the spawn is reverted).
 """
 
 import argparse
