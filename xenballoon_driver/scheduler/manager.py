@@ -76,20 +76,30 @@ class Scheduler:
             state.consume_from_request(spec)
         return chosen
 
-    def place(self, spec, hosts):
-        """Pick the host for ``spec``; post its spawn there if enabled.
+    def place(self, spec, hosts, num_instances=1):
+        """Pick hosts for ``spec``; post each spawn there if enabled.
 
-        Returns (Selection, (job, flow_id)), or (Selection, None) with the
-        jobboard disabled: the caller then spawns on the picked host's
-        driver itself. The job's flow is saved in the picked host's flow
-        database (the shared one) before the job is posted.
+        Returns a (Selection, (job, flow_id)) per instance, or (Selection,
+        None) with the jobboard disabled: the caller then spawns on the
+        picked host's driver itself. Instances after the first are named
+        NAME-2, NAME-3, ... (as Nova's multi-create names them). A job's
+        flow is saved in the picked host's flow database (the shared one)
+        before the job is posted. The instances of one call see each
+        other (select_destinations); those of separate calls see a posted
+        job only once its conductor has reserved its memory.
         """
-        selection = self.select_destinations(spec, hosts)[0]
-        if self.boards is None:
-            return selection, None
-        driver = hosts[selection.host]
-        return selection, posting.post_spawn(driver,
-                                             self.boards.get(driver), spec)
+        placed = []
+        for index, selection in enumerate(self.select_destinations(
+                spec, hosts, num_instances)):
+            if self.boards is None:
+                placed.append((selection, None))
+                continue
+            one = spec if index == 0 else dataclasses.replace(
+                spec, name='%s-%d' % (spec.name, index + 1))
+            driver = hosts[selection.host]
+            placed.append((selection, posting.post_spawn(
+                driver, self.boards.get(driver), one)))
+        return placed
 
     def close(self):
         """Close the boards place() opened."""
