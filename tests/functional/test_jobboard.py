@@ -184,3 +184,19 @@ def test_sigterm_suspends_the_job_and_a_restart_goes_on(pg_url, redis_url,
     assert drv.list_instances() == ['e-vm1']
     assert jh.run_counts(conductor) == {flow_id: 1}
     assert kh.consistency_problems(conf) == []
+
+
+def test_no_redis_is_one_clear_error_and_nothing_stored(tmp_path):
+    # Port 1: nothing listens there. No flow is saved, nothing posted.
+    db = 'sqlite:///%s' % (tmp_path / 'flows.sqlite')
+    conf = jh.write_host(tmp_path / 'f', db, 'xbtest', 'host-f',
+                         redis_url='redis://127.0.0.1:1')
+    for args in (('spawn', 'f-vm1', '--memory-mb', GiB),
+                 ('spawn', 'f-vm1', '--memory-mb', GiB, '--async'),
+                 ('jobs',)):
+        result = base.run_cli([conf], *args)
+        assert result.rc == 9, result
+        assert result.error.startswith(
+            'error: Cannot use the jobboard at redis://127.0.0.1:1/0'), result
+    assert base.run_cli([conf], 'flows', '-f', 'json').json() == []
+    assert base.run_cli([conf], 'list', '-f', 'json').json() == []
