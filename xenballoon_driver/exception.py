@@ -199,6 +199,12 @@ class StorageError(XenBalloonException):
     exit_code = EXIT_STORAGE
 
 
+class JobboardUnavailable(XenBalloonException):
+    msg_fmt = ('Cannot use the jobboard at %(where)s: %(reason)s; start '
+               'Redis there or fix [jobboard] url')
+    exit_code = EXIT_STORAGE
+
+
 class UsageError(InvalidInput):
     """A command line argparse or cliff refused."""
 
@@ -231,3 +237,8 @@ class SpawnSignalledLate(SpawnSignalled):
 class DestroySignalled(_SignalExit, XenBalloonException):
     msg_fmt = ('%(signal)s came during the destroy of %(name)s, which was '
                'let finish first: %(outcome)s')
+
+
+class JobWaitSignalled(_SignalExit, XenBalloonException):
+    msg_fmt = ('%(signal)s: stopped waiting for the spawn of %(name)s; its '
+               'job %(job)s goes on (see "xenballoon jobs")')

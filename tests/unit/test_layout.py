@@ -20,7 +20,8 @@ LAYERS = [
     ('storage and toolstacks', ['persistence', 'hypervisor']),
     ('ledger and balloon', ['ledger', 'balloon']),
     ('tasks and flows', ['tasks', 'flows']),
-    ('driver', ['driver', 'lifecycle', 'resources', 'scheduler']),
+    ('driver', ['driver', 'lifecycle', 'resources', 'scheduler',
+                'jobboard']),
     ('tools', ['simulator', 'cmd']),
 ]
 

@@ -3,9 +3,13 @@
 import dataclasses
 
 from xenballoon_driver.cmd import base
+from xenballoon_driver.cmd import jobs
 from xenballoon_driver.cmd import progress
 from xenballoon_driver.cmd import signals
 from xenballoon_driver import exception
+from xenballoon_driver.flows import names as names_mod
+from xenballoon_driver.jobboard import board as board_mod
+from xenballoon_driver.jobboard import posting
 from xenballoon_driver import validation
 
 
@@ -19,6 +23,11 @@ class Spawn(base.ShowOne):
     the signal's number (130, 129, 143); one that comes during the build
     lets the guest finish and says so. On every failure dom0 is
     re-inflated and nothing is left behind.
+
+    With [jobboard] enabled the spawn is posted as a job for the host's
+    xenballoon-conductor: --async prints the job's id at once; without
+    it the command waits for the job's result (a signal then stops the
+    wait only: the job goes on).
     """
 
     def get_parser(self, prog_name):
@@ -31,9 +40,17 @@ class Spawn(base.ShowOne):
         parser.add_argument('--type', dest='guest_type', default='pv',
                             choices=validation.GUEST_TYPES,
                             help='guest type (sets Xen\'s overhead)')
+        parser.add_argument('--async', dest='post_only',
+                            action='store_true',
+                            help='with [jobboard] enabled: post the job, '
+                                 'print its id and return')
         return parser
 
     def take_action(self, parsed_args):
+        if self.conf().jobboard.enabled:
+            return self._as_job(parsed_args)
+        if parsed_args.post_only:
+            jobs.jobboard_enabled(self.conf())
         name = parsed_args.name
         with signals.caught() as received:
             driver = self.driver()
@@ -64,6 +81,33 @@ class Spawn(base.ShowOne):
         row['ready_after_s'] = round(clock.now() - started, 2)
         names = sorted(row)
         return names, [row[n] for n in names]
+
+    def _as_job(self, parsed_args):
+        with signals.caught() as received:
+            driver = self.driver()
+            spec = posting.spawn_spec(parsed_args.name,
+                                      parsed_args.memory_mb,
+                                      parsed_args.vcpus,
+                                      parsed_args.guest_type)
+            clock = driver.backend.clock
+            started = clock.now()
+            with board_mod.connected(self.conf(), driver.host,
+                                     driver.persistence) as board:
+                job, flow_id = posting.post_spawn(driver, board, spec)
+            if parsed_args.post_only:
+                return (('job_id', 'flow_id', 'name'),
+                        (job.uuid, flow_id, spec.name))
+            results = posting.wait(
+                driver, flow_id, self.conf().jobboard.poll_interval_s,
+                stop=received.event)
+        if results is None:
+            raise exception.JobWaitSignalled(name=spec.name, job=job.uuid,
+                                             **received.details())
+        row = dict(results[names_mod.DOMAIN])
+        row['ready_after_s'] = round(clock.now() - started, 2)
+        row['job_id'] = job.uuid
+        keys = sorted(row)
+        return keys, [row[k] for k in keys]
 
 
 class Destroy(base.ShowOne):

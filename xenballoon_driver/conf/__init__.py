@@ -5,6 +5,7 @@ import re
 from oslo_config import cfg
 
 from xenballoon_driver.conf import hypervisor
+from xenballoon_driver.conf import jobboard
 from xenballoon_driver.conf import libvirt
 from xenballoon_driver.conf import persistence
 from xenballoon_driver.conf import scheduler
@@ -15,7 +16,7 @@ from xenballoon_driver.conf import xl
 CONF = cfg.CONF
 
 MODULES = (hypervisor, xenballoon, persistence, simulator, xl, libvirt,
-           scheduler)
+           scheduler, jobboard)
 
 
 def register_opts(conf):
@@ -66,3 +67,10 @@ def validate(conf):
             option='[xenballoon] min_poll_interval',
             reason='%s is above poll_interval %s' % (
                 xb.min_poll_interval, xb.poll_interval))
+    for option, check in (('url', jobboard.check_url),
+                          ('board_name', jobboard.check_board_name)):
+        try:
+            check(getattr(conf.jobboard, option))
+        except ValueError as err:
+            raise exception.InvalidConfig(option='[jobboard] ' + option,
+                                          reason=str(err))

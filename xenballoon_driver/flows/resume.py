@@ -11,6 +11,9 @@ process that asked for a spawn is gone, so nobody waits for it any more:
 - died in BuildDomain: a domain whose build had finished (running) is
   adopted and the flow completes; one left half-built is destroyed and
   the flow reverted;
+- a job's flow (posted on a jobboard) that no task has started, or that
+  a stopping conductor suspended between two tasks, is left to its
+  host's conductors, which claim it from the board;
 - died while reverting: the revert goes on (reverts are idempotent);
 - destroy flows are run again to the end (a domain already gone is fine);
 - power-off flows (stop, suspend) are finished: the domain destroyed at
@@ -35,6 +38,8 @@ from xenballoon_driver.flows import registry
 LOG = logging.getLogger(__name__)
 
 QUARANTINED = listing.QUARANTINED
+# The mark of a flow posted as a job (jobboard/posting.py).
+JOB = 'job'
 
 
 @dataclasses.dataclass
@@ -59,6 +64,17 @@ def _never_started(detail):
     """True when no task of the flow has done anything yet."""
     return all(atom.state in (None, states.PENDING) for atom in detail
                if atom.name != registry.INJECTOR)
+
+
+def left_to_conductors(detail):
+    """True for a job's flow a conductor runs on: not started, suspended.
+
+    A suspended flow stopped cleanly between two tasks, its reservation
+    held: its job, back on the board, goes on with it.
+    """
+    if not (detail.meta or {}).get(JOB):
+        return False
+    return detail.state == states.SUSPENDED or _never_started(detail)
 
 
 def _quarantine(persistence, detail, reason):
@@ -150,6 +166,8 @@ def resume_unfinished(driver):
                 detail = _reread(driver.persistence, listed.uuid)
                 if detail is None or detail.state in listing.FINISHED:
                     continue  # finished (or pruned) since the listing
+                if left_to_conductors(detail):
+                    continue  # a job still on its board: a conductor's
                 result = _resume(driver, book, detail)
         except exception.FlowBusy:
             continue  # alive in another process: not ours to touch

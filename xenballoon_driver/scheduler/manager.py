@@ -6,12 +6,17 @@ XenBalloonDriver). select_destinations reads every host afresh
 them with the weighers and picks the best (at random among the best
 [scheduler] host_subset_size); the picked host's state then takes the
 request, so a second instance of the same call sees it.
+
+With ``[jobboard] enabled``, place() also posts the spawn to the picked
+host's board, where that host's xenballoon-conductor claims it.
 """
 
 import dataclasses
 import random
 
 from xenballoon_driver import exception
+from xenballoon_driver.jobboard import board as board_mod
+from xenballoon_driver.jobboard import posting
 from xenballoon_driver.scheduler import filters
 from xenballoon_driver.scheduler import host_state
 from xenballoon_driver.scheduler import weighers
@@ -36,6 +41,8 @@ class Scheduler:
         self.subset_size = conf.scheduler.host_subset_size
         self.max_balloon_time_s = conf.scheduler.max_balloon_time_s
         self.rng = rng or random.Random()
+        self.boards = (board_mod.Boards(conf) if conf.jobboard.enabled
+                       else None)
 
     @staticmethod
     def host_states(hosts):
@@ -68,6 +75,36 @@ class Scheduler:
                 balloon_time_s=state.balloon_time_s(need)))
             state.consume_from_request(spec)
         return chosen
+
+    def place(self, spec, hosts, num_instances=1):
+        """Pick hosts for ``spec``; post each spawn there if enabled.
+
+        Returns a (Selection, (job, flow_id)) per instance, or (Selection,
+        None) with the jobboard disabled: the caller then spawns on the
+        picked host's driver itself. Instances after the first are named
+        NAME-2, NAME-3, ... (as Nova's multi-create names them). A job's
+        flow is saved in the picked host's flow database (the shared one)
+        before the job is posted. The instances of one call see each
+        other (select_destinations); those of separate calls see a posted
+        job only once its conductor has reserved its memory.
+        """
+        placed = []
+        for index, selection in enumerate(self.select_destinations(
+                spec, hosts, num_instances)):
+            if self.boards is None:
+                placed.append((selection, None))
+                continue
+            one = spec if index == 0 else dataclasses.replace(
+                spec, name='%s-%d' % (spec.name, index + 1))
+            driver = hosts[selection.host]
+            placed.append((selection, posting.post_spawn(
+                driver, self.boards.get(driver), one)))
+        return placed
+
+    def close(self):
+        """Close the boards place() opened."""
+        if self.boards is not None:
+            self.boards.close()
 
     def _no_valid_host(self, spec, states):
         need = spec.footprint_mb

@@ -120,3 +120,46 @@ def test_host_subset_size_picks_at_random_among_the_best(conf, fleet):
         for _ in range(40))
     # c would have to balloon: never among the best two.
     assert set(picks) == {'a', 'b'}
+
+
+def test_place_posts_to_the_picked_hosts_board_when_enabled(conf, fleet):
+    from tests.unit.jobboard import fakes
+    hosts = fleet(small=(64, 60, 1024), roomy=(128, 64, 1024))
+    conf.flags('jobboard', enabled=True)
+    sched = manager.Scheduler(conf)
+    sched.boards = fakes.Boards()
+    spec = base.DomainSpec('vm', 32 * GiB)
+    (pick, (job, flow_id)), = sched.place(spec, drivers(hosts))
+    assert pick.host == 'roomy'
+    board, = sched.boards.boards.values()
+    assert board.posted == [job]
+    assert job.details['flow_uuid'] == flow_id
+    assert job.name == 'spawn vm'
+    # Posted, not run: the picked host is untouched until its conductor
+    # claims the job.
+    assert hosts['roomy'].driver.list_instances() == []
+
+
+def test_place_without_the_jobboard_posts_nothing(conf, fleet):
+    hosts = fleet(a=(64, 32, 1024))
+    sched = manager.Scheduler(conf)
+    assert sched.boards is None
+    (pick, posted), = sched.place(base.DomainSpec('vm', 8 * GiB),
+                                  drivers(hosts))
+    assert (pick.host, posted) == ('a', None)
+
+
+def test_place_many_spreads_them_as_one_request(conf, fleet):
+    from tests.unit.jobboard import fakes
+    hosts = fleet(a=(64, 32, 1024), b=(64, 32, 1024))
+    conf.flags('jobboard', enabled=True)
+    sched = manager.Scheduler(conf)
+    sched.boards = fakes.Boards()
+    placed = sched.place(base.DomainSpec('vm', 24 * GiB), drivers(hosts),
+                         num_instances=3)
+    # As select_destinations: the first two fit in free memory on
+    # different hosts (both hosts share one name here: one fake board).
+    assert [p.balloon_mb for p, _ in placed] == [0, 0, 16 * GiB + 4]
+    board, = sched.boards.boards.values()
+    assert [j.name for j in board.posted] == ['spawn vm', 'spawn vm-2',
+                                              'spawn vm-3']

@@ -1,0 +1,91 @@
+"""[jobboard] options: spawns posted as jobs, claimed by a conductor."""
+
+import copy
+import urllib.parse
+
+from oslo_config import cfg
+
+from xenballoon_driver.conf import num
+
+HOST_FIELD = '{host}'
+
+jobboard_group = cfg.OptGroup(
+    'jobboard', title='Scale-out: jobs on a taskflow jobboard',
+    help='With the jobboard enabled, a spawn is saved in the flow '
+         'database ([persistence] connection, shared by every host: '
+         'PostgreSQL or MariaDB) and posted as a job on its host\'s board; '
+         'the host\'s xenballoon-conductor claims it and runs it. '
+         'Disabled (the default), every command runs its flow itself.')
+
+jobboard_opts = [
+    cfg.BoolOpt('enabled', default=False,
+                help='Post spawns as jobs for xenballoon-conductor instead '
+                     'of running them in the command that asks.'),
+    cfg.StrOpt('backend', default='redis',
+               choices=[('redis', 'taskflow\'s Redis jobboard')],
+               help='The jobboard backend.'),
+    cfg.StrOpt('url', default='redis://127.0.0.1:6379', secret=True,
+               help='Where the board lives: redis://[:PASSWORD@]HOST'
+                    '[:PORT][/DB].'),
+    cfg.StrOpt('board_name', default='xenballoon-' + HOST_FIELD,
+               help='The board of one host: a name in which {host} is '
+                    'replaced by the host\'s name ([xenballoon] host). '
+                    'Each host\'s conductor claims jobs from its own '
+                    'board only.'),
+    num.FloatOpt('claim_expiry_s', default=30.0, min=1.0, max=3600.0,
+                 help='A conductor\'s claim on a job lapses this many '
+                      'seconds after it was last refreshed (the conductor '
+                      'refreshes it three times per period while the job '
+                      'runs, through long balloon waits too). A dead '
+                      'conductor\'s job is claimable again after at most '
+                      'this long.'),
+    num.FloatOpt('poll_interval_s', default=0.2, min=0.01, max=60.0,
+                 help='Seconds between two looks at the board: the '
+                      'conductor\'s wait for new jobs, and "xenballoon '
+                      'spawn" waiting for its job\'s result.'),
+]
+
+
+def check_url(url):
+    """(host, port, db, password) of a redis:// URL; ValueError if bad."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != 'redis':
+        raise ValueError('%r is not a redis:// URL' % url)
+    try:
+        port = parts.port or 6379
+    except ValueError:
+        raise ValueError('%r: the port is not a number from 0 to 65535'
+                         % url)
+    if not parts.hostname:
+        raise ValueError('%r names no host' % url)
+    path = parts.path.strip('/')
+    if path and not path.isdigit():
+        raise ValueError('%r: the database must be a number, not %r'
+                         % (url, path))
+    if parts.query or parts.fragment:
+        raise ValueError('%r: no query or fragment is understood' % url)
+    return parts.hostname, port, int(path or 0), parts.password
+
+
+def check_board_name(template):
+    """The template, if it names one board per host; ValueError if not."""
+    if template.count(HOST_FIELD) != 1:
+        raise ValueError('%r must contain %s exactly once (one board per '
+                         'host)' % (template, HOST_FIELD))
+    rest = template.replace(HOST_FIELD, '')
+    if not rest.replace('-', '').replace('_', '').replace('.', '').isalnum():
+        raise ValueError('%r: besides %s, use letters, digits, "-", "_" '
+                         'or "."' % (template, HOST_FIELD))
+    return template
+
+
+def register_opts(conf):
+    # A new group object per ConfigOpts: oslo.config copies a group
+    # shallowly, so sharing one would share overrides between them.
+    group = copy.deepcopy(jobboard_group)
+    conf.register_group(group)
+    conf.register_opts(jobboard_opts, group=group)
+
+
+def list_opts():
+    return {jobboard_group: jobboard_opts}

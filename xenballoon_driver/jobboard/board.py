@@ -1,0 +1,113 @@
+"""A host's board on taskflow's Redis jobboard, claims with an expiry.
+
+One board per host (``[jobboard] board_name``): the board is a Redis key
+namespace, so a conductor lists and claims its own host's jobs only.
+taskflow's Redis board claims without an expiry unless told: ours always
+claims with ``claim_expiry_s``, so a dead conductor's claim lapses.
+taskflow's board also hands out the newest job first (its jobs sort by
+sequence, listed in reverse): ours hands out the oldest first, so that
+under a backlog no request waits behind every later one.
+"""
+
+import contextlib
+
+from taskflow import exceptions as tf_exceptions
+from taskflow.jobs.backends import impl_redis
+from taskflow.jobs import base as jobs_base
+
+from xenballoon_driver.conf import jobboard as jobboard_conf
+from xenballoon_driver import exception
+
+
+class Board(impl_redis.RedisJobBoard):
+    """taskflow's Redis board whose claims lapse unless refreshed."""
+
+    def __init__(self, name, conf, claim_expiry_s, persistence=None):
+        super().__init__(name, conf, persistence=persistence)
+        self.claim_expiry_s = claim_expiry_s
+
+    def claim(self, job, who, expiry=None):
+        return super().claim(job, who, expiry=expiry or self.claim_expiry_s)
+
+    def _fetch_jobs(self):
+        # Highest priority first, then oldest (lowest sequence) first.
+        return sorted(super()._fetch_jobs(),
+                      key=lambda job: (RANK[job.priority], job.sequence))
+
+
+RANK = {priority: rank for rank, priority in enumerate(
+    jobs_base.JobPriority)}
+
+
+def name(conf, host):
+    return conf.jobboard.board_name.replace(jobboard_conf.HOST_FIELD, host)
+
+
+def where(conf):
+    """The board's URL without its password, for messages."""
+    host, port, db, _password = jobboard_conf.check_url(conf.jobboard.url)
+    return 'redis://%s:%d/%d' % (host, port, db)
+
+
+def make(conf, host, persistence):
+    """The host's board, not connected (connect() or use connected())."""
+    redis_host, port, db, password = jobboard_conf.check_url(
+        conf.jobboard.url)
+    board_conf = {'host': redis_host, 'port': port, 'db': db,
+                  'namespace': name(conf, host),
+                  # A server that does not answer is a failure, not a hang.
+                  'socket_timeout': 10, 'socket_connect_timeout': 5}
+    if password:
+        board_conf['password'] = password
+    return Board(name(conf, host), board_conf,
+                 conf.jobboard.claim_expiry_s, persistence=persistence)
+
+
+@contextlib.contextmanager
+def connected(conf, host, persistence):
+    """The host's board, connected; JobboardUnavailable if it cannot be."""
+    board = make(conf, host, persistence)
+    try:
+        board.connect()
+    except tf_exceptions.JobFailure as err:
+        raise exception.JobboardUnavailable(where=where(conf),
+                                            reason=_reason(err))
+    try:
+        yield board
+    finally:
+        board.close()
+
+
+def _reason(err):
+    cause = getattr(err, 'cause', None) or err.__cause__
+    return str(cause or err).splitlines()[0]
+
+
+class Boards:
+    """Connected boards by host name, each opened on first use.
+
+    For a poster that serves many hosts (the reference scheduler): one
+    connection per board, closed together by close().
+    """
+
+    def __init__(self, conf):
+        self.conf = conf
+        self._open = {}
+
+    def get(self, driver):
+        """The board of ``driver``'s host (a started XenBalloonDriver)."""
+        board = self._open.get(driver.host)
+        if board is None:
+            board = make(self.conf, driver.host, driver.persistence)
+            try:
+                board.connect()
+            except tf_exceptions.JobFailure as err:
+                raise exception.JobboardUnavailable(where=where(self.conf),
+                                                    reason=_reason(err))
+            self._open[driver.host] = board
+        return board
+
+    def close(self):
+        for board in self._open.values():
+            board.close()
+        self._open.clear()
