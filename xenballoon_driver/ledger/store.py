@@ -26,9 +26,10 @@ class MemoryStorage:
     faster than copy.deepcopy on a host with thousands of entries.
     """
 
-    def __init__(self):
+    def __init__(self, lock=None):
         self._state = None
-        self._lock = threading.RLock()
+        # A simulated host's jobs share a VirtualClock: clock.ClockLock.
+        self._lock = lock or threading.RLock()
 
     snapshot = property(lambda self: self.locked)
 
