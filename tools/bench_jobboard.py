@@ -20,10 +20,8 @@ dir and board, their flows in one scratch PostgreSQL database. In turn:
 
 Checks, every run: 0 jobs lost (every flow finished, every board
 empty), 0 run twice (no flow started as new by two conductors), 0 MiB
-lost (ledger + guests + Xen <= total in every sample, but for the
-ledger's revert transient, counted apart: see
-tests/functional/jobboard_harness.py; the ledger consistent at the
-end).
+lost (ledger + guests + Xen <= total in every sample; the ledger
+consistent at the end).
 
 Prints the figures; exits 1 if a check fails.
 
@@ -232,10 +230,7 @@ def disturbed(root, db_url, redis, jobs):
     # The killed spawn is finished or reverted, as its point allows.
     problems = fleet.problems(samples, may_revert={killed})
     figures['killed_flow'] = jh.flow_states(drv0, [killed])[killed]
-    figures['revert_transient_samples'] = sum(
-        1 for p in problems if p.startswith(jh.REVERT_TRANSIENT))
-    return figures, [p for p in problems
-                     if not p.startswith(jh.REVERT_TRANSIENT)]
+    return figures, problems
 
 
 def main():
@@ -286,13 +281,11 @@ def main():
         print('disturbed: kill -9 in a balloon wait at %s MiB (the flow '
               'then %s); Redis '
               'down %d s when %d of %d jobs had finished (%d failures '
-              'logged by the conductors); %.1f jobs/s; %d revert-transient '
-              'samples' % (
+              'logged by the conductors); %.1f jobs/s' % (
                   figures['killed_at_mb'], figures['killed_flow'],
                   REDIS_DOWN_S,
                   figures['finished_when_redis_stopped'], args.jobs + 1,
-                  figures['redis_failures_logged'], figures['jobs_per_s'],
-                  figures['revert_transient_samples']))
+                  figures['redis_failures_logged'], figures['jobs_per_s']))
     out['problems'] = problems
     print('problems: %d' % len(problems))
     for problem in problems[:20]:

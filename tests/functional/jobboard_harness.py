@@ -167,29 +167,15 @@ def run_counts(*conductors):
     return counts
 
 
-# A sample above the total taken while a spawn reverts: the ledger's
-# return_dom0 (the balloon task's revert) rewrites the reservation as
-# taken wholly from free memory and raises dom0's target, and only the
-# reserve task's revert then drops the reservation. Between the two, the
-# ledger counts dom0's share twice (conservative: no spawn is admitted on
-# it, and the end state is exact). A defect of ledger/, reported, not
-# of the jobboard: such samples are counted apart, never hidden.
-REVERT_TRANSIENT = 'revert transient'
-
-
 def memory_problems(drv):
     """ledger + guests + Xen > total on drv's host, read now."""
     used, total, unknown = kh.host_sample(drv)
     if used <= total + 1e-6:
         return []
     entries = drv.ledger.entries().values()
-    reverting = [e['name'] for e in entries
-                 if e['state'] == 'reserved' and e['need_mb'] > 0 and
-                 e['from_dom0_mb'] == 0]
-    tag = REVERT_TRANSIENT + ' ' if reverting and not unknown else ''
-    return ['%s%s: ledger + guests + Xen = %.0f MiB > total %.0f MiB '
+    return ['%s: ledger + guests + Xen = %.0f MiB > total %.0f MiB '
             '(entries %s, unknown domains %s)' % (
-                tag, drv.host, used, total,
+                drv.host, used, total,
                 {e['name']: (e['state'], e['need_mb'], e['from_dom0_mb'])
                  for e in entries}, unknown)]
 

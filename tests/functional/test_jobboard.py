@@ -7,9 +7,7 @@ serves each. Spawns are posted to both boards; A's conductor is killed
 and started again: its job is taken back once the claim lapses, its
 flow finished or reverted. Then: no job lost (every flow finished, every
 board empty), none run twice, and on both hosts ledger + guests + Xen
-never above the total (sampled throughout; but for the ledger's own
-revert transient, see jobboard_harness.REVERT_TRANSIENT) and consistent
-at the end.
+never above the total (sampled throughout) and consistent at the end.
 
 Skips without Redis or PostgreSQL (fails with
 XENBALLOON_REQUIRE_SERVICES=1).
@@ -90,11 +88,6 @@ def test_conductor_killed_in_a_balloon_wait(pg_url, redis_url, tmp_path,
     succeeded = [f for f in others
                  if jh.flow_states(drivers[f in flows['b'] and 'b' or 'a'],
                                    [f])[f] == 'SUCCESS']
-    # Counted apart (see jobboard_harness.REVERT_TRANSIENT): only at the
-    # revert of the killed spawn, and only on its host.
-    transient = [p for p in problems
-                 if p.startswith(jh.REVERT_TRANSIENT + ' host-a:')]
-    problems = [p for p in problems if p not in transient]
     assert not problems, 'seed %d, killed at %.2f of a wait\n%s\n%s' % (
         kh.session_seed(), fraction, '\n'.join(problems),
         conductors['a'].log()[-3000:])

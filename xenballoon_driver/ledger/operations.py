@@ -140,14 +140,19 @@ class Ledger(power.PowerOps, audit.AuditOps, shortfall.ShortfallOps):
             return state['baseline_mb']
 
     def return_dom0(self, res_id):
-        """Take back what a reservation asked of dom0 (idempotent)."""
+        """Take back what a reservation asked of dom0 (idempotent).
+
+        The entry shrinks to the part that was free when it was made:
+        the part dom0 gave goes back to dom0 alone, never promised to
+        both while the reservation's own revert is still to come.
+        """
         with self.storage.locked() as state:
             entry = state['entries'].get(res_id)
             # Never a stopped guest's: its memory stays promised to it.
             if entry is not None and entry['state'] in (
                     RESERVED, BUILDING) and 'starting' not in entry:
                 before = arith.derived(state, self.dom0_min_mb)
-                entry['from_free_mb'] = entry['need_mb']
+                entry['need_mb'] = entry['from_free_mb']
                 entry['from_dom0_mb'] = 0
                 arith.owe_if_raised(state, before, self.dom0_min_mb,
                                     'the revert of %s' % entry['name'])
