@@ -103,6 +103,17 @@ class Snapshot:
     domains: dict
 
 
+def smaller_dom0(before, after):
+    """dom0 read around another reading: the smaller size, the later target.
+
+    What dom0 held at the other reading is at least the smaller of the
+    two (it moves one way between them), so counting that one never
+    counts a MiB both in dom0 and in free memory.
+    """
+    return Dom0Memory(current_mb=min(before.current_mb, after.current_mb),
+                      target_mb=after.target_mb)
+
+
 @dataclasses.dataclass(frozen=True)
 class DomainSpec:
     name: str
@@ -179,12 +190,17 @@ class Hypervisor(abc.ABC):
         Backends that can read all at one instant should. Otherwise the
         readings are ordered so that what moves between them can only make
         the host look fuller, never count the same MiB twice: domains being
-        built only grow, so they are read first; dom0 only shrinks while
-        ballooning down, so it is read after free memory.
+        built only grow, so they are read first; dom0 is read before and
+        after free memory and the smaller reading kept (dom0 shrinks while
+        it balloons down and grows back after a revert or a destroy: either
+        way the smaller one and free memory never hold the same MiB).
         """
         domains = {d.name: d.memory_mb for d in self.list_domains()}
+        before = self.dom0_memory()
         host = self.host_memory()
-        return Snapshot(host=host, dom0=self.dom0_memory(), domains=domains)
+        return Snapshot(host=host, dom0=smaller_dom0(before,
+                                                     self.dom0_memory()),
+                        domains=domains)
 
     def balloon_state(self):
         """BalloonState of dom0's balloon driver; None if not visible.

@@ -55,18 +55,22 @@ class SimulatedHypervisor(base.Hypervisor):
     def snapshot(self):
         """As the xl backend looks (base.Hypervisor.snapshot's order).
 
-        ``xl list``, then ``xl info``, then dom0: each figure read at the
-        end of its own call, so free memory is a dom0 call older than
-        dom0's figures (while dom0 shrinks, the host looks fuller).
+        ``xl list``, dom0, ``xl info``, then dom0 again: each figure read
+        at the end of its own call; the smaller dom0 reading is kept
+        (base.smaller_dom0), so dom0 moving either way between the
+        readings makes the host look fuller, never emptier.
         """
         lat = self.latency
         self._call(lat.list_s)
         domains = self._snapshot().domains
+        self._call(lat.dom0_s)
+        before = self._snapshot().dom0
         self._call(lat.info_s)
         host = self._snapshot().host
         self._call(lat.dom0_s)
-        return base.Snapshot(host=host, dom0=self._snapshot().dom0,
-                             domains=domains)
+        return base.Snapshot(
+            host=host, dom0=base.smaller_dom0(before, self._snapshot().dom0),
+            domains=domains)
 
     def _snapshot(self):
         # Whole MiB rounded down, free memory, dom0 and domains alike: the

@@ -48,18 +48,34 @@ def test_memory_figures(host):
 
 
 def test_a_costly_look_reads_each_figure_at_its_calls_end(host):
-    # xl list, xl info, then dom0, 1 s each: the figures are the host's
-    # at 1, 2 and 3 s (xl reads after its fork/exec and libxl's init).
+    # xl list, dom0, xl info, dom0 again, 1 s each: the figures are the
+    # host's at 1, 2, 3 and 4 s (xl reads after its fork/exec and
+    # libxl's init); the smaller dom0 reading is kept.
     h = host()
     h.backend.latency = specs.ToolstackSpec(list_s=1, info_s=1, dom0_s=1)
     h.backend.set_dom0_target(DOM0 - 10 * GiB)
     snap = h.backend.snapshot()
-    assert h.clock.now() == pytest.approx(3.0)
-    # Free memory as the balloon left it at 2 s, dom0 as at 3 s: the
+    assert h.clock.now() == pytest.approx(4.0)
+    # Free memory as the balloon left it at 3 s, dom0 as at 4 s: the
     # host looks a dom0 call fuller than it is.
-    assert snap.host.free_mb == FREE + 2 * GiB
-    assert snap.dom0.current_mb == DOM0 - 3 * GiB
-    assert h.backend.host_memory().free_mb == FREE + 4 * GiB
+    assert snap.host.free_mb == FREE + 3 * GiB
+    assert snap.dom0.current_mb == DOM0 - 4 * GiB
+    assert h.backend.host_memory().free_mb == FREE + 5 * GiB
+
+
+def test_a_costly_look_while_dom0_grows_back_counts_no_mib_twice(host):
+    # dom0 grows back (a revert raised its target) at 2 GiB/s: dom0 read
+    # after free memory would count the MiB it took meanwhile twice.
+    h = host()
+    h.backend.set_dom0_target(DOM0 - 10 * GiB)
+    h.clock.sleep(10)
+    h.backend.set_dom0_target(DOM0)
+    h.backend.latency = specs.ToolstackSpec(list_s=1, info_s=1, dom0_s=1)
+    snap = h.backend.snapshot()
+    # dom0 at 2 s (+4 GiB), free memory at 3 s (6 GiB back in dom0).
+    assert snap.dom0.current_mb == DOM0 - 6 * GiB
+    assert snap.host.free_mb == FREE + 4 * GiB
+    assert snap.dom0.current_mb + snap.host.free_mb <= DOM0 + FREE
 
 
 def test_fractions_round_down(host):
