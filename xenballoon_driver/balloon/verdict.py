@@ -20,7 +20,9 @@ stall. With one, a pause is judged by what Linux's balloon driver
   schedule_delay 2: update_schedule runs before the sleep), and a
   balloon that is not cancelled passes again at once while it succeeds
   (balloon_thread loops while the credit is not 0), so idle for longer
-  than NUDGE_IDLE_S is taken as cancelled: the caller nudges the
+  than NUDGE_IDLE_S is taken as cancelled (at once when the look before
+  saw its last allowed try, retry_count = max_retry_count, and dom0 gave
+  not a page since: update_schedule cancelled it): the caller nudges the
   target, at most max_nudges times in a row without an answer (progress,
   or a back-off: it woke and tried). A balloon that wakes, fails and
   cancels again is nudged again, at most once per cycle (NUDGE_IDLE_S
@@ -63,6 +65,8 @@ class Verdict:
         self.reason = None
         # Since when dom0's balloon has shown delay 1, try 1 (or None).
         self._calm_since = None
+        # (retry_count, dom0's size) the last look saw in a back-off.
+        self._last_try = None
 
     def judge(self, t, prog, state, current_mb, target_mb):
         """WAIT, NUDGE or STALL for this look; ``reason`` says why."""
@@ -94,8 +98,19 @@ class Verdict:
             # the budget, not a nudge gone unanswered.
             self._calm_since = None
             self.fruitless = 0
+            self._last_try = (state.retry_count, current_mb)
             return self._say(WAIT, 'backing off (delay %d s, try %d)' % (
                 state.schedule_delay_s, state.retry_count))
+        last_try, self._last_try = self._last_try, None
+        if (last_try is not None and state.max_retry_count and
+                last_try[0] >= state.max_retry_count and
+                current_mb >= last_try[1] and
+                self.fruitless < self.max_nudges):
+            # Its last allowed try, then delay 1, try 1 with not a page
+            # given: update_schedule() cancelled it (a pass that worked
+            # gives 2 MiB and goes on). No need to wait NUDGE_IDLE_S.
+            return self._nudge(t, 'cancelled after try %d of %d' % (
+                last_try[0], state.max_retry_count))
         if prog.idle_s == 0 or self._calm_since is None:
             # Idle at delay 1, try 1 counts from the first look that saw
             # it: a balloon that just came out of a back-off passes again.
@@ -105,13 +120,16 @@ class Verdict:
         if t - since <= NUDGE_IDLE_S:
             return self._say(WAIT, 'idle for %.1f s' % (t - since))
         if self.fruitless < self.max_nudges:
-            self.fruitless += 1
-            self.nudges += 1
-            self._last_nudge_t = t
-            return self._say(NUDGE, 'idle for %.1f s above its target: '
-                             'cancelled' % (t - since))
+            return self._nudge(t, 'idle for %.1f s above its target: '
+                               'cancelled' % (t - since))
         return self._plain(prog, 'still idle after %d nudges'
                            % self.fruitless)
+
+    def _nudge(self, t, why):
+        self.fruitless += 1
+        self.nudges += 1
+        self._last_nudge_t = t
+        return self._say(NUDGE, why)
 
     def next_poll(self, prog, state, current_mb, target_mb):
         """The gap to the next look, at most prog.next_poll_s.

@@ -98,10 +98,30 @@ def test_idle_above_target_is_nudged_after_two_seconds():
 def test_a_balloon_just_out_of_a_back_off_is_not_nudged():
     # Long without progress, but backing off until now: it passes again.
     j = judge()
-    assert j.judge(15.0, Prog(True, 10.0), state(8, 4), 5000, 1000) == WAIT
+    assert j.judge(15.0, Prog(True, 10.0), state(8, 3), 5000, 1000) == WAIT
     assert j.judge(15.5, Prog(True, 10.5), state(), 5000, 1000) == WAIT
     assert j.judge(17.0, Prog(True, 12.0), state(), 5000, 1000) == WAIT
     assert j.judge(17.6, Prog(True, 12.6), state(), 5000, 1000) == NUDGE
+
+
+def test_a_cancel_right_after_the_last_try_is_nudged_at_once():
+    # Try 4 of 4, then delay 1, try 1 with dom0 no smaller: cancelled.
+    j = judge()
+    assert j.judge(15.0, Prog(True, 10.0), state(8, 4), 5000, 1000) == WAIT
+    assert j.judge(15.4, Prog(True, 10.4), state(), 5000, 1000) == NUDGE
+    assert 'cancelled after try 4 of 4' in j.reason
+    # Pages given after the last try: a pass that worked, not a cancel.
+    j = judge()
+    assert j.judge(15.0, Prog(True, 10.0), state(8, 4), 5000, 1000) == WAIT
+    assert j.judge(15.4, Prog(True, 10.4), state(), 4998, 1000) == WAIT
+    # Never with max_retry_count 0 (it never cancels), nor past the bound.
+    j = judge()
+    j.judge(15.0, Prog(True, 10.0), state(8, 4, max_retry=0), 5000, 1000)
+    assert j.judge(15.4, Prog(True, 10.4), state(max_retry=0), 5000,
+                   1000) == WAIT
+    j = judge(max_nudges=0)
+    j.judge(15.0, Prog(True, 10.0), state(8, 4), 5000, 1000)
+    assert j.judge(15.4, Prog(True, 10.4), state(), 5000, 1000) == WAIT
 
 
 def test_nudges_are_bounded():

@@ -24,6 +24,10 @@ from xenballoon_driver.simulator import store as store_mod
 FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures',
                         'xen')
 RUNS = sorted(glob.glob(os.path.join(FIXTURES, 'run-*.json')))
+# The first run of the driver whose timings today's simulator replays
+# (the balloon wait's look placement, issue 12): a prediction is held to
+# the real figures from this run on.
+CURRENT_DRIVER_SINCE = 'run-2026-11-30c.json'
 
 
 def fitted_from():
@@ -68,12 +72,14 @@ def test_predicts_each_recorded_run(run, make_conf):
         assert row.predicted_outcome == row.outcome, row
     _, factor = xen_fit.at_speed_of(scenario_mod.load(xen_fit.SHIPPED),
                                     measurements)
-    if 0.5 <= factor <= 2.0:
+    if (os.path.basename(run) >= CURRENT_DRIVER_SINCE and
+            0.5 <= factor <= 2.0):
         # Within the 2x a machine's load moves TCG by, the yardstick's
-        # scaling holds. The runs of 2026-11-30 were made at load 11-15,
-        # where one create + destroy slowed 6.6-9.7x and the driver's xl
-        # calls 3.9-5.2x: there the scaled prediction is 33-41 % over
-        # (compare.py prints it), and only the outcomes are checked.
+        # scaling holds. The runs 2026-11-30a and b were made at load
+        # 11-15, where one create + destroy slowed 6.6-9.7x and the
+        # driver's xl calls 3.9-5.2x: there the scaled prediction is
+        # 33-41 % over (compare.py prints it). Those and older runs
+        # recorded an older driver (more looks per wait): outcomes only.
         spawn = rows[0]
         assert abs(spawn.error) <= 0.20, spawn
 
