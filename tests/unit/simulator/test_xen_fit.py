@@ -70,18 +70,25 @@ def test_predicts_each_recorded_run(run, make_conf):
     assert [r.flow for r in rows] == recorded
     for row in rows:
         assert row.predicted_outcome == row.outcome, row
-    _, factor = xen_fit.at_speed_of(scenario_mod.load(xen_fit.SHIPPED),
-                                    measurements)
-    if (os.path.basename(run) >= CURRENT_DRIVER_SINCE and
-            0.5 <= factor <= 2.0):
-        # Within the 2x a machine's load moves TCG by, the yardstick's
-        # scaling holds. The runs 2026-11-30a and b were made at load
-        # 11-15, where one create + destroy slowed 6.6-9.7x and the
-        # driver's xl calls 3.9-5.2x: there the scaled prediction is
-        # 33-41 % over (compare.py prints it). Those and older runs
-        # recorded an older driver (more looks per wait): outcomes only.
-        spawn = rows[0]
-        assert abs(spawn.error) <= 0.20, spawn
+
+
+def test_predicts_todays_driver_within_its_runs_spread(make_conf):
+    # The runs of today's driver on an idle machine: its spawn's time to
+    # ready varies from run to run (6.86 and 5.16 s for the same spawn,
+    # a third, as fit.py says of emulation). The prediction, at the
+    # fitted runs' speed (unscaled: on an idle machine the yardstick, one
+    # create + destroy, moves apart from the spawn; run c's was 0.77x the
+    # mean while its spawn was 1.14x), lies within that spread, +/-10 %.
+    # Runs 2026-11-30a and b (made at load 11-15) and older ones recorded
+    # an older driver (more looks per wait): outcomes only, above.
+    runs = [load(run) for run in RUNS
+            if os.path.basename(run) >= CURRENT_DRIVER_SINCE]
+    assert len(runs) >= 2
+    spawns = [xen_fit.predict(scenario_mod.load(xen_fit.SHIPPED), m,
+                              make_conf, scale=False)[0] for m in runs]
+    real = [row.real_s for row in spawns]
+    for row in spawns:
+        assert 0.9 * min(real) <= row.predicted_s <= 1.1 * max(real), row
 
 
 def test_task_times_from_the_listener_log():
@@ -209,7 +216,7 @@ def test_page_cache_knobs_from_a_run():
         'max_retry_count': 0, 'reclaim_rate_mb_s': 200.0}
     knobs = xen_fit.page_cache_knobs(fitted, tests, xen_fit.SPAWN_CANCELLED)
     # at most what the run cached; the test's own max_retry_count
-    assert knobs['page_cache_mb'] == 20.0
+    assert knobs['page_cache_mb'] == 1536 - low - 1024
     assert knobs['max_retry_count'] == 1
     del tests['host']['backoff']
     knobs = xen_fit.page_cache_knobs(fitted, tests, xen_fit.SPAWN_CACHE)
