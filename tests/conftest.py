@@ -56,6 +56,14 @@ def make_scenario(host=None, balloon=None, build=None, requests=None):
     return scenario_mod.from_dict(data)
 
 
+def big_host(requests, **balloon):
+    """The 2014 report's host: 1 TiB, dom0 960 GiB at 680 MiB/s."""
+    return make_scenario(
+        host={'total_mb': 1024 * GiB, 'dom0_mb': 960 * GiB},
+        balloon=dict({'release_rate_mb_s': 680}, **balloon),
+        requests=requests)
+
+
 class SimHost:
     """A simulated host on a virtual clock, with a driver wired to it."""
 

@@ -11,11 +11,7 @@ from xenballoon_driver.simulator import strategies
 GiB = conftest.GiB
 
 
-def big_host(requests, **balloon):
-    return conftest.make_scenario(
-        host={'total_mb': 1024 * GiB, 'dom0_mb': 960 * GiB},
-        balloon=dict({'release_rate_mb_s': 680}, **balloon),
-        requests=requests)
+big_host = conftest.big_host
 
 
 def one(scenario, strategy, conf):
