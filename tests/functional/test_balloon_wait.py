@@ -9,6 +9,7 @@ limit + create + the reserve's one look) + 0.2 s.
 """
 
 import logging
+import re
 
 import pytest
 
@@ -128,6 +129,10 @@ def test_shortfall_is_asked_of_dom0_and_reported(conf, caplog):
     warned = [r.getMessage() for r in caplog.records
               if 'estimate missed' in r.getMessage()]
     assert warned and 'MiB short' in warned[0]
+    # The figure is what would be missing with dom0 at its target: Xen's
+    # share of ~100 GiB given, 2 MiB a GiB (never 0 or negative).
+    short = int(re.search(r'would be (-?\d+) MiB short', warned[0]).group(1))
+    assert 100 <= short <= 192
     entry, = sim.ledger.entries().values()
     assert 0 < entry['topup_mb'] <= conf.xenballoon.max_shortfall_mb
     # The top-up stays with the guest (Xen kept it) and goes back to dom0

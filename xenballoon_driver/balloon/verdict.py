@@ -38,10 +38,6 @@ from oslo_log import log as logging
 LOG = logging.getLogger(__name__)
 
 WAIT, NUDGE, STALL = 'wait', 'nudge', 'stall'
-# Longest gap between looks while a stall is near (nothing left to
-# reclaim): a stall is then seen within stall_timeout + this.
-STALL_SLACK_S = 0.5
-DUE_EPS_S = 1e-3
 # Idle this long at delay 1, try 1 above its target: cancelled. Twice
 # the thread's shortest sleep (1 s), so that one pass that took a while
 # is not taken for a cancel (an assumption; a nudge too many costs two
@@ -130,27 +126,6 @@ class Verdict:
         self.nudges += 1
         self._last_nudge_t = t
         return self._say(NUDGE, why)
-
-    def next_poll(self, prog, state, current_mb, target_mb):
-        """The gap to the next look, at most prog.next_poll_s.
-
-        Without a state, progress.py's. With one, a look lands where the
-        stall would be declared, and looks come STALL_SLACK_S apart when
-        dom0 has nothing left to reclaim.
-        """
-        gap = prog.next_poll_s
-        if state is None or prog.done:
-            return gap
-        remaining = current_mb - target_mb
-        if remaining <= 0 or (state.available_mb is not None and
-                              state.available_mb <= remaining):
-            gap = min(gap, STALL_SLACK_S)
-        due = self.stall_timeout - prog.idle_s
-        if due > 0:
-            # Just past it, so that the window reaches back to the look
-            # that last saw progress.
-            gap = min(gap, due + DUE_EPS_S)
-        return gap
 
     def _plain(self, prog, why):
         return self._say(STALL if prog.stalled else WAIT, why)

@@ -66,8 +66,7 @@ def top_up(ledger, backend, bound, reservation, want, prog, dom0, topups):
                 '%s MiB (top-up %d of at most %d, %d of at most %d '
                 'MiB); given back after the build if free memory shows '
                 'it was not needed, else when the guest goes',
-                dom0.current_mb, prog.missing_mb - max(
-                    0, dom0.current_mb - target + granted),
-                reservation['need_mb'], reservation['name'], granted,
+                dom0.current_mb, short, reservation['need_mb'],
+                reservation['name'], granted,
                 target, len(topups), MAX_TOPUPS, sum(topups), bound)
     return True
