@@ -110,6 +110,42 @@ xenballoon_opts = [
                     'as a WARNING with its figures. 1024 MiB covers that '
                     'overhead for guests up to 512 GiB. Past it the spawn '
                     'fails as stalled. 0: never.'),
+    cfg.StrOpt('dispatch_policy', default='shortest',
+               choices=[('shortest', 'memory dom0 releases, and free '
+                         'memory not yet handed over, goes first to the '
+                         'waiting spawn it completes soonest (the one with '
+                         'the least still to come), within the overtaking '
+                         'budget of every spawn it passes'),
+                        ('fifo', 'spawns are served strictly in the order '
+                         'they reserved: a small guest waits behind a big '
+                         'one\'s whole balloon')],
+               help='Which waiting spawn the memory dom0 releases goes to '
+                    'first. Either way nothing is promised twice and '
+                    'dom0\'s target is the same: only the order in which '
+                    'waiting spawns are served differs.'),
+    num.FloatOpt('overtake_budget_s', default=60.0, min=0.0, max=86400.0,
+                 help='With dispatch_policy shortest: how many seconds, in '
+                      'all, a waiting spawn may be delayed by later spawns '
+                      'served before it (their MiB over dom0\'s release '
+                      'rate). A later spawn overtakes it only while this '
+                      'and overtake_budget_pct both hold. 0: never '
+                      'overtaken (fifo).'),
+    num.FloatOpt('overtake_budget_pct', default=25.0, min=0.0, max=1000.0,
+                 help='With dispatch_policy shortest: later spawns served '
+                      'before a waiting spawn total at most this percent of '
+                      'its own MiB (at a steady release rate, this percent '
+                      'of its balloon time). A later spawn overtakes it '
+                      'only while this and overtake_budget_s both hold. 0: '
+                      'never overtaken (fifo).'),
+    num.IntOpt('free_headroom_mb', default=0, min=0, max=1 << 30,
+               help='When no spawn is waiting, keep this many MiB free by '
+                    'ballooning dom0 (never below dom0_min_memory_mb), so '
+                    'that a guest up to this size starts with no balloon '
+                    'wait. Re-established after each spawn and destroy; a '
+                    'spawn takes the headroom first, before dom0 is asked '
+                    'for more. The resource report and the scheduler\'s '
+                    'weigher count it as memory ready now. 0: dom0 keeps '
+                    'all it has until a spawn needs it.'),
     cfg.BoolOpt('reinflate_on_destroy', default=True,
                 help='When a guest is destroyed, grow dom0 back by the '
                      'memory it gave for that guest.'),
