@@ -95,12 +95,15 @@ def recover(conf):
 
 @pytest.mark.parametrize('point', SPAWN_POINTS)
 def test_spawn_killed_then_recovered(host, point):
-    # A slow balloon, so that the wait sees several looks before its end;
-    # a build so slow that it is still half done when recovery comes,
+    # A slow balloon, so that the wait sees several looks before its end
+    # however slowly this machine runs them: 12 GiB at 2 MiB/s take 6144
+    # simulated seconds, 6 s of real time at this time_scale (at 128
+    # MiB/s, 0.1 s: a loaded machine's third look came after the end); a
+    # build so slow that it is still half done when recovery comes,
     # however long that takes: the simulated host keeps building in the
     # meantime, and 20 GiB at 0.01 MiB/s take 2 million simulated seconds
     # (over half an hour of real time at this time_scale).
-    conf = host(rate=128 if point == 'wait-middle' else 2048,
+    conf = host(rate=2 if point == 'wait-middle' else 2048,
                 populate_rate_mb_s=FROZEN_BUILD_MB_S
                 if point == 'build-inside-create' else 1024)
     killed = cli(conf, 'spawn', 'vm1', '--memory-mb', str(20 * GiB),

@@ -6,8 +6,8 @@ flows on the simulator with the same, so they are written once, here.
 
 # dom0's floor in tests (a)-(c): far above where its balloon stalls.
 SAFE_MIN_MB = 512
-DRIVER_OPTIONS = {'dom0_min_memory_mb': SAFE_MIN_MB, 'poll_interval': 1.0,
-                  'min_poll_interval': 0.5, 'stall_timeout': 10.0,
+DRIVER_OPTIONS = {'dom0_min_memory_mb': SAFE_MIN_MB, 'poll_interval': 0.45,
+                  'min_poll_interval': 0.45, 'stall_timeout': 10.0,
                   'min_progress_mb_s': 1.0}
 # The stall test (d) lowers the floor to libxl's range so that dom0's
 # balloon stalls before it; its stall_timeout and min_progress_mb_s are

@@ -9,10 +9,11 @@ dom0 in between. The sample of a look is taken as of its answer: xl
 reads the hypervisor at the end of its run, after its start-up, which is
 most of its cost (an assumption for real xl; what the simulator does).
 
-- Looks of either kind answer at most STALL_GAP_S apart, so the last
-  look that saw dom0 move is at most that after it stopped; with the
-  deadline's look below, a stall is seen within stall_timeout +
-  STALL_SLACK_S.
+- Looks of either kind answer at most [xenballoon] poll_interval apart
+  (0.45 s by default), so the last look that saw dom0 move is at most
+  that after it stopped; with the deadline's look below, a stall is seen
+  within stall_timeout + STALL_SLACK_S (stall_timeout + poll_interval
+  + 0.05 s where an operator sets poll_interval longer).
 - A full look starts so that its answer arrives when it matters: just
   after the ETA says free memory covers the guest (late by LATE_FRACTION
   of the ETA: a look that comes too early costs a whole look more), and
@@ -28,9 +29,8 @@ most of its cost (an assumption for real xl; what the simulator does).
 
 import math
 
-# The longest time between two looks' answers (see STALL_SLACK_S).
-STALL_GAP_S = 0.45
-# verdict.py's promise: a stall is seen within stall_timeout + this.
+# verdict.py's promise, with poll_interval at its default (0.45 s): a
+# stall is seen within stall_timeout + this.
 STALL_SLACK_S = 0.5
 # The stall deadline's look answers this long after the deadline.
 DUE_EPS_S = 1e-3
@@ -44,8 +44,13 @@ FREE_LOOK_S = 0.01
 LATE_FRACTION = 0.1
 LATE_S = 0.01
 # Without a reason to look fully, still one in this many full looks'
-# time (free memory can come from elsewhere: a destroy, a scrub).
+# time, and at least every REFRESH_S (free memory can come from
+# elsewhere: a destroy, a scrub).
 REFRESH_LOOKS = 10
+REFRESH_S = 10.0
+# The reserve's own look serves as the wait's first while at most this
+# old (plus its own cost): BalloonDom0's mem-set call comes in between.
+REUSE_S = 1.0
 
 
 def plan(prog, timeout, poll_interval, full_s, cheap_s, since_full_s,
@@ -57,7 +62,7 @@ def plan(prog, timeout, poll_interval, full_s, cheap_s, since_full_s,
     (None: none taken yet); ``since_full_s``: seconds since the last full
     look's answer; ``at_target``: dom0 is at its target.
     """
-    gap = min(prog.next_poll_s, poll_interval, STALL_GAP_S)
+    gap = min(prog.next_poll_s, poll_interval)
     due = timeout - prog.idle_s
     if full_s is not None and full_s < FREE_LOOK_S:
         if due > 0:
@@ -66,13 +71,13 @@ def plan(prog, timeout, poll_interval, full_s, cheap_s, since_full_s,
     if full_s is None or (at_target and prog.estimated):
         # Nothing more to learn from dom0: what is free, now.
         return 0.0, True
-    starts = [REFRESH_LOOKS * max(full_s, poll_interval) - since_full_s]
+    starts = [max(REFRESH_LOOKS * full_s, REFRESH_S) - since_full_s]
     if math.isfinite(prog.eta_s):
         starts.append(prog.eta_s * (1 + LATE_FRACTION) + LATE_S - full_s)
     if due > 0:
         starts.append(due + DUE_EPS_S - full_s)
     full_in = min(starts)
-    cheap_gap = min(poll_interval, STALL_GAP_S - (cheap_s or 0.0))
+    cheap_gap = poll_interval - (cheap_s or 0.0)
     if full_in <= cheap_gap or cheap_gap <= 0:
         return max(0.0, full_in), True
     return cheap_gap, False

@@ -96,8 +96,8 @@ class WaitForBalloon(host.HostTask):
         """The reserve's own look as the first, if it is recent enough."""
         looked = reservation.get('looked_at_s')
         if (looked is None or reservation.get('free_mb') is None or
-                self.backend.clock.now() - looked > self.options.poll_interval
-                + reservation.get('look_s', 0.0)):
+                self.backend.clock.now() - looked > placement.REUSE_S +
+                reservation.get('look_s', 0.0)):
             return None, None
         return (watcher.observe(looked, reservation['dom0_mb'],
                                 reservation['free_mb']),

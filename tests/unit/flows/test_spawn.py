@@ -12,7 +12,6 @@ import pytest
 from taskflow import exceptions as tf_exceptions
 
 from tests import conftest
-from xenballoon_driver.balloon import placement
 from xenballoon_driver import exception
 from xenballoon_driver.flows import destroy as destroy_flow
 from xenballoon_driver.flows import names
@@ -321,7 +320,7 @@ def test_adaptive_polling_stays_within_bounds(sim, conf):
                for s in waits)
     # Seldom far from the end (as often as a stall seen within
     # stall_timeout + 0.5 s needs), often near it.
-    assert waits[0] == min(opts.poll_interval, placement.STALL_GAP_S)
+    assert waits[0] == opts.poll_interval
     assert min(waits[-3:]) < 0.5
     assert len(waits) < 3 * host.clock.now() / opts.poll_interval + 20
 
