@@ -1,5 +1,8 @@
 """Dispatch: which waiting reservation free memory goes to first."""
 
+import contextlib
+import json
+
 from xenballoon_driver import ledger as ledger_mod
 from xenballoon_driver.ledger import dispatch
 
@@ -192,3 +195,50 @@ def test_a_power_on_comes_before_waiting_spawns():
     # The guest's kept memory is its own; the spawn sees none of it.
     assert ledger.free_for(res.id, host.snapshot()) == (1000, False)
     assert free_for(ledger, host, waiting) == 0
+
+
+class RecordingStorage(ledger_mod.MemoryStorage):
+    """Keeps every document written: a crash leaves one of them."""
+
+    def __init__(self):
+        super().__init__()
+        self.written = []
+
+    @contextlib.contextmanager
+    def locked(self):
+        with super().locked() as state:
+            yield state
+        self.written.append(json.loads(json.dumps(self._state)))
+
+
+def consistent(doc):
+    """Ranks distinct; each charge matches who is ranked before it."""
+    entries = list(doc['entries'].values())
+    ranks = [dispatch.rank(e) for e in entries]
+    assert len(set(ranks)) == len(ranks)
+    for entry in entries:
+        ahead = sum(e['need_mb'] for e in entries
+                    if e['seq'] > entry['seq'] and
+                    dispatch.rank(e) < dispatch.rank(entry))
+        assert entry.get('overtaken_mb', 0) == ahead
+
+
+def test_every_document_written_is_consistent():
+    storage = RecordingStorage()
+    ledger = ledger_mod.Ledger(storage, 4096, dispatch.Policy())
+    host = Host()
+    first = ledger.reserve(host, 'first', 30000)
+    host.run(5)
+    second = ledger.reserve(host, 'second', 20000)
+    host.run(5)
+    small = ledger.reserve(host, 'small', 1000)
+    ledger.mark_building(small.id)
+    ledger.commit(small.id)
+    medium = ledger.reserve(host, 'medium', 5000)
+    # The small one passed both; the medium one was stopped by the
+    # second's 25 % budget (5000 MiB, 1000 spent).
+    assert ledger.queue() == [first.id, second.id, medium.id]
+    assert any(e.get('overtaken_mb') for e in
+               storage.written[-1]['entries'].values())
+    for doc in storage.written:
+        consistent(doc)
