@@ -4,6 +4,7 @@ arithmetic.py: the document and the pure sums over it (dom0's derived
 target, the host's figures, what is promised). operations.py: Ledger,
 every change under the ledger's lock (power.py: stop and start; audit.py:
 what reconcile reads and cleans). debts.py: what the host is owed.
+headroom.py: memory kept free for the next guest.
 store.py: where the document is kept. reconcile.py: the audit against
 the host, and the report of debts paid.
 """

@@ -14,6 +14,7 @@ from xenballoon_driver import exception
 from xenballoon_driver.ledger import arithmetic as arith
 from xenballoon_driver.ledger import audit
 from xenballoon_driver.ledger import debts
+from xenballoon_driver.ledger import headroom
 from xenballoon_driver.ledger import power
 from xenballoon_driver.ledger import shortfall
 
@@ -22,7 +23,8 @@ DOMAIN, DESTROYING = arith.DOMAIN, arith.DESTROYING
 STOPPED = arith.STOPPED
 
 
-class Ledger(power.PowerOps, audit.AuditOps, shortfall.ShortfallOps):
+class Ledger(power.PowerOps, audit.AuditOps, shortfall.ShortfallOps,
+             headroom.HeadroomOps):
     def __init__(self, storage, dom0_min_mb):
         self.storage = storage
         self.dom0_min_mb = dom0_min_mb
@@ -98,9 +100,12 @@ class Ledger(power.PowerOps, audit.AuditOps, shortfall.ShortfallOps):
                 dom0_mb=snap.dom0.current_mb)
 
     def target(self):
-        """dom0's target as the ledger derives it (None: nothing live)."""
+        """dom0's target as the ledger derives it (None: nothing live).
+
+        A headroom held (headroom.py) is live: the target is the ledger's.
+        """
         with self.storage.snapshot() as state:
-            if not state['entries']:
+            if not (state['entries'] or state['headroom_from_dom0_mb']):
                 return None
             return self._target(state)
 
