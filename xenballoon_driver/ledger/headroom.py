@@ -18,6 +18,11 @@ raise of its target) after a destroy or when the wanted headroom drops.
 from xenballoon_driver.ledger import arithmetic as arith
 
 KEY = 'headroom_from_dom0_mb'
+# A look while dom0 balloons reads its allocation and free memory apart,
+# each rounded down to the MiB (Xen counts pages): their sum may be 1 MiB
+# short. A change that small is the reading, not the host; made, it would
+# move dom0's target back and forth by 1 MiB on every look.
+READING_MB = 1
 
 
 def in_flight(state):
@@ -72,6 +77,8 @@ class HeadroomOps:
             arith.sync_baseline(state, snap.dom0)
             new = wanted_from_dom0(state, snap, headroom_mb,
                                    self.dom0_min_mb)
+            if new and abs(new - state[KEY]) <= READING_MB:
+                new = state[KEY]
             if new != state[KEY]:
                 before = arith.derived(state, self.dom0_min_mb)
                 state[KEY] = new

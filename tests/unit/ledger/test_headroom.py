@@ -216,3 +216,13 @@ def test_killed_at_dom0_leaves_a_document_recovery_finishes(want):
     assert restarted.baseline() == DOM0
     host.settle()
     assert restarted.figures(host).ready_mb == (want or FREE)
+
+
+def test_a_reading_1_mib_short_moves_nothing():
+    ledger, host = kept()
+    # dom0 half-way through a balloon: each figure rounded down.
+    host.free -= 1
+    assert ledger.keep_headroom(host, H) == H - FREE
+    assert host.sets == [DOM0 - (H - FREE)]
+    host.free -= 1
+    assert ledger.keep_headroom(host, H) == H - FREE + 2
