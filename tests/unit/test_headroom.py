@@ -118,8 +118,8 @@ def test_power_off_and_on_keep_it(warm):
     assert host.driver.host_status()['ready_mb'] == H
 
 
-def test_the_weigher_sees_no_balloon_time_within_the_headroom(warm, sim,
-                                                             conf):
+def test_the_weigher_sees_no_balloon_time_within_the_headroom(
+        warm, sim, conf):
     hosts = {'warm': warm().driver, 'cold': sim().driver}
     states = {s.name: s for s in (host_state.HostState.from_resources(
         name, drv.get_available_resource(name))
