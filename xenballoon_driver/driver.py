@@ -51,8 +51,7 @@ class XenBalloonDriver:
         """Check the configuration, connect to the backend and the store.
 
         Then, unless ``recover`` is false, finish or undo every flow a
-        crash interrupted (see flows/recovery.py) and set up the warm
-        headroom (keep_headroom).
+        crash interrupted (see flows/recovery.py).
         """
         conf_mod.validate(self.conf)
         if self.host is None:
@@ -73,15 +72,18 @@ class XenBalloonDriver:
             self.lock_dir = os.path.join(state_dir, 'locks')
         if recover:
             self.recover()
-            self.keep_headroom()
         return self
 
     def recover(self):
         """Resume or revert interrupted flows; report what is out of step.
 
-        Returns (list of resume.Recovered, list of reconcile.Orphan).
+        Then the warm headroom is set up again (keep_headroom): a kill
+        may have stored it without asking dom0 for it. Returns (list of
+        resume.Recovered, list of reconcile.Orphan).
         """
-        return recovery.recover(self)
+        found = recovery.recover(self)
+        self.keep_headroom()
+        return found
 
     def discard_flow(self, flow_id):
         """Close a quarantined flow of this host (see flows/resume.py)."""
