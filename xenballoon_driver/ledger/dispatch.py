@@ -17,7 +17,11 @@ of the queue, while each one passed keeps within its overtaking budget
 
 import dataclasses
 
+from oslo_log import log as logging
+
 from xenballoon_driver.ledger import arithmetic as arith
+
+LOG = logging.getLogger(__name__)
 
 FIFO, SHORTEST = 'fifo', 'shortest'
 HANDED = (arith.BUILDING, arith.STOPPED)
@@ -128,9 +132,14 @@ def place(state, key, snap, policy, now):
             if entry is not new and rank(entry) >= spot:
                 entry['rank'] = rank(entry) + 1
         new['rank'] = spot
-        for _key, entry, _left in passed:
+        for _key, entry, left in passed:
             entry['overtaken_mb'] = (entry.get('overtaken_mb', 0) +
                                      new['need_mb'])
+            LOG.info('Dispatch: %s (%d MiB) is served before %s, which '
+                     'later spawns have now overtaken by %d MiB (%d MiB of '
+                     'its overtaking budget left)', new['name'],
+                     new['need_mb'], entry['name'], entry['overtaken_mb'],
+                     left)
     return passed
 
 

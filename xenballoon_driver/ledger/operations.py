@@ -10,8 +10,6 @@ What the host is owed is kept here too (see debts.py).
 import copy
 import uuid
 
-from oslo_log import log as logging
-
 from xenballoon_driver import exception
 from xenballoon_driver.ledger import arithmetic as arith
 from xenballoon_driver.ledger import audit
@@ -24,7 +22,6 @@ from xenballoon_driver.ledger import shortfall
 RESERVED, BUILDING = arith.RESERVED, arith.BUILDING
 DOMAIN, DESTROYING = arith.DOMAIN, arith.DESTROYING
 STOPPED = arith.STOPPED
-LOG = logging.getLogger(__name__)
 
 
 class Ledger(power.PowerOps, audit.AuditOps, shortfall.ShortfallOps,
@@ -97,14 +94,8 @@ class Ledger(power.PowerOps, audit.AuditOps, shortfall.ShortfallOps,
             arith.add_entry(state, res_id, name, RESERVED, need_mb, from_free,
                             memory_mb, spec)
             clock = getattr(backend, 'clock', None)
-            passed = dispatch.place(state, res_id, snap, self.policy,
-                                    clock.now() if clock else None)
-            for _key, entry, left in passed:
-                LOG.info('Dispatch: %s (%d MiB) is served before %s, which '
-                         'later spawns have now overtaken by %d MiB '
-                         '(%d MiB of its overtaking budget left)', name,
-                         need_mb, entry['name'], entry['overtaken_mb'],
-                         left)
+            dispatch.place(state, res_id, snap, self.policy,
+                           clock.now() if clock else None)
             mine = state['entries'][res_id]
             return arith.Reservation(
                 id=res_id, name=name, need_mb=need_mb,
