@@ -19,7 +19,8 @@ assumes:
   reinflate_on_destroy).
 - Build = toolstack.create_s + footprint / populate rate, with nothing
   contending; a guest holds its footprint from its build to its destroy
-  (``lifetimes``: seconds after ready; none: it stays).
+  (``ends``: at that simulated time, or once ready if later; none: it
+  stays), as runner.run(ends=) destroys them.
 - Nobody raises dom0's target behind our back, no dip in free memory
   (as oracle.release_time). A cancelled balloon is nudged at once.
 
@@ -55,7 +56,7 @@ class Planned:
                                                      self.at_s)
 
 
-def schedule(scenario, floor_mb, lifetimes=None):
+def schedule(scenario, floor_mb, ends=None):
     """Every request's Planned outcome in the offline optimum, by name.
 
     ``floor_mb``: dom0's floor ([xenballoon] dom0_min_memory_mb).
@@ -69,7 +70,7 @@ def schedule(scenario, floor_mb, lifetimes=None):
              for r in scenario.requests}
     arrivals = sorted(scenario.requests, key=lambda r: r.at_s)
     start_dom0, start_free = model.dom0_mb, model.free_mb()
-    lifetimes = lifetimes or {}
+    ends_at = ends or {}
     waiting = []            # heap of (need, arrival index, name)
     ends = []               # heap of (destroy time, name)
     held = 0.0              # MiB taken by builds and running guests
@@ -84,9 +85,9 @@ def schedule(scenario, floor_mb, lifetimes=None):
     def build(plan, at):
         plan.build_at_s = at
         plan.ready_at_s = at + runner.build_s(model, plan.need_mb)
-        if lifetimes.get(plan.request) is not None:
-            heapq.heappush(ends, (plan.ready_at_s +
-                                  lifetimes[plan.request], plan.request))
+        if ends_at.get(plan.request) is not None:
+            heapq.heappush(ends, (max(plan.ready_at_s,
+                                      ends_at[plan.request]), plan.request))
 
     def serve(t0, pool0, t1, pool1):
         """Start the smallest waiting while the pool covers them."""

@@ -97,7 +97,7 @@ class Fleet:
         return rows
 
 
-def run_fleet(scenario, conf, seed=0, on_refused=None, lifetimes=None):
+def run_fleet(scenario, conf, seed=0, on_refused=None, ends=None):
     """Place a multi-host scenario's requests with the reference scheduler.
 
     Each request, at its arrival time, goes through select_destinations
@@ -109,9 +109,9 @@ def run_fleet(scenario, conf, seed=0, on_refused=None, lifetimes=None):
     The scheduler's reads take no simulated time unless the hosts'
     ``toolstack`` sections say so (then other requests move on while it
     reads, as they would on real hosts); the scenario's ``driver``
-    section is not charged here. ``lifetimes`` (request name ->
-    seconds): a guest that ran is destroyed that long after it was
-    ready, on its host (runner.end_of_life).
+    section is not charged here. ``ends`` (request name -> simulated
+    time): a guest that ran is destroyed on its host then, or as soon as
+    it runs if that is later (runner.end_of_life).
 
     Returns (list of FleetRequestResult, list of FleetHostResult).
     """
@@ -149,7 +149,7 @@ def run_fleet(scenario, conf, seed=0, on_refused=None, lifetimes=None):
             except exception.XenBalloonException as caught:
                 err = caught
             done = result(runner.outcome_of(err), selection, err)
-            runner.end_of_life(clock, drv, req.name, done.outcome, lifetimes)
+            runner.end_of_life(clock, drv, req.name, done.outcome, ends)
             return done
         return req.at_s, attempt
 

@@ -130,13 +130,14 @@ def strategy_names(choice='all'):
     return [choice]
 
 
-def run(scenario, strategy_name, conf, lifetimes=None):
+def run(scenario, strategy_name, conf, ends=None):
     """Each request of ``scenario`` spawned by the strategy, on one host.
 
-    ``lifetimes`` (request name -> seconds): a guest that ran is
-    destroyed that long after it was ready (the driver's destroy, dom0
-    given its memory back as the [xenballoon] options say), so a long
-    stream of requests fits on the host. None: guests stay.
+    ``ends`` (request name -> simulated time): a guest that ran is
+    destroyed then, or as soon as it runs if that is later (the driver's
+    destroy, dom0 given its memory back as the [xenballoon] options
+    say), so a long stream of requests fits on the host. None: guests
+    stay.
     """
     model = model_mod.HostModel(with_request_faults(scenario,
                                                     scenario.requests))
@@ -177,18 +178,18 @@ def run(scenario, strategy_name, conf, lifetimes=None):
                 ended_at_s=clock.now(),
                 stall_began_at_s=model.stall_began_at,
                 error=str(err) if err else '')
-            end_of_life(clock, driver, req.name, outcome, lifetimes)
+            end_of_life(clock, driver, req.name, outcome, ends)
             return result
         return req.at_s, attempt
 
     return run_jobs(clock, [job(req) for req in scenario.requests])
 
 
-def end_of_life(clock, driver, name, outcome, lifetimes):
-    """Destroy guest ``name`` after its lifetime, if it ran and has one."""
-    lifetime = (lifetimes or {}).get(name)
-    if outcome == RUNNING and lifetime is not None:
-        clock.sleep(lifetime)
+def end_of_life(clock, driver, name, outcome, ends):
+    """Destroy guest ``name`` at its end (or now), if it ran and has one."""
+    end = (ends or {}).get(name)
+    if outcome == RUNNING and end is not None:
+        clock.sleep(end - clock.now())
         driver.destroy(name)
 
 
