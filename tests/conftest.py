@@ -80,7 +80,8 @@ class SimHost:
         ledger = None
         if not persisted:
             ledger = ledger_mod.Ledger(ledger_storage.MemoryStorage(),
-                                       conf.xenballoon.dom0_min_memory_mb)
+                                       conf.xenballoon.dom0_min_memory_mb,
+                                       ledger_mod.Policy.from_conf(conf))
         self.driver = driver_mod.XenBalloonDriver(
             conf, self.backend, ledger).init_host()
         self.ledger = self.driver.ledger

@@ -66,7 +66,8 @@ class XenBalloonDriver:
                 self.ledger = ledger_mod.Ledger(
                     ledger_mod.DocumentStorage(stores.documents, self.host,
                                                locks.ledger_path(state_dir)),
-                    self.conf.xenballoon.dom0_min_memory_mb)
+                    self.conf.xenballoon.dom0_min_memory_mb,
+                    ledger_mod.Policy.from_conf(self.conf))
         if self.lock_dir is None:
             self.lock_dir = os.path.join(state_dir, 'locks')
         if recover:

@@ -69,7 +69,9 @@ def upgrade(state):
 
 def add_entry(state, res_id, name, entry_state, need_mb, from_free_mb,
               memory_mb=None, spec=None):
-    """A new entry, numbered in arrival order (first come, first served).
+    """A new entry, numbered in arrival order (``seq``).
+
+    Its place in the queue (``rank``) is dispatch.place's to decide.
 
     ``memory_mb`` is the guest's own memory (``need_mb`` less libxl's
     overhead), what placement counts; see guest_memory_mb. ``spec`` (a
@@ -169,18 +171,18 @@ def forget(state, name, reinflate, dom0_min_mb):
     owe_if_raised(state, before, dom0_min_mb, 'the destroy of %s' % name)
 
 
-def promised(state, allocated, before=None):
+def promised(state, allocated, counts=None):
     """MiB promised to reservations and not yet taken from free memory.
 
     A domain being built has already taken what it holds; so has a
     stopped guest's domain while it shuts down, and once it is gone its
-    whole need stays promised. With
-    ``before`` (a sequence number) only earlier reservations count:
-    first come, first served.
+    whole need stays promised. With ``counts`` (a predicate on entries)
+    only the entries it accepts count: those served before one
+    (dispatch.is_ahead).
     """
     total = 0
     for entry in state['entries'].values():
-        if before is not None and entry.get('seq', 0) >= before:
+        if counts is not None and not counts(entry):
             continue
         if entry['state'] == RESERVED:
             total += entry['need_mb']

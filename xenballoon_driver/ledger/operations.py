@@ -10,22 +10,28 @@ What the host is owed is kept here too (see debts.py).
 import copy
 import uuid
 
+from oslo_log import log as logging
+
 from xenballoon_driver import exception
 from xenballoon_driver.ledger import arithmetic as arith
 from xenballoon_driver.ledger import audit
 from xenballoon_driver.ledger import debts
+from xenballoon_driver.ledger import dispatch
 from xenballoon_driver.ledger import power
 from xenballoon_driver.ledger import shortfall
 
 RESERVED, BUILDING = arith.RESERVED, arith.BUILDING
 DOMAIN, DESTROYING = arith.DOMAIN, arith.DESTROYING
 STOPPED = arith.STOPPED
+LOG = logging.getLogger(__name__)
 
 
 class Ledger(power.PowerOps, audit.AuditOps, shortfall.ShortfallOps):
-    def __init__(self, storage, dom0_min_mb):
+    def __init__(self, storage, dom0_min_mb, policy=None):
+        """``policy``: a dispatch.Policy (None: [xenballoon]'s defaults)."""
         self.storage = storage
         self.dom0_min_mb = dom0_min_mb
+        self.policy = policy or dispatch.Policy()
 
     def _target(self, state):
         return arith.target(state, self.dom0_min_mb)
@@ -88,13 +94,23 @@ class Ledger(power.PowerOps, audit.AuditOps, shortfall.ShortfallOps):
             res_id = res_id or uuid.uuid4().hex
             arith.add_entry(state, res_id, name, RESERVED, need_mb, from_free,
                             memory_mb, spec)
-            seq = state['entries'][res_id]['seq']
+            clock = getattr(backend, 'clock', None)
+            passed = dispatch.place(state, res_id, snap, self.policy,
+                                    clock.now() if clock else None)
+            for _key, entry, left in passed:
+                LOG.info('Dispatch: %s (%d MiB) is served before %s, which '
+                         'later spawns have now overtaken by %d MiB '
+                         '(%d MiB of its overtaking budget left)', name,
+                         need_mb, entry['name'], entry['overtaken_mb'],
+                         left)
+            mine = state['entries'][res_id]
             return arith.Reservation(
                 id=res_id, name=name, need_mb=need_mb,
                 from_free_mb=from_free, from_dom0_mb=need_mb - from_free,
                 dom0_target_mb=self._target(state),
                 free_mb=snap.host.usable_mb - arith.promised(
-                    state, snap.domains, before=seq),
+                    state, snap.domains,
+                    lambda other: dispatch.is_ahead(other, mine)),
                 dom0_mb=snap.dom0.current_mb)
 
     def target(self):
@@ -158,21 +174,30 @@ class Ledger(power.PowerOps, audit.AuditOps, shortfall.ShortfallOps):
                                     'the revert of %s' % entry['name'])
 
     def free_for(self, res_id, snap):
-        """Free memory not promised to reservations made before this one.
+        """Free memory not promised to those served before this one.
 
+        Those are every build and stopped guest (handed their memory)
+        and the waiting reservations ranked before it (dispatch.py).
         ``snap`` is one backend.snapshot(): free memory and what domains
         being built hold must be read together. Returns (MiB, whether a
-        build made for an earlier reservation is under way): while one is,
-        what we miss may be the memory it is still populating.
+        build served before it is under way): while one is, what we miss
+        may be the memory it is still populating.
         """
         with self.storage.snapshot() as state:
             mine = state['entries'].get(res_id)
-            before = mine.get('seq', 0) if mine else None
-            ahead = any(e['state'] == BUILDING and
-                        (before is None or e.get('seq', 0) < before)
-                        for e in state['entries'].values())
+
+            def ahead(other):
+                return dispatch.is_ahead(other, mine)
+
+            building = any(e['state'] == BUILDING and ahead(e)
+                           for e in state['entries'].values())
             return snap.host.usable_mb - arith.promised(
-                state, snap.domains, before=before), ahead
+                state, snap.domains, ahead), building
+
+    def queue(self):
+        """Waiting reservations' ids, the first served first."""
+        with self.storage.snapshot() as state:
+            return dispatch.queue(state)
 
     def mark_building(self, res_id):
         """The build starts: from now on its domain holds part of it.

@@ -22,5 +22,6 @@ def build_driver(conf, store, persistence=None):
     # The ledger holds its lock across toolstack calls, which sleep on
     # the clock when they cost time: a waiter must wait on the clock too.
     storage = ledger_mod.MemoryStorage(clock_mod.ClockLock(store.clock))
-    ledger = ledger_mod.Ledger(storage, conf.xenballoon.dom0_min_memory_mb)
+    ledger = ledger_mod.Ledger(storage, conf.xenballoon.dom0_min_memory_mb,
+                               ledger_mod.Policy.from_conf(conf))
     return driver_mod.XenBalloonDriver(conf, backend, ledger, persistence)

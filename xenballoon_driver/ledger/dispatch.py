@@ -1,0 +1,141 @@
+"""Dispatch: which waiting spawn free memory goes to first.
+
+Every entry keeps ``seq`` (arrival) and ``rank`` (its place in the
+queue), decided under the ledger's lock by ``place`` and written with
+the new entry in the same document write (an entry an older release
+wrote ranks by its seq). Entries that were handed their memory
+(BUILDING, STOPPED) are served before any waiting (RESERVED) one; the
+waiting ones are served in rank order (``ahead``). dom0's target and the
+from_free/from_dom0 split do not depend on the order: only which waiting
+spawn sees the free memory as its own first.
+
+``fifo``: rank follows seq. ``shortest``: a new reservation goes ahead
+of the waiting ones it completes sooner than, walking back from the end
+of the queue, while each one passed keeps within its overtaking budget
+(``overtaken_mb``, stored on it: the MiB of later spawns served ahead).
+"""
+
+import dataclasses
+
+from xenballoon_driver.ledger import arithmetic as arith
+
+FIFO, SHORTEST = 'fifo', 'shortest'
+HANDED = (arith.BUILDING, arith.STOPPED)
+
+
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    # The defaults are [xenballoon]'s (conf/xenballoon.py).
+    name: str = SHORTEST
+    budget_s: float = 60.0
+    budget_pct: float = 25.0
+
+    @classmethod
+    def from_conf(cls, conf):
+        opts = conf.xenballoon
+        return cls(opts.dispatch_policy, opts.overtake_budget_s,
+                   opts.overtake_budget_pct)
+
+
+def rank(entry):
+    return entry.get('rank', entry.get('seq', 0))
+
+
+def is_ahead(other, mine):
+    """Whether ``other`` is served before ``mine`` (an entry or None).
+
+    Handed entries come first: their memory is theirs. A handed entry
+    (a power-on waiting for what it kept) is behind no waiting one.
+    """
+    if other is mine:
+        return False
+    if other['state'] in HANDED:
+        return True
+    if other['state'] != arith.RESERVED:
+        return False
+    return (mine is None or (mine['state'] == arith.RESERVED and
+                             rank(other) < rank(mine)))
+
+
+def own_mb(state, key, usable_mb, allocated):
+    """Free MiB that entry ``key`` sees as its own, up to its need."""
+    entry = state['entries'][key]
+    ahead = arith.promised(state, allocated,
+                           lambda other: is_ahead(other, entry))
+    return max(0, min(entry['need_mb'], usable_mb - ahead))
+
+
+def release_rate(state, dom0_mb, now):
+    """dom0's release rate (MiB/s) since the oldest waiting look, or None.
+
+    Each reservation stores dom0's size and the time at its reserve; the
+    oldest one still waiting spans the longest time. None (unknown) with
+    no such look, no time passed (or a clock that went back: a reboot)
+    or dom0 no smaller than then (not releasing, or growing back).
+    """
+    looks = [(e['at_s'], e['dom0_at_mb']) for e in
+             state['entries'].values()
+             if e['state'] == arith.RESERVED and 'at_s' in e]
+    if now is None or not looks:
+        return None
+    at_s, dom0_at = min(looks)
+    if now <= at_s or dom0_mb >= dom0_at:
+        return None
+    return (dom0_at - dom0_mb) / (now - at_s)
+
+
+def budget_mb(entry, policy, rate):
+    """MiB later spawns may still be served ahead of ``entry``.
+
+    Both bounds hold: budget_pct of its need, and budget_s at dom0's
+    release rate. An unknown rate allows nothing: without it, no one can
+    say how many seconds a later spawn's MiB cost this one.
+    """
+    pct = policy.budget_pct * entry['need_mb'] / 100.0
+    secs = 0.0 if rate is None else policy.budget_s * rate
+    return int(min(pct, secs)) - entry.get('overtaken_mb', 0)
+
+
+def place(state, key, snap, policy, now):
+    """Rank the new entry ``key``; returns [(id, entry, budget left)].
+
+    Under the ledger's lock, before the document is written: the rank,
+    the look (``at_s``, ``dom0_at_mb``) and each passed entry's raised
+    ``overtaken_mb`` go in the same write as the new entry.
+    """
+    new = state['entries'][key]
+    new['rank'] = rank(new)
+    if now is not None:
+        new['at_s'] = now
+        new['dom0_at_mb'] = snap.dom0.current_mb
+    if policy.name != SHORTEST:
+        return []
+    rate = release_rate(state, snap.dom0.current_mb, now)
+    waiting = sorted((rank(e), k) for k, e in state['entries'].items()
+                     if e['state'] == arith.RESERVED and k != key)
+    passed = []
+    for _rank, other in reversed(waiting):
+        entry = state['entries'][other]
+        still = entry['need_mb'] - own_mb(state, other, snap.host.usable_mb,
+                                          snap.domains)
+        left = budget_mb(entry, policy, rate) - new['need_mb']
+        if new['need_mb'] >= still or left < 0:
+            break
+        passed.append((other, entry, left))
+    if passed:
+        spot = rank(passed[-1][1])
+        for entry in state['entries'].values():
+            if entry is not new and rank(entry) >= spot:
+                entry['rank'] = rank(entry) + 1
+        new['rank'] = spot
+        for _key, entry, _left in passed:
+            entry['overtaken_mb'] = (entry.get('overtaken_mb', 0) +
+                                     new['need_mb'])
+    return passed
+
+
+def queue(state):
+    """Waiting entries' ids in dispatch order (the first served first)."""
+    return [k for _r, k in sorted(
+        (rank(e), k) for k, e in state['entries'].items()
+        if e['state'] == arith.RESERVED)]
