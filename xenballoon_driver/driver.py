@@ -11,6 +11,7 @@ import os
 from oslo_log import log as logging
 
 from xenballoon_driver import conf as conf_mod
+from xenballoon_driver import exception
 from xenballoon_driver.flows import destroy as destroy_flow
 from xenballoon_driver.flows import engine
 from xenballoon_driver.flows import listing
@@ -77,9 +78,13 @@ class XenBalloonDriver:
     def recover(self):
         """Resume or revert interrupted flows; report what is out of step.
 
-        Returns (list of resume.Recovered, list of reconcile.Orphan).
+        Then the warm headroom is set up again (keep_headroom): a kill
+        may have stored it without asking dom0 for it. Returns (list of
+        resume.Recovered, list of reconcile.Orphan).
         """
-        return recovery.recover(self)
+        found = recovery.recover(self)
+        self.keep_headroom()
+        return found
 
     def discard_flow(self, flow_id):
         """Close a quarantined flow of this host (see flows/resume.py)."""
@@ -110,13 +115,18 @@ class XenBalloonDriver:
             uuid=None if uuid is None else validation.instance_uuid(uuid),
             disks=validation.disks(disks), vifs=validation.vifs(vifs))
         flow = registry.build(self, spawn_flow.FLOW_NAME, cancel=cancel)
-        # Flow inputs are plain data: persisted logbooks store them as JSON.
-        results = engine.run(flow, {names.SPEC: spec.to_dict()},
-                             progress=progress, persistence=self.persistence,
-                             request='spawn %s' % spec.name,
-                             lock_dir=self.lock_dir,
-                             meta=registry.meta(spawn_flow.FLOW_NAME,
-                                                self.host))
+        try:
+            # Flow inputs are plain data: persisted logbooks store them
+            # as JSON.
+            results = engine.run(flow, {names.SPEC: spec.to_dict()},
+                                 progress=progress,
+                                 persistence=self.persistence,
+                                 request='spawn %s' % spec.name,
+                                 lock_dir=self.lock_dir,
+                                 meta=registry.meta(spawn_flow.FLOW_NAME,
+                                                    self.host))
+        finally:
+            self.keep_headroom()
         report = results.get(names.BALLOON_REPORT) or {}
         self.release_rate.observe(report.get('released_mb', 0),
                                   report.get('waited_s', 0),
@@ -127,13 +137,34 @@ class XenBalloonDriver:
         validation.domain_name(name)
         args = {'reinflate': self.conf.xenballoon.reinflate_on_destroy}
         flow = registry.build(self, destroy_flow.FLOW_NAME, **args)
-        results = engine.run(flow, {names.NAME: name},
-                             persistence=self.persistence,
-                             request='destroy %s' % name,
-                             lock_dir=self.lock_dir,
-                             meta=registry.meta(destroy_flow.FLOW_NAME,
-                                                self.host, **args))
+        try:
+            results = engine.run(flow, {names.NAME: name},
+                                 persistence=self.persistence,
+                                 request='destroy %s' % name,
+                                 lock_dir=self.lock_dir,
+                                 meta=registry.meta(destroy_flow.FLOW_NAME,
+                                                    self.host, **args))
+        finally:
+            self.keep_headroom()
         return results[names.DOM0_TARGET_AFTER]
+
+    def keep_headroom(self):
+        """Keep [xenballoon] free_headroom_mb free while nothing waits.
+
+        See ledger/headroom.py. Called after every spawn, destroy and
+        power change, at start-up and on each resource report. A failure
+        is logged, never raised: the caller's own work is done, and the
+        next call tries again. Returns the MiB dom0 gives up for the
+        headroom, or None when nothing was done.
+        """
+        want = self.conf.xenballoon.free_headroom_mb
+        try:
+            return self.ledger.keep_headroom(self.backend, want)
+        except exception.XenBalloonException as err:
+            LOG.warning('Could not keep %d MiB of headroom free: %s; tried '
+                        'again after the next spawn or destroy, or on the '
+                        'next resource report', want, err)
+            return None
 
     # -- the guest lifecycle (see lifecycle.py) ----------------------------
 
@@ -192,7 +223,11 @@ class XenBalloonDriver:
     # -- what the host reports to a scheduler (see resources.py) ---------
 
     def get_available_resource(self, nodename=None):
-        """Nova's resource-tracker dict, plus our figures (``xenballoon``)."""
+        """Nova's resource-tracker dict, plus our figures (``xenballoon``).
+
+        Nova calls it periodically: the headroom is set up again first.
+        """
+        self.keep_headroom()
         return resources.available_resource(self, nodename)
 
     def get_inventory(self, nodename=None):

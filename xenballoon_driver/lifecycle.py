@@ -55,9 +55,13 @@ def _guest(driver, name):
 
 def _run(driver, factory, store, request):
     flow = registry.build(driver, factory)
-    return engine.run(flow, store, persistence=driver.persistence,
-                      request=request, lock_dir=driver.lock_dir,
-                      meta=registry.meta(factory, driver.host))
+    try:
+        return engine.run(flow, store, persistence=driver.persistence,
+                          request=request, lock_dir=driver.lock_dir,
+                          meta=registry.meta(factory, driver.host))
+    finally:
+        # A stop or start changes what is free: the headroom again.
+        driver.keep_headroom()
 
 
 def saved_path(driver, name):

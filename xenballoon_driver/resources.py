@@ -144,6 +144,10 @@ def available_resource(driver, nodename=None):
             'balloonable_mb': fig.balloonable_mb,
             'reserved_mb': fig.reserved_mb,
             'available_mb': fig.available_mb,
+            # Free memory promised to nobody: a guest up to this size
+            # builds with no balloon wait (the warm headroom, when kept).
+            'ready_mb': fig.ready_mb,
+            'headroom_from_dom0_mb': fig.headroom_from_dom0_mb,
             'release_rate_mb_s': float(rate),
             'release_rate_measured': measured is not None,
             'dom0_current_mb': fig.dom0_current_mb,

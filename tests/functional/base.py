@@ -51,13 +51,15 @@ DEFAULT_FRESH_STATUS = {
     'dom0_min_mb': DEFAULT_FLOOR_MB,
     'balloonable_mb': DEFAULT_DOM0_MB - DEFAULT_FLOOR_MB, 'reserved_mb': 0,
     'available_mb': (DEFAULT_FREE_MB + DEFAULT_DOM0_MB - DEFAULT_FLOOR_MB),
-    'dom0_owed_mb': 0, 'backend': 'simulated', 'domains': 0,
+    'dom0_owed_mb': 0, 'headroom_from_dom0_mb': 0,
+    'ready_mb': DEFAULT_FREE_MB, 'backend': 'simulated', 'domains': 0,
 }
 # host-status -f json of a fresh SMALL_SCENARIO host with the default floor.
 SMALL_FRESH_STATUS = {
     'total_mb': 65536, 'free_mb': 8192, 'dom0_current_mb': 57344,
     'dom0_target_mb': 57344, 'dom0_min_mb': 4096, 'balloonable_mb': 53248,
     'reserved_mb': 0, 'available_mb': 61440, 'dom0_owed_mb': 0,
+    'headroom_from_dom0_mb': 0, 'ready_mb': 8192,
     'backend': 'simulated', 'domains': 0,
 }
 

@@ -70,6 +70,10 @@ POINTS = {
                             'shutdown_domain', 'after', 1),
     'start-before-create': (simulated.SimulatedHypervisor, 'create_domain',
                             'before', 1),
+    # The headroom's figure is stored; dom0 has not been asked for it.
+    # The first: init_host's; the second: the command's own, at its end.
+    'headroom-stored': (ledger.Ledger, 'set_headroom', 'after', 1),
+    'headroom-stored-2': (ledger.Ledger, 'set_headroom', 'after', 2),
     # The flow's logbook has just been stored; no task has run.
     'logbook-saved': ((path_based.PathBasedConnection,
                        impl_sqlalchemy.Connection), 'save_logbook',

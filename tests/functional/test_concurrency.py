@@ -100,6 +100,9 @@ def pending_spawn_is_reserved_for_other_processes(make_host):
             # What is free or still coming out of dom0 is all promised.
             'available_mb': BALLOONABLE_MB,
             'dom0_owed_mb': 0,
+            'headroom_from_dom0_mb': 0,
+            # Free memory is all promised to the slow spawn.
+            'ready_mb': 0,
             'backend': 'simulated',
             'domains': 1,
         }

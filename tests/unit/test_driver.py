@@ -37,7 +37,7 @@ def test_host_status_figures(sim, conf):
         'dom0_current_mb': 56 * GiB, 'dom0_target_mb': 56 * GiB,
         'dom0_min_mb': floor, 'balloonable_mb': 56 * GiB - floor,
         'reserved_mb': 0, 'available_mb': 64 * GiB - floor,
-        'dom0_owed_mb': 0}
+        'dom0_owed_mb': 0, 'headroom_from_dom0_mb': 0, 'ready_mb': 8 * GiB}
 
 
 def test_destroy_reinflates_dom0(sim):

@@ -145,11 +145,16 @@ xenballoon_opts = [
                help='When no spawn is waiting, keep this many MiB free by '
                     'ballooning dom0 (never below dom0_min_memory_mb), so '
                     'that a guest up to this size starts with no balloon '
-                    'wait. Re-established after each spawn and destroy; a '
-                    'spawn takes the headroom first, before dom0 is asked '
-                    'for more. The resource report and the scheduler\'s '
-                    'weigher count it as memory ready now. 0: dom0 keeps '
-                    'all it has until a spawn needs it.'),
+                    'wait. Re-established after each spawn, destroy and '
+                    'power change, at start-up and on each resource '
+                    'report; a spawn takes the headroom first, before '
+                    'dom0 is asked for more. The resource report '
+                    '(ready_mb) and the scheduler\'s weigher count it as '
+                    'memory ready now; placement counts the same memory '
+                    'with or without it. While some is held, dom0\'s '
+                    'target is the ledger\'s. 0: dom0 keeps all it has '
+                    'until a spawn needs it (what it gave up is given '
+                    'back).'),
     cfg.BoolOpt('reinflate_on_destroy', default=True,
                 help='When a guest is destroyed, grow dom0 back by the '
                      'memory it gave for that guest.'),

@@ -68,7 +68,11 @@ class Conductor(impl_blocking.BlockingConductor):
                     return True
                 self._detail = detail
                 self.ran += 1
-                return super()._dispatch_job(job)
+                try:
+                    return super()._dispatch_job(job)
+                finally:
+                    # As driver.spawn does: the headroom again.
+                    self.driver.keep_headroom()
         except exception.FlowBusy:
             LOG.info('Job %s: its flow %s is run by another process: '
                      'left for later', job.uuid, flow_id)

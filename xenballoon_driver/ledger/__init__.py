@@ -5,6 +5,7 @@ target, the host's figures, what is promised). operations.py: Ledger,
 every change under the ledger's lock (power.py: stop and start; audit.py:
 what reconcile reads and cleans). dispatch.py: which waiting spawn
 free memory goes to first. debts.py: what the host is owed.
+headroom.py: memory kept free for the next guest.
 store.py: where the document is kept. reconcile.py: the audit against
 the host, and the report of debts paid.
 """

@@ -2,9 +2,12 @@
 
 dom0's target is never remembered separately: it is always
 
-    baseline - sum(from_dom0 of every live entry), but not below the floor
+    baseline - sum(from_dom0 of every live entry) - headroom_from_dom0,
+    but not below the floor
 
 so that undoing one spawn never takes back memory promised to another.
+``headroom_from_dom0_mb`` is what dom0 gave up to keep memory free for
+the next guest ([xenballoon] free_headroom_mb, see headroom.py).
 """
 
 import dataclasses
@@ -53,18 +56,30 @@ class Figures:
     available_mb: int
     # What dom0 is owed: its derived target minus the target it has.
     dom0_owed_mb: int = 0
+    # What dom0 gave up to keep free for the next guest (headroom.py).
+    headroom_from_dom0_mb: int = 0
+    # Free memory promised to nobody now: a guest up to this size builds
+    # with no balloon wait (dom0's release still under way not counted).
+    ready_mb: int = 0
 
 
 def empty():
     return {'baseline_mb': None, 'entries': {}, 'next_seq': 0,
-            'dom0_debt': None, 'to_destroy': {}}
+            'dom0_debt': None, 'to_destroy': {}, 'headroom_from_dom0_mb': 0}
 
 
 def upgrade(state):
     """A stored document, with the keys it may lack (debts came later)."""
     state.setdefault('dom0_debt', None)
     state.setdefault('to_destroy', {})
+    state.setdefault('headroom_from_dom0_mb', 0)
     return state
+
+
+def live(state):
+    """Whether dom0's target is ours to derive (not dom0's own size)."""
+    return bool(state['entries'] or state['dom0_debt'] or
+                state['headroom_from_dom0_mb'])
 
 
 def add_entry(state, res_id, name, entry_state, need_mb, from_free_mb,
@@ -111,24 +126,25 @@ def guest_memory_mb(state, max_vcpus):
 
 
 def sync_baseline(state, dom0):
-    if state['baseline_mb'] is None or not (
-            state['entries'] or state['dom0_debt']):
+    if state['baseline_mb'] is None or not live(state):
         # Nothing of ours is live and nothing is owed: dom0's size is
         # whatever it is now. With a debt open, dom0's target is short
-        # of ours: taking it as the baseline would lose the debt.
+        # of ours: taking it as the baseline would lose the debt (and
+        # with a headroom, the headroom would become dom0's size).
         state['baseline_mb'] = dom0.target_mb
 
 
 def target(state, dom0_min_mb):
     taken = sum(e['from_dom0_mb'] for e in state['entries'].values())
-    return max(dom0_min_mb, state['baseline_mb'] - taken)
+    return max(dom0_min_mb, state['baseline_mb'] - taken -
+               state['headroom_from_dom0_mb'])
 
 
 def derived(state, dom0_min_mb):
     """The target to apply: None when the ledger never saw the host."""
     if state['baseline_mb'] is None:
         return None
-    if state['entries'] or state['dom0_debt']:
+    if live(state):
         return target(state, dom0_min_mb)
     return state['baseline_mb']
 
@@ -195,7 +211,7 @@ def promised(state, allocated, counts=None):
 def figures(state, snap, dom0_min_mb):
     host, dom0 = snap.host, snap.dom0
     owed = 0
-    if state['entries'] or state['dom0_debt']:
+    if live(state):
         mine = target(state, dom0_min_mb)
         if state['dom0_debt']:
             owed = max(0, mine - dom0.target_mb)
@@ -212,4 +228,6 @@ def figures(state, snap, dom0_min_mb):
         dom0_min_mb=dom0_min_mb, balloonable_mb=balloonable,
         reserved_mb=pending,
         available_mb=max(0, unpromised + balloonable),
-        dom0_owed_mb=owed)
+        dom0_owed_mb=owed,
+        headroom_from_dom0_mb=state['headroom_from_dom0_mb'],
+        ready_mb=max(0, host.usable_mb - pending))

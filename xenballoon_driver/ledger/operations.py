@@ -17,6 +17,7 @@ from xenballoon_driver.ledger import arithmetic as arith
 from xenballoon_driver.ledger import audit
 from xenballoon_driver.ledger import debts
 from xenballoon_driver.ledger import dispatch
+from xenballoon_driver.ledger import headroom
 from xenballoon_driver.ledger import power
 from xenballoon_driver.ledger import shortfall
 
@@ -26,7 +27,8 @@ STOPPED = arith.STOPPED
 LOG = logging.getLogger(__name__)
 
 
-class Ledger(power.PowerOps, audit.AuditOps, shortfall.ShortfallOps):
+class Ledger(power.PowerOps, audit.AuditOps, shortfall.ShortfallOps,
+             headroom.HeadroomOps):
     def __init__(self, storage, dom0_min_mb, policy=None):
         """``policy``: a dispatch.Policy (None: [xenballoon]'s defaults)."""
         self.storage = storage
@@ -114,9 +116,12 @@ class Ledger(power.PowerOps, audit.AuditOps, shortfall.ShortfallOps):
                 dom0_mb=snap.dom0.current_mb)
 
     def target(self):
-        """dom0's target as the ledger derives it (None: nothing live)."""
+        """dom0's target as the ledger derives it (None: nothing live).
+
+        A headroom held (headroom.py) is live: the target is the ledger's.
+        """
         with self.storage.snapshot() as state:
-            if not state['entries']:
+            if not (state['entries'] or state['headroom_from_dom0_mb']):
                 return None
             return self._target(state)
 

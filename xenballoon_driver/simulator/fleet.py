@@ -75,6 +75,9 @@ class Fleet:
             # Flows unpersisted (taskflow keeps them in memory, uncopied).
             self.drivers[host.name] = host_mod.build_driver(
                 conf, store_mod.MemoryStore(model, self.clock))
+            # As init_host would: dom0 starts releasing the headroom
+            # ([xenballoon] free_headroom_mb) at time 0, before any request.
+            self.drivers[host.name].keep_headroom()
 
     def host_results(self):
         rows = []

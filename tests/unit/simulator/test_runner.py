@@ -168,3 +168,17 @@ def test_a_request_fault_overrides_the_build_sections(conf):
     assert [e.split(': ')[-1] for e in errors] == [
         'simulated build failure at %d%% of its memory' % n
         for n in (10, 50, 75)]
+
+
+def test_our_strategy_keeps_the_headroom_and_the_baselines_do_not(conf):
+    # 1 TiB, dom0 960 GiB at 680 MiB/s: 64 GiB free at the start.
+    conf.set_override('free_headroom_mb', 128 * GiB, 'xenballoon')
+    scenario = big_host([{'name': 'g', 'memory_mb': 100 * GiB,
+                          'at_s': 120}])
+    ours = one(scenario, 'progress', conf)
+    # dom0 released the headroom before the request came: build only.
+    assert ours.outcome == 'running'
+    assert ours.time_to_ready_s < 15
+    assert ours.dom0_target_mb < 960 * GiB - 100 * GiB
+    xl = one(scenario, 'xl-4.17', conf)
+    assert xl.time_to_ready_s > 50
