@@ -76,8 +76,8 @@ def run(headroom_mb, path=FLEET):
 def table(rows):
     head = ['free_headroom_mb', 'placed and ran', 'refused',
             'no balloon wait', 'mean s', 'p95 s', 'max s']
-    body = [['%d' % r['headroom_mb'], '%d/%d' % (r['running'],
-                                                  r['requests']),
+    body = [['%d' % r['headroom_mb'],
+             '%d/%d' % (r['running'], r['requests']),
              '%d' % r['refused'], '%d' % r['no_wait'],
              _f(r['mean_s']), _f(r['p95_s']), _f(r['max_s'])]
             for r in rows]
@@ -96,9 +96,9 @@ def checks(rows):
     ok = (none['mean_s'] is not None and some['mean_s'] is not None and
           some['mean_s'] < none['mean_s'])
     out.append((ok, 'fleet: mean arrival-to-running with %d MiB headroom '
-                '%s s < %s s without' % (some['headroom_mb'],
-                                          _f(some['mean_s']),
-                                          _f(none['mean_s'])), []))
+                '%s s < %s s without' % (
+                    some['headroom_mb'], _f(some['mean_s']),
+                    _f(none['mean_s'])), []))
     out.append((not none['overcommit_mb'] and not some['overcommit_mb'],
                 'fleet: no host overcommitted: %d and %d MiB' % (
                     none['overcommit_mb'], some['overcommit_mb']), []))

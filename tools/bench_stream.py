@@ -44,8 +44,8 @@ def stream(seed, count, mean_interval_s, lease_s, capacity_mb,
     width = len(str(count))
     at, requests, leases, moved = 0.0, [], [], 0
     for i in range(count):
-        gib = min(max_gib, max(min_gib, round(math.exp(rng.uniform(low,
-                                                                  high)))))
+        drawn = round(math.exp(rng.uniform(low, high)))
+        gib = min(max_gib, max(min_gib, drawn))
         vcpus = vcpus_for(gib)
         need = footprint.footprint_mb(gib * GiB, vcpus, 'pv')
         if need > capacity_mb:

@@ -786,6 +786,112 @@ def default_stall_timeout():
     raise LookupError('no [xenballoon] stall_timeout option')
 
 
+# -- who is served first, warm headroom (issue 13) ------------------------
+
+def dispatch_section(cases, conf):
+    """Tables and checks of issue 13: (tables, checks), tables titled.
+
+    The multi-request scenarios and the mixed streams under fifo,
+    shortest and the offline optimum; the fleet with and without warm
+    headroom. The in-order (1.02 x) limit holds fifo's multi rows.
+    """
+    multi = [c for c in cases if c.kind == 'multi']
+    multi_res = [(c, bench_dispatch.run(c.scenario)) for c in multi]
+    checks = []
+    late = []
+    for c, res in multi_res:
+        limits = fifo_limits(c.scenario)
+        for name, took in res['fifo'].items():
+            allowed = (None if limits[name] is None else
+                       allowed_s(limits[name], FIFO_SLACK_FACTOR))
+            if took is None or (allowed is not None and took > allowed):
+                late.append('%s/%s: ready after %s s, allowed %s s' % (
+                    c.scenario.name, name, fmt(took, 2), fmt(allowed, 2)))
+    n = sum(len(c.scenario.requests) for c in multi)
+    checks.append(Check(True, not late, 'fifo: time-to-ready <= %.2f x '
+                        'first-come-first-served (limit + create) + %.1f '
+                        's, multi-request scenarios: %d/%d miss(es)' % (
+                            FIFO_SLACK_FACTOR, SLACK_S, len(late), n),
+                        late))
+    dconf = bench_dispatch.make_conf('shortest')
+    checks += [Check(True, *c)
+               for c in bench_dispatch.multi_checks(multi_res, dconf)]
+    tables = [('The multi-request scenarios',
+               bench_dispatch.table([(c.scenario.name, res)
+                                     for c, res in multi_res]))]
+
+    streams = []
+    info = {}
+    for c, ends, moved in stream_cases(conf):
+        res = bench_dispatch.run(c.scenario, ends)
+        waiting = {p: bench_dispatch.waiting_at_arrival(c.scenario, res[p])
+                   for p in bench_dispatch.POLICIES}
+        info[c.scenario.name] = (moved, waiting)
+        streams.append((c.scenario.name, c.scenario, res))
+    extra = [('waiting at arrival, fifo / shortest (mean, max)',
+              lambda name: ' / '.join('%.1f, %d' % info[name][1][p]
+                                      for p in bench_dispatch.POLICIES)),
+             ('arrivals held for a lease', lambda name: '%d' %
+              info[name][0])]
+    tables.append(('Mixed streams', bench_dispatch.table(
+        [(name, res) for name, _, res in streams], 'stream', extra)))
+    checks += [Check(True, *c)
+               for c in bench_dispatch.stream_checks(streams, dconf)]
+
+    rows = [bench_headroom.run(0), bench_headroom.run(
+        bench_headroom.HEADROOM_MB)]
+    tables.append(('Fleet, warm headroom', bench_headroom.table(rows)))
+    checks += [Check(True, *c) for c in bench_headroom.checks(rows)]
+    return tables, checks
+
+
+def dispatch_md(tables, conf):
+    """doc/benchmark.md's section on issue 13."""
+    x = conf.xenballoon
+    text = [
+        '## Who is served first, warm headroom', '',
+        'The driver (`progress`) with `[xenballoon] dispatch_policy` '
+        '`fifo` and `shortest` (overtake_budget_s %g, overtake_budget_pct '
+        '%g), next to the offline optimum of the same requests. Cells: '
+        'mean / p95 / max seconds from arrival to ready.' % (
+            x.overtake_budget_s, x.overtake_budget_pct), '',
+        '- *optimum*: shortest-need-first with full knowledge, computed by '
+        'tools/bench_optimum.py on the scenario\'s own host model (dom0\'s '
+        'rate, jitter, decay and balloon thread): free memory not yet '
+        'taken by a build goes at every instant to the waiting request '
+        'with the least still to come (pre-emptive at arrivals), dom0 '
+        'releases just what the live requests need, a build is create + '
+        'populate, and there are no other toolstack calls and no polls.',
+        '- *budget*: a request\'s overtaking budget in seconds is the '
+        'smaller of overtake_budget_s and overtake_budget_pct %% of its own '
+        'need at the host\'s nominal release rate; the checks allow %.0f s '
+        'more (the overtakers\' looks and polls, dom0\'s jitter).'
+        % bench_dispatch.BUDGET_SLACK_S,
+        '- *Mixed streams* (tools/bench_stream.py): %d requests of 1-512 '
+        'GiB, log-uniform (each doubling as likely: as many 1-2 GiB '
+        'guests as 256-512 GiB ones), Poisson arrivals every %.0f s on '
+        'average on the 1 TiB host, seeds %s. Each guest is leased %.0f s '
+        'from its arrival, then destroyed (dom0 grows back); a request '
+        'that would take the leases past what the host can give arrives '
+        'when enough have ended, so the stream fits whoever is served '
+        'first. *waiting at arrival*: requests arrived and not yet ready '
+        'when each one arrives.' % (
+            STREAM_COUNT, STREAM_INTERVAL_S,
+            ', '.join(map(str, STREAM_SEEDS)), STREAM_LEASE_S),
+        '- *Fleet* (tools/bench_headroom.py): the shipped fleet.yaml (%s) '
+        'with the balloon-aware weigher, each guest leased %.0f s, '
+        'free_headroom_mb 0 and %d (%d GiB: the median guest is 22 GiB; '
+        '5 in 9 guests fit in it); poll_interval %g s as in '
+        'bench_scheduler.py. *no balloon wait*: placed where the scheduler '
+        'saw its memory free.' % (
+            '56 hosts, 500 requests', bench_headroom.LEASE_S,
+            bench_headroom.HEADROOM_MB, bench_headroom.HEADROOM_MB // GiB,
+            bench_headroom.POLL_INTERVAL_S), '']
+    for title, (head, body) in tables:
+        text += ['### ' + title, '', md_table(head, body), '']
+    return text
+
+
 # -- a recorded run, for the timeline plot ---------------------------------
 
 class RecordingStore(store_mod.MemoryStore):
@@ -1007,7 +1113,7 @@ def detail_md(rows, names):
 
 
 def write_markdown(path, tables, checks, rows, names, cases, conf, plots,
-                   wall_s):
+                   wall_s, dispatch_text=()):
     table, kinds_table = tables
     kinds = {}
     for c in cases:
@@ -1098,6 +1204,7 @@ def write_markdown(path, tables, checks, rows, names, cases, conf, plots,
         '',
         kinds_table,
         '',
+    ] + list(dispatch_text) + [
         '## Targets',
         '',
     ]
@@ -1149,7 +1256,11 @@ def main(argv=None):
     summaries = [summarise(rows, name) for name in names]
     head, body = table_cells(summaries)
     kind_head, kind_body = kind_cells(rows, names)
-    checks = check_targets(rows, stall_timeout, default_stall_timeout())
+    fifo = conf.xenballoon.dispatch_policy == 'fifo'
+    checks = check_targets(rows, stall_timeout, default_stall_timeout(),
+                           fifo)
+    dispatch_tables, dispatch_checks = dispatch_section(cases, conf)
+    checks += dispatch_checks
 
     n_req = sum(len(c.scenario.requests) for c in cases)
     print('%d scenarios, %d requests x %d strategies; stall_timeout %g s'
@@ -1159,6 +1270,10 @@ def main(argv=None):
     print()
     print(text_table(kind_head, kind_body))
     print()
+    for title, (head, body) in dispatch_tables:
+        print(title + ' (mean / p95 / max s):')
+        print(text_table(head, body))
+        print()
     for check in checks:
         print(check.line() + ('' if check.ours else '  (anchor)'))
         for miss in check.misses:
@@ -1187,7 +1302,8 @@ def main(argv=None):
                                        md_table(kind_head, kind_body)),
                        checks, rows, names, cases, conf,
                        [(title, os.path.relpath(png, where))
-                        for title, png in plots], wall_s)
+                        for title, png in plots], wall_s,
+                       dispatch_md(dispatch_tables, conf))
     if args.json:
         with open(args.json, 'w', encoding='utf-8') as f:
             json.dump({'stall_timeout': stall_timeout, 'rows': rows,
