@@ -4,8 +4,9 @@ A part of Ledger (operations.py). A powered-off guest keeps its entry in
 STOPPED: its memory stays promised to it (arithmetic.promised), free in
 Xen and never lent to dom0, so its power-on never finds it taken by
 another spawn. A start moves it to BUILDING under the same id and
-sequence number (so it keeps its place, first come first served) and
-records the start's flow id in ``starting``; a start that fails goes
+sequence number and, like every build, is served before any waiting
+spawn (dispatch.is_ahead: its memory was kept for it), and records the
+start's flow id in ``starting``; a start that fails goes
 back to STOPPED, never released. A power-off records its flow id in
 ``stopping`` until its domain is gone, so no start builds the guest while
 its old domain is still shutting down. Every change is under the ledger's lock.
