@@ -67,8 +67,8 @@ class HeadroomOps:
         Under the ledger's lock, written when the lock is left: before
         anyone asks dom0 for it. A lower figure raises dom0's target: it
         is owed (arithmetic.owe_if_raised) until applied. Returns None
-        while something is under way (nothing changed), else whether
-        dom0's target differs from the derived one.
+        while something is under way (nothing changed), else (the figure,
+        whether dom0's target differs from the derived one).
         """
         with self.storage.locked() as state:
             if in_flight(state):
@@ -85,8 +85,8 @@ class HeadroomOps:
                 arith.owe_if_raised(
                     state, before, self.dom0_min_mb,
                     'the headroom set to %d MiB' % headroom_mb)
-            return (arith.derived(state, self.dom0_min_mb) !=
-                    snap.dom0.target_mb)
+            return new, (arith.derived(state, self.dom0_min_mb) !=
+                         snap.dom0.target_mb)
 
     def keep_headroom(self, backend, headroom_mb):
         """Keep ``headroom_mb`` free when nothing is under way.
@@ -100,10 +100,10 @@ class HeadroomOps:
         with self.storage.snapshot() as state:
             if headroom_mb <= 0 and not state[KEY]:
                 return None
-        move = self.set_headroom(backend, headroom_mb)
-        if move is None:
+        found = self.set_headroom(backend, headroom_mb)
+        if found is None:
             return None
+        figure, move = found
         if move:
             self.apply_target(backend)
-        with self.storage.snapshot() as state:
-            return state[KEY]
+        return figure
