@@ -34,9 +34,9 @@ class Reservation:
     from_free_mb: int
     from_dom0_mb: int
     dom0_target_mb: int
-    # The reserve's own look: free memory not promised to earlier
-    # reservations (None: no look, a resumed flow's second call). The
-    # balloon wait takes it as its first look.
+    # The reserve's own look: free memory not promised to those served
+    # before it, dispatch.is_ahead (None: no look, a resumed flow's
+    # second call). The balloon wait takes it as its first look.
     free_mb: int = None
     # dom0's allocation at that look.
     dom0_mb: int = None
