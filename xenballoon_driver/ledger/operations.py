@@ -107,10 +107,7 @@ class Ledger(power.PowerOps, audit.AuditOps, shortfall.ShortfallOps,
                 dom0_mb=snap.dom0.current_mb)
 
     def target(self):
-        """dom0's target as the ledger derives it (None: nothing live).
-
-        A headroom held (headroom.py) is live: the target is the ledger's.
-        """
+        """dom0's derived target (None: nothing live; a headroom is live)."""
         with self.storage.snapshot() as state:
             if not (state['entries'] or state['headroom_from_dom0_mb']):
                 return None

@@ -100,7 +100,7 @@ class Fleet:
         return rows
 
 
-def run_fleet(scenario, conf, seed=0, on_refused=None):
+def run_fleet(scenario, conf, seed=0, on_refused=None, ends=None):
     """Place a multi-host scenario's requests with the reference scheduler.
 
     Each request, at its arrival time, goes through select_destinations
@@ -112,7 +112,9 @@ def run_fleet(scenario, conf, seed=0, on_refused=None):
     The scheduler's reads take no simulated time unless the hosts'
     ``toolstack`` sections say so (then other requests move on while it
     reads, as they would on real hosts); the scenario's ``driver``
-    section is not charged here.
+    section is not charged here. ``ends`` (request name -> simulated
+    time): a guest that ran is destroyed on its host then, or as soon as
+    it runs if that is later (runner.end_of_life).
 
     Returns (list of FleetRequestResult, list of FleetHostResult).
     """
@@ -149,7 +151,9 @@ def run_fleet(scenario, conf, seed=0, on_refused=None):
                 err = None
             except exception.XenBalloonException as caught:
                 err = caught
-            return result(runner.outcome_of(err), selection, err)
+            done = result(runner.outcome_of(err), selection, err)
+            runner.end_of_life(clock, drv, req.name, done.outcome, ends)
+            return done
         return req.at_s, attempt
 
     results = runner.run_jobs(clock, [job(req) for req in scenario.requests])

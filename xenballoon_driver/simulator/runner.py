@@ -130,7 +130,15 @@ def strategy_names(choice='all'):
     return [choice]
 
 
-def run(scenario, strategy_name, conf):
+def run(scenario, strategy_name, conf, ends=None):
+    """Each request of ``scenario`` spawned by the strategy, on one host.
+
+    ``ends`` (request name -> simulated time): a guest that ran is
+    destroyed then, or as soon as it runs if that is later (the driver's
+    destroy, dom0 given its memory back as the [xenballoon] options
+    say), so a long stream of requests fits on the host. None: guests
+    stay.
+    """
     model = model_mod.HostModel(with_request_faults(scenario,
                                                     scenario.requests))
     clock = clock_mod.VirtualClock()
@@ -157,7 +165,7 @@ def run(scenario, strategy_name, conf):
             model.advance(clock.now())
             outcome = outcome_of(err)
             contention = model.contention_by_name.get(req.name, 0.0)
-            return RequestResult(
+            result = RequestResult(
                 strategy=strategy_name, request=req.name,
                 memory_mb=req.memory_mb, at_s=req.at_s, outcome=outcome,
                 time_to_ready_s=(clock.now() - req.at_s
@@ -170,9 +178,19 @@ def run(scenario, strategy_name, conf):
                 ended_at_s=clock.now(),
                 stall_began_at_s=model.stall_began_at,
                 error=str(err) if err else '')
+            end_of_life(clock, driver, req.name, outcome, ends)
+            return result
         return req.at_s, attempt
 
     return run_jobs(clock, [job(req) for req in scenario.requests])
+
+
+def end_of_life(clock, driver, name, outcome, ends):
+    """Destroy guest ``name`` at its end (or now), if it ran and has one."""
+    end = (ends or {}).get(name)
+    if outcome == RUNNING and end is not None:
+        clock.sleep(end - clock.now())
+        driver.destroy(name)
 
 
 def run_all(scenario, names, conf):
