@@ -192,10 +192,13 @@ def promised(state, allocated, counts=None):
 
     A domain being built has already taken what it holds; so has a
     stopped guest's domain while it shuts down, and once it is gone its
-    whole need stays promised. With ``counts`` (a predicate on entries)
-    only the entries it accepts count: those served before one
+    whole need stays promised; a domain being destroyed owes dom0 what
+    it took from dom0, as it frees it. With ``counts`` (a predicate on
+    entries) only the entries it accepts count: those served before one
     (dispatch.is_ahead).
     """
+    going = {e['name'] for e in state['entries'].values()
+             if e['state'] == DESTROYING}
     total = 0
     for entry in state['entries'].values():
         if counts is not None and not counts(entry):
@@ -205,6 +208,13 @@ def promised(state, allocated, counts=None):
         elif entry['state'] in (BUILDING, STOPPED):
             total += max(0, entry['need_mb'] -
                          allocated.get(entry['name'], 0))
+        elif entry['state'] == DOMAIN and entry['name'] in going:
+            # A domain being destroyed: what it frees before its entry
+            # goes is dom0's share first (forget raises dom0's target by
+            # it). Counted as free, a spawn reserved meanwhile took memory
+            # dom0 then grew back into: a false stall on the simulator.
+            total += min(entry['from_dom0_mb'], max(
+                0, entry['need_mb'] - allocated.get(entry['name'], 0)))
     return total
 
 

@@ -24,6 +24,8 @@ from xenballoon_driver.ledger import arithmetic as arith
 LOG = logging.getLogger(__name__)
 
 FIFO, SHORTEST = 'fifo', 'shortest'
+# The last release rate measured (MiB/s), see known_rate.
+RATE_KEY = 'rate_mb_s'
 HANDED = (arith.BUILDING, arith.STOPPED)
 
 
@@ -53,7 +55,8 @@ def is_ahead(other, mine):
     """
     if other is mine:
         return False
-    if other['state'] in HANDED:
+    if other['state'] in HANDED + (arith.DOMAIN,):
+        # A domain's own memory, or dom0's while it is destroyed.
         return True
     if other['state'] != arith.RESERVED:
         return False
@@ -88,6 +91,21 @@ def release_rate(state, dom0_mb, now):
     return (dom0_at - dom0_mb) / (now - at_s)
 
 
+def known_rate(state, dom0_mb, now):
+    """The release rate measured now, else the last one measured.
+
+    Kept in the document (``rate_mb_s``, written with the entry being
+    placed): a spawn arriving while nobody waits, or in the same instant
+    as a big one, still has a rate to weigh its MiB by (dom0's balloon
+    is the same driver from one spawn to the next).
+    """
+    rate = release_rate(state, dom0_mb, now)
+    if rate is None:
+        return state.get(RATE_KEY)
+    state[RATE_KEY] = round(rate, 3)
+    return rate
+
+
 def budget_mb(entry, policy, rate):
     """MiB later spawns may still be served ahead of ``entry``.
 
@@ -114,7 +132,7 @@ def place(state, key, snap, policy, now):
         new['dom0_at_mb'] = snap.dom0.current_mb
     if policy.name != SHORTEST:
         return []
-    rate = release_rate(state, snap.dom0.current_mb, now)
+    rate = known_rate(state, snap.dom0.current_mb, now)
     waiting = sorted((rank(e), k) for k, e in state['entries'].items()
                      if e['state'] == arith.RESERVED and k != key)
     passed = []

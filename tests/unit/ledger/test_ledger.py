@@ -514,3 +514,33 @@ def test_an_entry_without_its_memory_counts_as_the_worst_overhead():
     host, ledger = FakeHost(), make()
     ledger.reserve(host, 'old', 2068)
     assert ledger.placement_view(host, max_vcpus=24)[1] == 2068 - 44
+
+
+@pytest.mark.parametrize('policy', ['fifo', 'shortest'])
+def test_memory_a_destroy_frees_is_dom0_s_until_its_entry_goes(policy):
+    # vm1 took 1808 MiB from dom0. Destroyed, its memory is free before
+    # forget_domain raises dom0's target by that much: a spawn reserved in
+    # between must not take dom0's share as free (dom0 then grew back
+    # into it, and the spawn waited on memory nobody would release).
+    ledger = ledger_mod.Ledger(ledger_mod.MemoryStorage(), 4096,
+                               ledger_mod.Policy(name=policy))
+    host = FakeHost()
+    vm1 = ledger.reserve(host, 'vm1', 10000)
+    ledger.mark_building(vm1.id)
+    host.dom0 = host.target = 57344 - 1808
+    host.free, host.domains = 0, {'vm1': 10000}
+    ledger.commit(vm1.id)
+    ledger.hold_for_destroy(host, 'd1', 'vm1')
+    host.free, host.domains = 10000, {}
+    vm2 = ledger.reserve(host, 'vm2', 10000)
+    assert (vm2.from_free_mb, vm2.from_dom0_mb) == (8192, 1808)
+    assert vm2.free_mb == 8192
+    mine, _building = ledger.free_for(vm2.id, host.snapshot())
+    assert mine == 8192
+    ledger.forget_domain('vm1', reinflate=True)
+    ledger.release('d1')
+    # dom0's target: back up by vm1's share, down by vm2's.
+    assert ledger.target() == 57344 - 1808
+    # While vm1 is still there (allocated), nothing of it counts.
+    host.domains = {'vm1': 10000}
+    assert ledger.figures(host).reserved_mb == 10000
