@@ -128,7 +128,7 @@ xenballoon_opts = [
                     'first. Either way nothing is promised twice and '
                     'dom0\'s target is the same: only the order in which '
                     'waiting spawns are served differs.'),
-    num.FloatOpt('overtake_budget_s', default=60.0, min=0.0, max=86400.0,
+    num.FloatOpt('overtake_budget_s', default=600.0, min=0.0, max=86400.0,
                  help='With dispatch_policy shortest: how many seconds, in '
                       'all, a waiting spawn may be delayed by later spawns '
                       'served before it (their MiB over dom0\'s release '
@@ -136,16 +136,22 @@ xenballoon_opts = [
                       'and overtake_budget_pct both hold. The rate is '
                       'what dom0 released since the oldest waiting '
                       'spawn reserved, per second; until dom0 has '
-                      'released something since then it is unknown and '
-                      'nobody is overtaken. 60 s at the 2014 report\'s '
-                      '680 MiB/s is 40 GiB. 0: never overtaken (fifo).'),
-    num.FloatOpt('overtake_budget_pct', default=25.0, min=0.0, max=1000.0,
+                      'released something since then, the last rate '
+                      'measured is used (none yet: nobody is overtaken). '
+                      '600 s at the 2014 report\'s 680 MiB/s is 398 GiB. '
+                      'The defaults (600 s, 100 %) keep the mean time to '
+                      'ready within 1.05 x the offline optimum on the '
+                      'benchmark\'s mixed streams (60 s and 25 %: up to '
+                      '1.9 x, doc/benchmark.md). 0: never overtaken '
+                      '(fifo).'),
+    num.FloatOpt('overtake_budget_pct', default=100.0, min=0.0, max=1000.0,
                  help='With dispatch_policy shortest: later spawns served '
                       'before a waiting spawn total at most this percent of '
                       'its own MiB (at a steady release rate, this percent '
-                      'of its balloon time). A later spawn overtakes it '
-                      'only while this and overtake_budget_s both hold. 0: '
-                      'never overtaken (fifo).'),
+                      'of its balloon time: at 100, at most doubled). A '
+                      'later spawn overtakes it only while this and '
+                      'overtake_budget_s both hold. 0: never overtaken '
+                      '(fifo).'),
     num.IntOpt('free_headroom_mb', default=0, min=0, max=1 << 30,
                help='When no spawn is waiting, keep this many MiB free by '
                     'ballooning dom0 (never below dom0_min_memory_mb), so '

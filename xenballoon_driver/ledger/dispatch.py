@@ -10,9 +10,14 @@ from_free/from_dom0 split do not depend on the order: only which waiting
 spawn sees the free memory as its own first.
 
 ``fifo``: rank follows seq. ``shortest``: a new reservation goes ahead
-of the waiting ones it completes sooner than, walking back from the end
-of the queue, while each one passed keeps within its overtaking budget
-(``overtaken_mb``, stored on it: the MiB of later spawns served ahead).
+of the waiting ones that need more than it does, walking back from the
+end of the queue, while each one passed keeps within its overtaking
+budget (``overtaken_mb``, stored on it: the MiB of later spawns served
+ahead). Smallest need, not smallest still missing: free memory is not
+spent until a build starts, so the pool already released can go whole
+to a newcomer, and the one that needs least is the one it completes
+soonest (a 187 GiB guest arriving while a 398 GiB one has 240 GiB
+released is ready at once).
 """
 
 import dataclasses
@@ -33,8 +38,8 @@ HANDED = (arith.BUILDING, arith.STOPPED)
 class Policy:
     # The defaults are [xenballoon]'s (conf/xenballoon.py).
     name: str = SHORTEST
-    budget_s: float = 60.0
-    budget_pct: float = 25.0
+    budget_s: float = 600.0
+    budget_pct: float = 100.0
 
     @classmethod
     def from_conf(cls, conf):
@@ -62,14 +67,6 @@ def is_ahead(other, mine):
         return False
     return (mine is None or (mine['state'] == arith.RESERVED and
                              rank(other) < rank(mine)))
-
-
-def own_mb(state, key, usable_mb, allocated):
-    """Free MiB that entry ``key`` sees as its own, up to its need."""
-    entry = state['entries'][key]
-    ahead = arith.promised(state, allocated,
-                           lambda other: is_ahead(other, entry))
-    return max(0, min(entry['need_mb'], usable_mb - ahead))
 
 
 def release_rate(state, dom0_mb, now):
@@ -138,10 +135,8 @@ def place(state, key, snap, policy, now):
     passed = []
     for _rank, other in reversed(waiting):
         entry = state['entries'][other]
-        still = entry['need_mb'] - own_mb(state, other, snap.host.usable_mb,
-                                          snap.domains)
         left = budget_mb(entry, policy, rate) - new['need_mb']
-        if new['need_mb'] >= still or left < 0:
+        if new['need_mb'] >= entry['need_mb'] or left < 0:
             break
         passed.append((other, entry, left))
     if passed:

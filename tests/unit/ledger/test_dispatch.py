@@ -50,7 +50,7 @@ def free_for(ledger, host, res):
 
 def test_the_default_policy_is_shortest():
     ledger = ledger_mod.Ledger(ledger_mod.MemoryStorage(), 4096)
-    assert ledger.policy == dispatch.Policy('shortest', 60.0, 25.0)
+    assert ledger.policy == dispatch.Policy('shortest', 600.0, 100.0)
 
 
 def test_small_after_big_is_served_at_once_and_big_waits_its_mib():
@@ -225,7 +225,8 @@ def consistent(doc):
 
 def test_every_document_written_is_consistent():
     storage = RecordingStorage()
-    ledger = ledger_mod.Ledger(storage, 4096, dispatch.Policy())
+    ledger = ledger_mod.Ledger(storage, 4096,
+                               dispatch.Policy('shortest', 60.0, 25.0))
     host = Host()
     first = ledger.reserve(host, 'first', 30000)
     host.run(5)
