@@ -112,15 +112,23 @@ def table(results, label='scenario', extra=None):
 
 
 def check_budget(what, scenario, res, conf):
-    """Each request under shortest: ready by its fifo time + budget."""
-    rate = scenario.balloon.release_rate_mb_s
-    needs = {r.name: r.footprint_mb for r in scenario.requests}
+    """Each request under shortest: ready by its fifo time + budget.
+
+    The budget in seconds, overtake_budget_s: what bounds every request's
+    delay. Its own overtake_budget_pct bounds only the MiB of the spawns
+    that pass it; a request queued behind an earlier one that was passed
+    also waits out that one's delay (within the earlier one's budget),
+    which its own percent does not bound: stream-s1's vm-44 (37 GiB,
+    ready in 6 s in fifo) arrived with a 5 GiB and a 25 GiB guest behind
+    an overtaken big one and was ready after 83 s, past its own 100 %
+    (56 s at 680 MiB/s) and within 600 s.
+    """
     late, worst = [], None
     for name, fifo in res['fifo'].items():
         mine = res['shortest'][name]
         if fifo is None:
             continue
-        allowed = fifo + budget_s(needs[name], rate, conf) + BUDGET_SLACK_S
+        allowed = fifo + conf.xenballoon.overtake_budget_s + BUDGET_SLACK_S
         over = math.inf if mine is None else mine - allowed
         worst = over if worst is None else max(worst, over)
         if over > 1e-9:
@@ -164,9 +172,10 @@ def multi_checks(cases_results, conf):
         if w is not None:
             worst = w if worst is None else max(worst, w)
     checks.append((not misses, 'shortest: every multi-scenario request no '
-                   'later than its fifo time + its budget + %.0f s: %d '
-                   'late, worst excess %s s' % (BUDGET_SLACK_S, len(misses),
-                                                _f(worst)), misses))
+                   'later than its fifo time + overtake_budget_s %.0f s + '
+                   '%.0f s: %d late, worst excess %s s' % (
+                       conf.xenballoon.overtake_budget_s, BUDGET_SLACK_S,
+                       len(misses), _f(worst)), misses))
     return checks
 
 
@@ -193,8 +202,10 @@ def stream_checks(seed_results, conf):
                        []))
         late, worst = check_budget(label, scen, res, conf)
         checks.append((not late, '%s: no request later than its fifo time '
-                       '+ its budget + %.0f s: %d late, worst excess %s s'
-                       % (label, BUDGET_SLACK_S, len(late), _f(worst)),
+                       '+ overtake_budget_s %.0f s + %.0f s: %d late, worst '
+                       'excess %s s' % (label,
+                                        conf.xenballoon.overtake_budget_s,
+                                        BUDGET_SLACK_S, len(late), _f(worst)),
                        late))
     return checks
 

@@ -141,6 +141,24 @@ def test_budget_in_seconds_is_the_smaller_of_the_two(tools, conf):
     assert dispatch.budget_s(16384, 680.0, conf) == 0.0
 
 
+def test_every_request_is_held_to_the_budget_in_seconds(tools, conf):
+    dispatch = tools[2]
+    conf.flags(group='xenballoon', overtake_budget_s=60.0,
+               overtake_budget_pct=25.0)
+    res = {'fifo': {'big': 500.0, 'queued': 6.0, 'ahead': 10.0},
+           'shortest': {'big': 555.0, 'queued': 60.0, 'ahead': 73.0}}
+
+    class Scenario:
+        requests = []
+
+    # 'queued' is past its own 25 % (a 1 GiB guest's: 0.4 s) but within
+    # 60 s (+ the slack): behind an overtaken one, as the docstring says.
+    late, worst = dispatch.check_budget('s', Scenario, res, conf)
+    assert [line.split(':')[0] for line in late] == ['s/ahead']
+    assert worst == pytest.approx(73.0 - 10.0 - 60.0 -
+                                  dispatch.BUDGET_SLACK_S)
+
+
 def test_stats_and_percentile(tools):
     dispatch = tools[2]
     assert dispatch.stats([None, None]) == (None, None, None)
