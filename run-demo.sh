@@ -10,6 +10,11 @@ say() {
 }
 . tools/ensure-venv.sh
 ensure_venv
+if [ -f .venv ] && [ ! -d .venv ]; then
+  # A PEP 832 redirect file (tox 4.67+ writes one unless told not to).
+  say "replacing the .venv redirect file $(cat .venv) with a virtualenv"
+  rm -f .venv
+fi
 if [ ! -x .venv/bin/xenballoon ]; then
   say "creating the virtualenv .venv (first run only)"
   python3 -m venv .venv
