@@ -118,6 +118,31 @@ def test_a_failed_second_ask_keeps_waiting_for_the_first(sim):
     assert clean is True and 8.0 <= took <= 9.0 and len(asks) == 4
 
 
+def test_the_timeout_counts_from_the_ask_not_from_a_slow_first_look(sim):
+    # A look costing more than the timeout (xl list under QEMU: 1.35 s)
+    # must not get the guest destroyed before it was ever asked.
+    host = sim()
+    host.driver.spawn('vm1', GiB)
+    real_existing = host.backend.list_domains
+    asked = []
+    real_ask = host.backend.shutdown_domain
+
+    def slow_list():
+        host.clock.sleep(1.0)
+        return real_existing()
+    host.backend.list_domains = slow_list
+    host.backend.shutdown_domain = lambda name: (
+        asked.append(host.clock.now()), real_ask(name))
+    host.model.guest.shutdown_s = 0.2
+    clean, _took = timed(host, host.driver.power_off, 'vm1', timeout=0.5,
+                         retry_interval=0.2)
+    assert len(asked) == 1
+    # Asked, it went within the timeout; only the next look, 1 s later,
+    # sees it gone: clean, not destroyed.
+    assert clean is True
+    assert stopped(host)['state'] == 'stopped'
+
+
 def test_power_off_with_no_timeout_destroys_at_once(sim):
     host = sim()
     host.driver.spawn('vm1', 4 * GiB)
