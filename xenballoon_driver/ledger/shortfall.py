@@ -25,9 +25,9 @@ def top_up(state, res_id, want_mb, bound_mb, dom0_min_mb):
     entry = state['entries'].get(res_id)
     if entry is None or entry['state'] != arith.RESERVED:
         return 0
-    taken = (sum(e['from_dom0_mb'] for e in state['entries'].values()) +
-             state['headroom_from_dom0_mb'])
-    above_floor = state['baseline_mb'] - taken - dom0_min_mb
+    # dom0's derived target with no floor (arithmetic.target: the
+    # entries' and the headroom's shares), less the floor.
+    above_floor = arith.target(state, 0) - dom0_min_mb
     grant = max(0, min(want_mb, bound_mb - entry.get('topup_mb', 0),
                        above_floor))
     if grant:
