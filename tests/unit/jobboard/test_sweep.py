@@ -24,7 +24,7 @@ GiB = conftest.GiB
 
 
 class Board(fakes.Board):
-    """The fake board, listed; ``dead`` makes the next post die."""
+    """The fake board; ``dead`` makes the next post die."""
 
     dead = False
 
@@ -33,9 +33,6 @@ class Board(fakes.Board):
             self.dead = False
             raise Died()
         return super().post(name, book=book, details=details)
-
-    def iterjobs(self, only_unclaimed=False, ensure_fresh=False):
-        return iter(self.posted)
 
     def consume(self, job):
         self.posted.remove(job)
