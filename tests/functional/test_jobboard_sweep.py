@@ -4,8 +4,9 @@ On the real Redis and PostgreSQL:
 
 - ``xenballoon spawn --async`` killed (-9) at seeded random points of
   its run (fault_runner.py's counted events), one of them the last: just
-  after its flow was saved, before its job was posted. A second job is
-  posted for an intact spawn's flow. The host's conductor, started
+  after its flow was saved, before its job was posted (``xenballoon
+  jobs`` lists it NOT POSTED). A second job is posted for an intact
+  spawn's flow. The host's conductor, started
   then, sweeps (``[jobboard] sweep_grace_s = 0``): every saved spawn
   runs exactly once, the duplicate job is consumed without a run, the
   board ends empty and the host's state consistent.
@@ -97,6 +98,12 @@ def test_a_poster_killed_before_posting_is_swept_and_run_once(
         assert board.job_count == 2
     saved = host_flows(drv)
     assert 'spawn killed0' in saved.values()
+    # ``xenballoon jobs`` shows the flows saved and never posted.
+    rows = zygote.run(conf, 'jobs', '-f', 'json').json()
+    assert sorted((r['state'], r['name']) for r in rows) == sorted(
+        [('UNCLAIMED', 'spawn intact')] * 2 +
+        [('NOT POSTED', name) for name in saved.values()
+         if name != 'spawn intact'])
     conductor = jh.Conductor(conf, tmp_path / 'c.log').start()
     try:
         problems = jh.wait_finished([(drv, list(saved))], timeout=120)

@@ -45,9 +45,10 @@ jobboard_opts = [
                       'spawn" waiting for its job\'s result.'),
     num.FloatOpt('sweep_interval_s', default=60.0, min=1.0, max=86400.0,
                  help='Seconds between two sweeps by the conductor (the '
-                      'first at its start): a spawn whose flow was saved '
-                      'but whose job is not on the board (its poster died '
-                      'between the two steps) is posted again.'),
+                      'first at its start): a job\'s flow saved in the '
+                      'flow database whose job is not on the board (its '
+                      'poster died between the two steps, or Redis lost '
+                      'its data) is posted again.'),
     num.FloatOpt('sweep_grace_s', default=30.0, min=0.0, max=86400.0,
                  help='A sweep posts again only flows saved at least this '
                       'many seconds ago (their logbook\'s creation time, '

@@ -136,3 +136,13 @@ def rewrite(driver, flow_id, state=None, meta=None):
     detail.meta = dict(detail.meta, **(meta or {}))
     with contextlib.closing(driver.persistence.get_connection()) as conn:
         conn.update_flow_details(detail)
+
+
+@pytest.mark.parametrize('option, bad', [
+    ('sweep_interval_s', 0), ('sweep_interval_s', 86401),
+    ('sweep_grace_s', -1), ('sweep_grace_s', 86401)])
+def test_the_sweep_options_have_bounds(conf, option, bad):
+    assert (conf.jobboard.sweep_interval_s,
+            conf.jobboard.sweep_grace_s) == (60.0, 30.0)
+    with pytest.raises(ValueError):
+        conf.flags('jobboard', **{option: bad})
