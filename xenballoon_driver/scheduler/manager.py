@@ -32,6 +32,9 @@ from xenballoon_driver.scheduler import filters
 from xenballoon_driver.scheduler import host_state
 from xenballoon_driver.scheduler import weighers
 
+# A job's flow not read yet (None: read, and ended or gone).
+UNREAD = object()
+
 
 @dataclasses.dataclass
 class Selection:
@@ -54,7 +57,8 @@ class Scheduler:
         self.rng = rng or random.Random()
         self.boards = (board_mod.Boards(conf) if conf.jobboard.enabled
                        else None)
-        # {flow id: its DomainSpec; None once its flow ended or went}
+        # {host: {flow id of a job on its board: its DomainSpec; None
+        # once its flow ended or went}}, as place() last saw them.
         self._specs = {}
 
     @staticmethod
@@ -136,38 +140,45 @@ class Scheduler:
             state = host_state.HostState.from_resources(
                 name, driver.get_available_resource(name))
             board = self.boards.get(driver)
+            known, seen = self._specs.get(name, {}), {}
             with contextlib.closing(
                     driver.persistence.get_connection()) as conn:
                 for job in board.iterjobs():
-                    spec = self._pending_spec(conn, job, reserved)
+                    spec = self._pending_spec(conn, job, reserved, known,
+                                              seen)
                     if spec is not None:
                         state.count_posted(spec)
+            # Only what is on the board now: never more than the board.
+            self._specs[name] = seen
             states.append(state)
         return states
 
-    def _pending_spec(self, conn, job, reserved):
+    @staticmethod
+    def _pending_spec(conn, job, reserved, known, seen):
         """The DomainSpec of a spawn job not in ``reserved`` and not ended.
 
         A spec never changes, nor does an ended flow start again: both
-        are kept, so that a job's flow is read in full once, then only
-        its state.
+        are kept (``known``: the last call's, ``seen``: this call's), so
+        that a job's flow is read in full once, then its state only.
         """
         details = job.details or {}
         flow_id = details.get('flow_uuid')
         if (flow_id is None or flow_id in reserved or
-                details.get('factory') != spawn_flow.FLOW_NAME or
-                self._specs.get(flow_id, True) is None):
+                details.get('factory') != spawn_flow.FLOW_NAME):
             return None
-        cached = self._specs.get(flow_id)
+        cached = seen[flow_id] = known.get(flow_id, UNREAD)
+        if cached is None:
+            return None  # ended or gone at an earlier look
         try:
-            detail = conn.get_flow_details(flow_id, lazy=cached is not None)
+            detail = conn.get_flow_details(flow_id,
+                                           lazy=cached is not UNREAD)
         except tf_exceptions.NotFound:
             detail = None
         if detail is None or detail.state in listing.FINISHED:
-            self._specs[flow_id] = None  # gone or ended: counts nothing
+            seen[flow_id] = None  # counts nothing, now and later
             return None
-        if cached is None:
-            cached = self._specs[flow_id] = base.DomainSpec.from_dict(
+        if cached is UNREAD:
+            cached = seen[flow_id] = base.DomainSpec.from_dict(
                 registry.inputs(detail)[names.SPEC])
         return cached
 

@@ -105,6 +105,32 @@ def test_a_reserved_or_ended_job_counts_nothing(hosts, sched):
         0, available(hosts['a']))
 
 
+def test_a_jobs_flow_is_read_in_full_once_then_its_state_only(
+        hosts, sched, monkeypatch):
+    drv = hosts['a'].driver
+    one = {'a': drv}
+    (_, (_job, flow_id)), = sched.place(base.DomainSpec('vm1', 8 * GiB),
+                                        one)
+    lazy = []
+    real_connection = drv.persistence.get_connection
+
+    def get_connection():
+        conn = real_connection()
+        real_read = conn.get_flow_details
+
+        def read(uuid, **kw):
+            lazy.append(kw.get('lazy', False))
+            return real_read(uuid, **kw)
+        conn.get_flow_details = read
+        return conn
+    monkeypatch.setattr(drv.persistence, 'get_connection', get_connection)
+    counted = [sched.posted_host_states(one)[0].posted for _ in range(2)]
+    revert(drv, flow_id)
+    counted += [sched.posted_host_states(one)[0].posted for _ in range(2)]
+    # Ended at the third look: never read again.
+    assert (counted, lazy) == ([1, 1, 0, 0], [False, True, True])
+
+
 @pytest.mark.parametrize('when, times', [
     # Reserved after the ledger's entries were read, before the figures:
     # in the figures and counted as posted (twice, never zero times).
