@@ -126,6 +126,7 @@ def test_a_jobs_flow_is_read_in_full_once_then_its_state_only(
     monkeypatch.setattr(drv.persistence, 'get_connection', get_connection)
     counted = [sched.posted_host_states(one)[0].posted for _ in range(2)]
     revert(drv, flow_id)
+    del lazy[2:]  # revert's own read
     counted += [sched.posted_host_states(one)[0].posted for _ in range(2)]
     # Ended at the third look: never read again.
     assert (counted, lazy) == ([1, 1, 0, 0], [False, True, True])
