@@ -178,8 +178,14 @@ class Scheduler:
             seen[flow_id] = None  # counts nothing, now and later
             return None
         if cached is UNREAD:
-            cached = seen[flow_id] = base.DomainSpec.from_dict(
-                registry.inputs(detail)[names.SPEC])
+            try:
+                cached = base.DomainSpec.from_dict(
+                    registry.inputs(detail)[names.SPEC])
+            except (KeyError, TypeError, ValueError):
+                # A record with no usable spec: its spawn cannot reserve
+                # anything either; one bad job must not stop place().
+                cached = None
+            seen[flow_id] = cached
         return cached
 
     def close(self):
