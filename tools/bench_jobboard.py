@@ -16,7 +16,12 @@ dir and board, their flows in one scratch PostgreSQL database. In turn:
 3. disturbed: 4 hosts, 4 conductors; one big spawn on host 0 whose
    conductor is killed (-9) in the middle of its balloon wait; JOBS
    spawns posted by the reference scheduler; the killed conductor
-   started again; then Redis is restarted under the conductors.
+   started again; then Redis is restarted under the conductors;
+4. burst: 4 small hosts (64 GiB), no conductor running: one place()
+   call per guest until the hosts are full (each call sees the jobs of
+   the earlier ones on the boards), one more refused (NoValidHost);
+   then the conductors: none refused for memory, no host beyond what it
+   held.
 
 Checks, every run: 0 jobs lost (every flow finished, every board
 empty), 0 run twice (no flow started as new by two conductors), 0 MiB
@@ -46,6 +51,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from tests import conftest as top  # noqa: E402
 from tests.functional import jobboard_harness as jh  # noqa: E402
 from tests.functional import kill_harness as kh  # noqa: E402
+from xenballoon_driver import exception  # noqa: E402
 from xenballoon_driver.hypervisor import base  # noqa: E402
 from xenballoon_driver.jobboard import posting  # noqa: E402
 from xenballoon_driver.scheduler import manager  # noqa: E402
@@ -69,6 +75,10 @@ REDIS_TROUBLE = ('Transient job board failure', 'cannot refresh its claim',
                  'its claim was lost', 'Failed job')
 REDIS_DOWN_S = 8
 BIG_MB = 40 * GiB
+# The burst's hosts: 64 GiB each, about 20 guests of GUEST_MB.
+BURST_SCENARIO = dict(SCENARIO, host={
+    'total_mb': 64 * GiB, 'dom0_mb': 60 * GiB, 'dom0_low_mb': 1024,
+    'xen_mb': 0})
 
 
 class PrivateRedis:
@@ -101,11 +111,12 @@ class PrivateRedis:
 class Fleet:
     """Hosts host-0..n-1 under ``root``, a conductor each."""
 
-    def __init__(self, root, db_url, redis_url, count, tag):
+    def __init__(self, root, db_url, redis_url, count, tag,
+                 scenario=SCENARIO):
         prefix = jh.board_prefix()
         self.confs = [jh.write_host(
             root / ('%s-%d' % (tag, i)), db_url, prefix,
-            '%s-%d' % (tag, i), scenario=SCENARIO, time_scale=TIME_SCALE,
+            '%s-%d' % (tag, i), scenario=scenario, time_scale=TIME_SCALE,
             claim_expiry_s=3, redis_url=redis_url) for i in range(count)]
         self.drivers = [kh.driver(c) for c in self.confs]
         self.conductors = [jh.Conductor(c, root / ('%s-%d.log' % (tag, i)))
@@ -127,9 +138,8 @@ class Fleet:
         sched = manager.Scheduler(self.drivers[0].conf)
         by_host = {d.host: d for d in self.drivers}
         try:
-            # One request of ``count`` instances: they see each other (a
-            # posted job is seen by later calls only once its conductor
-            # has reserved, so separate calls would pile on one host).
+            # One request of ``count`` instances (as in earlier runs, so
+            # figures compare); burst() makes one place() call per guest.
             for pick, (_job, flow_id) in sched.place(
                     base.DomainSpec(name, GUEST_MB), by_host, count):
                 self.flows[pick.host].append(flow_id)
@@ -233,6 +243,55 @@ def disturbed(root, db_url, redis, jobs):
     return figures, problems
 
 
+def burst(root, db_url, redis_url):
+    """place() per guest, no conductor running, until the hosts are full.
+
+    Then the conductors run them all. Figures: calls, seconds per call,
+    whether one more was refused, guests beyond a host's room, spawns
+    refused for memory (reverted).
+    """
+    fleet = Fleet(root, db_url, redis_url, 4, 'burst',
+                  scenario=BURST_SCENARIO)
+    need = base.DomainSpec('x', GUEST_MB).footprint_mb
+    room = {d.host: d.get_available_resource()['xenballoon'][
+        'available_mb'] // need for d in fleet.drivers}
+    by_host = {d.host: d for d in fleet.drivers}
+    sched = manager.Scheduler(fleet.drivers[0].conf)
+    figures = {'room': sum(room.values())}
+    try:
+        start = time.monotonic()
+        for i in range(figures['room']):
+            (pick, (_job, flow_id)), = sched.place(
+                base.DomainSpec('b%d' % i, GUEST_MB), by_host)
+            fleet.flows[pick.host].append(flow_id)
+        figures['place_s'] = (time.monotonic() - start) / figures['room']
+        try:
+            sched.place(base.DomainSpec('over', GUEST_MB), by_host)
+            figures['one_more_refused'] = False
+        except exception.NoValidHost:
+            figures['one_more_refused'] = True
+    finally:
+        sched.close()
+    fleet.start()
+    try:
+        samples = jh.wait_finished(fleet.hosts(), timeout=600)
+    finally:
+        fleet.stop()
+    figures['beyond_room'] = sum(max(0, len(ids) - room[host])
+                                 for host, ids in fleet.flows.items())
+    figures['refused_nomem'] = sum(
+        1 for drv, ids in fleet.hosts()
+        for state in jh.flow_states(drv, ids).values()
+        if state == 'REVERTED')
+    problems = fleet.problems(samples)
+    if not figures['one_more_refused']:
+        problems.append('burst: a guest past the hosts\' room was placed')
+    if figures['beyond_room']:
+        problems.append('burst: %d guest(s) beyond a host\'s room'
+                        % figures['beyond_room'])
+    return figures, problems
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--jobs', type=int, default=200)
@@ -286,6 +345,15 @@ def main():
                   REDIS_DOWN_S,
                   figures['finished_when_redis_stopped'], args.jobs + 1,
                   figures['redis_failures_logged'], figures['jobs_per_s']))
+        figures, found = burst(root, db_url, redis.url)
+        out['burst'] = figures
+        problems += found
+        print('burst: %d place() calls with no conductor running, %.3f s '
+              'each; one more refused: %s; beyond a host\'s room: %d; '
+              'spawns refused for memory: %d' % (
+                  figures['room'], figures['place_s'],
+                  figures['one_more_refused'], figures['beyond_room'],
+                  figures['refused_nomem']))
     out['problems'] = problems
     print('problems: %d' % len(problems))
     for problem in problems[:20]:

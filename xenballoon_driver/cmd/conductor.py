@@ -9,6 +9,10 @@ claiming and suspends the job in progress at its next task boundary (a
 balloon wait runs to its end): the job goes back on the board, and the
 next conductor of the host goes on with its flow from there. A second
 signal cuts a balloon wait short (the spawn is reverted).
+
+Beside the loop, a sweep (jobboard/sweep.py) posts again, at start and
+every [jobboard] sweep_interval_s, the job of any flow of the host saved
+but never posted (its poster died between the two steps).
 """
 
 import argparse
@@ -26,6 +30,7 @@ from xenballoon_driver.cmd import state_dir
 from xenballoon_driver import exception
 from xenballoon_driver.jobboard import board as board_mod
 from xenballoon_driver.jobboard import conductor as conductor_mod
+from xenballoon_driver.jobboard import sweep
 
 LOG = logging.getLogger(__name__)
 
@@ -79,11 +84,19 @@ def run(args):
             '%s:%d' % (driver.host, os.getpid()), driver, board,
             conf.jobboard.poll_interval_s)
         _stop_on_signals(conductor)
+        # The first sweep before serving: what a dead poster left is on
+        # the board by the time the conductor says it serves it.
+        sweeper = sweep.Sweeper(conf, driver)
+        sweeper.once()
+        sweeper.start()
         sys.stderr.write('xenballoon-conductor: serving board %s on %s\n'
                          % (board.name, board_mod.where(conf)))
         sys.stderr.flush()
-        conductor.run(max_dispatches=args.max_jobs)
-        conductor.wait()
+        try:
+            conductor.run(max_dispatches=args.max_jobs)
+            conductor.wait()
+        finally:
+            sweeper.stop()
     LOG.info('Stopped after %d job(s)', conductor.ran)
     return 0
 

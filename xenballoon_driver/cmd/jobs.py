@@ -5,6 +5,9 @@ from xenballoon_driver import exception
 from xenballoon_driver.flows import listing
 from xenballoon_driver.jobboard import board as board_mod
 from xenballoon_driver.jobboard import posting
+from xenballoon_driver.jobboard import sweep
+
+NOT_POSTED = 'NOT POSTED'
 
 
 def jobboard_enabled(conf):
@@ -27,7 +30,9 @@ class ListJobs(base.Lister):
     """List the jobs on this host's board: who holds each, and its flow.
 
     state is the board's (UNCLAIMED, CLAIMED); owner the conductor that
-    holds the claim; flow_state the job's flow as stored.
+    holds the claim; flow_state the job's flow as stored. A job's flow
+    saved but on no job of the board (its poster died before posting:
+    the conductor's sweep posts it again) is listed as NOT POSTED.
     """
 
     COLUMNS = ('job_id', 'name', 'state', 'owner', 'flow_id',
@@ -49,4 +54,7 @@ class ListJobs(base.Lister):
                 rows.append((job.uuid, job.name, state, owner or '',
                              flow_id,
                              listing.state(detail) if detail else 'GONE'))
+            for book, detail in sweep.unposted(driver, board):
+                rows.append(('', book.name, NOT_POSTED, '', detail.uuid,
+                             listing.state(detail)))
         return self.COLUMNS, rows

@@ -43,6 +43,20 @@ jobboard_opts = [
                  help='Seconds between two looks at the board: the '
                       'conductor\'s wait for new jobs, and "xenballoon '
                       'spawn" waiting for its job\'s result.'),
+    num.FloatOpt('sweep_interval_s', default=60.0, min=1.0, max=86400.0,
+                 help='Seconds between two sweeps by the conductor (the '
+                      'first at its start): a job\'s flow saved in the '
+                      'flow database whose job is not on the board (its '
+                      'poster died between the two steps, or Redis lost '
+                      'its data) is posted again.'),
+    num.FloatOpt('sweep_grace_s', default=30.0, min=0.0, max=86400.0,
+                 help='A sweep posts again only flows saved at least this '
+                      'many seconds ago (their logbook\'s creation time, '
+                      'set by the poster\'s clock), so that a poster '
+                      'still between saving and posting is left to post '
+                      'its job itself. A duplicate job is harmless (the '
+                      'flow runs once); keep this above the hosts\' clock '
+                      'skew.'),
 ]
 
 

@@ -113,3 +113,16 @@ def outcome(driver, detail):
     why = (detail.meta or {}).get('discarded', 'reverted')
     raise exception.XenBalloonException(
         'The job\'s flow %s ended REVERTED (%s)' % (detail.uuid, why))
+
+
+def post_again(board, book, detail):
+    """Post a job for a flow saved already (jobboard/sweep.py); the job.
+
+    The job carries what post() gave it, read back from the flow's record.
+    """
+    record = detail.meta or {}
+    return board.post(book.name, book=book,
+                      details={'flow_uuid': detail.uuid,
+                               'factory': record.get('factory'),
+                               'args': record.get('args') or {},
+                               'host': record.get('host')})

@@ -29,6 +29,9 @@ class HostState:
     vcpus_used: int = 0
     # Requests placed on this state since it was read from the host.
     placed: int = 0
+    # Spawn jobs on the host's board whose flow had not reserved yet when
+    # the state was read (Scheduler.place counts them in).
+    posted: int = 0
 
     @classmethod
     def from_resources(cls, name, resources):
@@ -64,6 +67,15 @@ class HostState:
         self.promise_mb(spec.footprint_mb)
         self.vcpus_used += spec.vcpus
         self.placed += 1
+
+    def count_posted(self, spec):
+        """Account for a posted spawn of ``spec`` its ledger lacks yet.
+
+        As consume_from_request: its conductor's reserve will take it.
+        """
+        self.promise_mb(spec.footprint_mb)
+        self.vcpus_used += spec.vcpus
+        self.posted += 1
 
     def promise_mb(self, need):
         """Account for ``need`` MiB promised since the host's report."""

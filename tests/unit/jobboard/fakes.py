@@ -1,7 +1,7 @@
 """A board and jobs in memory, shaped as taskflow's Redis ones are used.
 
-What the code under test calls on them: post, claim, claim_expiry_s;
-a job's uuid, name, details, book and extend_expiry.
+What the code under test calls on them: post, claim, iterjobs,
+claim_expiry_s; a job's uuid, name, details, book and extend_expiry.
 """
 
 import contextlib
@@ -47,6 +47,10 @@ class Board:
 
     def claim(self, job, who, expiry=None):
         self.claims.append((job.uuid, who))
+
+    def iterjobs(self, only_unclaimed=False, ensure_fresh=False):
+        """The jobs posted, claimed or not (none is ever consumed here)."""
+        return iter(list(self.posted))
 
 
 class Boards:
