@@ -240,5 +240,5 @@ class DestroySignalled(_SignalExit, XenBalloonException):
 
 
 class JobWaitSignalled(_SignalExit, XenBalloonException):
-    msg_fmt = ('%(signal)s: stopped waiting for the spawn of %(name)s; its '
-               'job %(job)s goes on (see "xenballoon jobs")')
+    msg_fmt = ('%(signal)s: stopped waiting for the %(what)s of %(name)s; '
+               'its job %(job)s goes on (see "xenballoon jobs")')

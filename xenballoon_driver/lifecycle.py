@@ -64,6 +64,24 @@ def _run(driver, factory, store, request):
         driver.keep_headroom()
 
 
+def destroy_check(driver, name):
+    """Refuse a destroy the destroy flow would refuse, before storing it.
+
+    DomainBusy while a spawn of ``name`` runs; DomainNotFound when
+    neither the ledger nor the host knows it (the flow's own checks,
+    under the ledger's lock, stay).
+    """
+    validation.domain_name(name)
+    mine = [e for e in driver.ledger.entries().values()
+            if e['name'] == name]
+    if any(e['state'] in (ledger_mod.RESERVED, ledger_mod.BUILDING)
+           for e in mine):
+        raise exception.DomainBusy(name=name)
+    if not any(e['state'] in (DOMAIN, STOPPED) for e in mine) and (
+            name not in driver.ledger.debts()[1]):
+        driver.backend.domain_info(name)  # DomainNotFound if not there
+
+
 def saved_path(driver, name):
     """Where a suspend of ``name`` keeps its memory."""
     state_dir = os.path.expanduser(driver.conf.xenballoon.state_dir)
@@ -71,12 +89,18 @@ def saved_path(driver, name):
                         '%s.save' % name)
 
 
-def power_off(driver, name, timeout=0, retry_interval=0, save_path=None):
+def power_off_store(driver, name, timeout=0, retry_interval=0,
+                    save_path=None):
+    """The checked inputs of a power-off (suspend: ``save_path``) flow.
+
+    None when the guest is stopped already (nothing to run). Checked
+    before any flow is stored, whether it runs here or as a job.
+    """
     timeout = _seconds(timeout, 'shutdown timeout')
     retry_interval = _seconds(retry_interval, 'shutdown retry interval')
     entry = _guest(driver, name)
     if entry['state'] == STOPPED and 'stopping' not in entry:
-        return True  # stopped already
+        return None  # stopped already
     if not entry.get('spec'):
         # Stopped, it could never start again: refused while it runs.
         raise exception.InvalidInput(
@@ -84,25 +108,44 @@ def power_off(driver, name, timeout=0, retry_interval=0, save_path=None):
             reason='its ledger entry was written by an older release and '
                    'keeps no spec to start it again from; it is left '
                    'running')
-    results = _run(driver, power_off_flow.FLOW_NAME, {
-        names.NAME: name, names.TIMEOUT: timeout,
-        names.RETRY_INTERVAL: retry_interval, names.SAVE_PATH: save_path},
-        '%s %s' % ('suspend' if save_path else 'power-off', name))
+    return {names.NAME: name, names.TIMEOUT: timeout,
+            names.RETRY_INTERVAL: retry_interval, names.SAVE_PATH: save_path}
+
+
+def power_off(driver, name, timeout=0, retry_interval=0, save_path=None):
+    store = power_off_store(driver, name, timeout, retry_interval, save_path)
+    if store is None:
+        return True
+    results = _run(driver, power_off_flow.FLOW_NAME, store, '%s %s' % (
+        'suspend' if save_path else 'power-off', name))
     return results[names.POWER_OFF]['clean']
 
 
-def power_on(driver, name):
+def power_on_plan(driver, name):
+    """What a power-on of ``name`` must do: (what, info).
+
+    ('running', its DomainInfo): nothing. ('gone', None): running in the
+    ledger but not on the host (the host rebooted, the guest crashed):
+    marked stopped, then started. ('stopped', None): started.
+    """
     if _guest(driver, name)['state'] == DOMAIN:
         try:
-            return driver.backend.domain_info(name)
+            return 'running', driver.backend.domain_info(name)
         except exception.DomainNotFound:
-            # Gone without a power-off (the host rebooted, the guest
-            # crashed): stopped in the ledger first, then started as any
-            # stopped guest is (Nova's resume_state_on_host_boot).
-            LOG.warning('Guest %s is not on the host although it was '
-                        'running: marking it stopped, then starting it',
-                        name)
-            power_off(driver, name)
+            return 'gone', None
+    return 'stopped', None
+
+
+def power_on(driver, name):
+    what, info = power_on_plan(driver, name)
+    if what == 'running':
+        return info
+    if what == 'gone':
+        # Nova's resume_state_on_host_boot: stopped in the ledger first,
+        # then started as any stopped guest is.
+        LOG.warning('Guest %s is not on the host although it was '
+                    'running: marking it stopped, then starting it', name)
+        power_off(driver, name)
     results = _run(driver, power_on_flow.FLOW_NAME, {names.NAME: name},
                    'power-on %s' % name)
     return base.DomainInfo(**results[names.DOMAIN])
@@ -138,12 +181,8 @@ def unpause(driver, name):
     return driver.backend.domain_info(name)
 
 
-def suspend(driver, name):
-    """Save the guest's memory to disk and stop it.
-
-    Its memory stays reserved. Unsupported (and nothing changed) if the
-    backend cannot.
-    """
+def suspend_check(driver, name):
+    """None if ``name`` may be suspended; its info if it is already."""
     entry = _guest(driver, name)
     if entry['state'] == STOPPED and entry.get('saved'):
         return stopped_info(entry)
@@ -151,17 +190,38 @@ def suspend(driver, name):
         raise exception.InvalidInput(
             what='suspend of %s' % name,
             reason='it is stopped; power it on first')
+    return None
+
+
+def suspend(driver, name):
+    """Save the guest's memory to disk and stop it.
+
+    Its memory stays reserved. Unsupported (and nothing changed) if the
+    backend cannot.
+    """
+    info = suspend_check(driver, name)
+    if info is not None:
+        return info
     power_off(driver, name, save_path=saved_path(driver, name))
     return stopped_info(_guest(driver, name))
 
 
-def resume(driver, name):
+def resume_check(driver, name):
     entry = _guest(driver, name)
     if entry['state'] == STOPPED and not entry.get('saved'):
         raise exception.InvalidInput(
             what='resume of %s' % name,
             reason='it is powered off, not suspended; power it on')
+
+
+def resume(driver, name):
+    resume_check(driver, name)
     return power_on(driver, name)
+
+
+def guest_info(driver, name):
+    """A stopped or suspended guest's info, read from the ledger."""
+    return stopped_info(_guest(driver, name))
 
 
 def stopped_info(entry):

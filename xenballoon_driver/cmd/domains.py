@@ -2,14 +2,17 @@
 
 import dataclasses
 
+from xenballoon_driver.cmd import as_job
 from xenballoon_driver.cmd import base
 from xenballoon_driver.cmd import jobs
 from xenballoon_driver.cmd import progress
 from xenballoon_driver.cmd import signals
 from xenballoon_driver import exception
+from xenballoon_driver.flows import destroy as destroy_flow
 from xenballoon_driver.flows import names as names_mod
-from xenballoon_driver.jobboard import board as board_mod
+from xenballoon_driver.flows import spawn as spawn_flow
 from xenballoon_driver.jobboard import posting
+from xenballoon_driver import lifecycle
 from xenballoon_driver import validation
 
 
@@ -40,11 +43,7 @@ class Spawn(base.ShowOne):
         parser.add_argument('--type', dest='guest_type', default='pv',
                             choices=validation.GUEST_TYPES,
                             help='guest type (sets Xen\'s overhead)')
-        parser.add_argument('--async', dest='post_only',
-                            action='store_true',
-                            help='with [jobboard] enabled: post the job, '
-                                 'print its id and return')
-        return parser
+        return as_job.add_async(parser)
 
     def take_action(self, parsed_args):
         if self.conf().jobboard.enabled:
@@ -91,18 +90,12 @@ class Spawn(base.ShowOne):
                                       parsed_args.guest_type)
             clock = driver.backend.clock
             started = clock.now()
-            with board_mod.connected(self.conf(), driver.host,
-                                     driver.persistence) as board:
-                job, flow_id = posting.post_spawn(driver, board, spec)
-            if parsed_args.post_only:
-                return (('job_id', 'flow_id', 'name'),
-                        (job.uuid, flow_id, spec.name))
-            results = posting.wait(
-                driver, flow_id, self.conf().jobboard.poll_interval_s,
-                stop=received.event)
+            job, flow_id, results = as_job.post_and_wait(
+                self, driver, received, parsed_args.post_only,
+                spawn_flow.FLOW_NAME, {names_mod.SPEC: spec.to_dict()},
+                'spawn', spec.name)
         if results is None:
-            raise exception.JobWaitSignalled(name=spec.name, job=job.uuid,
-                                             **received.details())
+            return as_job.posted(job, flow_id, spec.name)
         row = dict(results[names_mod.DOMAIN])
         row['ready_after_s'] = round(clock.now() - started, 2)
         row['job_id'] = job.uuid
@@ -110,7 +103,7 @@ class Spawn(base.ShowOne):
         return keys, [row[k] for k in keys]
 
 
-class Destroy(base.ShowOne):
+class Destroy(as_job.JobCommand):
     """Destroy a guest; dom0 grows back if reinflate_on_destroy is set.
 
     Exits 2 on bad input, 6 when there is no such guest, 7 when the
@@ -119,22 +112,29 @@ class Destroy(base.ShowOne):
     SIGHUP and SIGTERM do not cut a destroy in half: it finishes, then
     the command exits 128 + the signal's number (130, 129, 143). With
     -v, a line on stderr says when the destroy starts.
+
+    With [jobboard] enabled the destroy is posted as a job for the
+    host's xenballoon-conductor, once the guest is known there: --async
+    prints the job's id at once; without it the command waits for the
+    job's result (a signal then stops the wait only: the job goes on).
     """
 
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument('name', help='domain name')
-        return parser
+    def _say(self, name):
+        if self.app.options.verbose_level > 0:
+            self.app.stderr.write('destroy: destroying %s\n' % name)
+            self.app.stderr.flush()
 
-    def take_action(self, parsed_args):
+    @staticmethod
+    def _row(name, target):
+        return ('name', 'dom0_target_mb'), (name, target)
+
+    def direct(self, parsed_args):
         name = parsed_args.name
         # A destroy is short and must not be cut in half: a signal waits
         # until its flow has finished.
         with signals.caught() as received:
             driver = self.driver()
-            if self.app.options.verbose_level > 0:
-                self.app.stderr.write('destroy: destroying %s\n' % name)
-                self.app.stderr.flush()
+            self._say(name)
             try:
                 target = driver.destroy(name)
             except exception.XenBalloonException as err:
@@ -146,7 +146,17 @@ class Destroy(base.ShowOne):
         if received.event.is_set():
             raise exception.DestroySignalled(name=name, outcome=outcome,
                                              **received.details())
-        return ('name', 'dom0_target_mb'), (name, target)
+        return self._row(name, target)
+
+    def plan(self, driver, parsed_args):
+        name = parsed_args.name
+        lifecycle.destroy_check(driver, name)
+        self._say(name)
+        return as_job.Plan(
+            destroy_flow.FLOW_NAME, {names_mod.NAME: name}, 'destroy',
+            lambda results: self._row(
+                name, results[names_mod.DOM0_TARGET_AFTER]),
+            args={'reinflate': driver.conf.xenballoon.reinflate_on_destroy})
 
 
 class ListDomains(base.Lister):

@@ -18,6 +18,7 @@ from xenballoon_driver import exception
 from xenballoon_driver.flows import destroy
 from xenballoon_driver.flows import power_off
 from xenballoon_driver.flows import power_on
+from xenballoon_driver.flows import reboot
 from xenballoon_driver.flows import spawn
 
 INJECTOR = tf_storage.Storage.injector_name
@@ -43,12 +44,18 @@ def _power_on(driver, recovering=False):
                              driver.conf.xenballoon, recovering)
 
 
+def _reboot(driver, recovering=False):
+    return reboot.get_flow(driver.backend, driver.ledger,
+                           driver.conf.xenballoon, recovering)
+
+
 # Names are stored in every flow record: never rename one.
 FACTORIES = {
     spawn.FLOW_NAME: _spawn,
     destroy.FLOW_NAME: _destroy,
     power_off.FLOW_NAME: _power_off,
     power_on.FLOW_NAME: _power_on,
+    reboot.FLOW_NAME: _reboot,
 }
 
 
