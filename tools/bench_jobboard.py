@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Scale run of the jobboard: conductors, Redis and PostgreSQL for real.
+"""Scale run of the jobboard: conductors, Redis or etcd, PostgreSQL for real.
 
 What ``tox -e scale`` runs (issue 14). Needs PostgreSQL on 127.0.0.1
 (user postgres, trust) and a redis-server binary: it starts a private
 redis-server (port 6391, append-only file in a scratch dir) so that it
-may restart it, the machine's Redis being a shared service. Simulated
+may restart it, the machine's Redis being a shared service; with
+``--backend etcd``, a private etcd instead (free ports, scratch data dir:
+tests/etcd_server.py; apt-get install etcd-server). Simulated
 hosts run on the scaled clock (time_scale 100), each with its own state
 dir and board, their flows in one scratch PostgreSQL database. In turn:
 
@@ -16,7 +18,8 @@ dir and board, their flows in one scratch PostgreSQL database. In turn:
 3. disturbed: 4 hosts, 4 conductors; one big spawn on host 0 whose
    conductor is killed (-9) in the middle of its balloon wait; JOBS
    spawns posted by the reference scheduler; the killed conductor
-   started again; then Redis is restarted under the conductors;
+   started again; then Redis (or etcd) is restarted under the
+   conductors;
 4. burst: 4 small hosts (64 GiB), no conductor running: one place()
    call per guest until the hosts are full (each call sees the jobs of
    the earlier ones on the boards), one more refused (NoValidHost);
@@ -31,7 +34,7 @@ consistent at the end).
 Prints the figures; exits 1 if a check fails.
 
     python tools/bench_jobboard.py [--jobs N] [--json FILE]
-                                   [--skip-missing]
+                                   [--backend redis|etcd] [--skip-missing]
 """
 
 import argparse
@@ -49,6 +52,7 @@ import pytest
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from tests import conftest as top  # noqa: E402
+from tests import etcd_server  # noqa: E402
 from tests.functional import jobboard_harness as jh  # noqa: E402
 from tests.functional import kill_harness as kh  # noqa: E402
 from xenballoon_driver import exception  # noqa: E402
@@ -69,11 +73,7 @@ SCENARIO = {
     'build': {'populate_rate_mb_s': 8192},
 }
 GUEST_MB = 3 * GiB
-# What the conductors log when the board's Redis is away: taskflow's
-# loop, and ours refreshing a claim.
-REDIS_TROUBLE = ('Transient job board failure', 'cannot refresh its claim',
-                 'its claim was lost', 'Failed job')
-REDIS_DOWN_S = 8
+DOWN_S = 8
 BIG_MB = 40 * GiB
 # The burst's hosts: 64 GiB each, about 20 guests of GUEST_MB.
 BURST_SCENARIO = dict(SCENARIO, host={
@@ -111,13 +111,13 @@ class PrivateRedis:
 class Fleet:
     """Hosts host-0..n-1 under ``root``, a conductor each."""
 
-    def __init__(self, root, db_url, redis_url, count, tag,
+    def __init__(self, root, db_url, board, count, tag,
                  scenario=SCENARIO):
         prefix = jh.board_prefix()
         self.confs = [jh.write_host(
             root / ('%s-%d' % (tag, i)), db_url, prefix,
             '%s-%d' % (tag, i), scenario=scenario, time_scale=TIME_SCALE,
-            claim_expiry_s=3, redis_url=redis_url) for i in range(count)]
+            claim_expiry_s=3, **board) for i in range(count)]
         self.drivers = [kh.driver(c) for c in self.confs]
         self.conductors = [jh.Conductor(c, root / ('%s-%d.log' % (tag, i)))
                            for i, c in enumerate(self.confs)]
@@ -163,13 +163,13 @@ class Fleet:
         return found
 
 
-def overhead(root, db_url, redis_url, count):
+def overhead(root, db_url, board, count):
     """(mean s per spawn through the board, mean s in-process).
 
     Alternated, one of each in turn, so that the machine's load drifts
     the same for both.
     """
-    fleet = Fleet(root, db_url, redis_url, 1, 'ovh')
+    fleet = Fleet(root, db_url, board, 1, 'ovh')
     twin = kh.driver(jh.write_host(root / 'twin', db_url, 'twin', 'twin',
                                    scenario=SCENARIO,
                                    time_scale=TIME_SCALE))
@@ -190,8 +190,8 @@ def overhead(root, db_url, redis_url, count):
     return board_s / count, direct_s / count
 
 
-def throughput(root, db_url, redis_url, hosts, jobs):
-    fleet = Fleet(root, db_url, redis_url, hosts, 'tp%d' % hosts)
+def throughput(root, db_url, board, hosts, jobs):
+    fleet = Fleet(root, db_url, board, hosts, 'tp%d' % hosts)
     fleet.start()
     try:
         start = time.monotonic()
@@ -204,8 +204,8 @@ def throughput(root, db_url, redis_url, hosts, jobs):
     return rate, figures, fleet.problems(samples)
 
 
-def disturbed(root, db_url, redis, jobs):
-    fleet = Fleet(root, db_url, redis.url, 4, 'dist')
+def disturbed(root, db_url, server, board, jobs):
+    fleet = Fleet(root, db_url, board, 4, 'dist')
     fleet.start()
     figures = {}
     try:
@@ -220,37 +220,37 @@ def disturbed(root, db_url, redis, jobs):
         # behind it on host 0's board meanwhile.
         fleet.schedule(jobs, 'd')
         fleet.conductors[0].start()
-        time.sleep(1.0)  # let the fleet run into the Redis restart
-        redis.stop()
-        figures['finished_when_redis_stopped'] = sum(
+        time.sleep(1.0)  # let the fleet run into the server's restart
+        server.stop()
+        figures['finished_when_board_stopped'] = sum(
             1 for drv, ids in fleet.hosts()
             for state in jh.flow_states(drv, ids).values()
             if state in kh.FINISHED)
         # Longer than redis-py's own retries and the claims' expiry.
-        time.sleep(REDIS_DOWN_S)
-        redis.start()
+        time.sleep(DOWN_S)
+        server.start()
         samples = jh.wait_finished(fleet.hosts(), timeout=600)
         figures['jobs_per_s'] = (jobs + 1) / (time.monotonic() - start)
     finally:
         figures['conductor_exits'] = fleet.stop()
-    # Evidence that the conductors met the Redis restart and got over it.
-    figures['redis_failures_logged'] = sum(
+    # Evidence that the conductors met the restart and got over it.
+    figures['board_failures_logged'] = sum(
         c.log().count(words) for c in fleet.conductors
-        for words in REDIS_TROUBLE)
+        for words in jh.BOARD_TROUBLE)
     # The killed spawn is finished or reverted, as its point allows.
     problems = fleet.problems(samples, may_revert={killed})
     figures['killed_flow'] = jh.flow_states(drv0, [killed])[killed]
     return figures, problems
 
 
-def burst(root, db_url, redis_url):
+def burst(root, db_url, board):
     """place() per guest, no conductor running, until the hosts are full.
 
     Then the conductors run them all. Figures: calls, seconds per call,
     whether one more was refused, guests beyond a host's room, spawns
     refused for memory (reverted).
     """
-    fleet = Fleet(root, db_url, redis_url, 4, 'burst',
+    fleet = Fleet(root, db_url, board, 4, 'burst',
                   scenario=BURST_SCENARIO)
     need = base.DomainSpec('x', GUEST_MB).footprint_mb
     room = {d.host: d.get_available_resource()['xenballoon'][
@@ -297,15 +297,24 @@ def main():
     parser.add_argument('--jobs', type=int, default=200)
     parser.add_argument('--overhead-spawns', type=int, default=20)
     parser.add_argument('--json')
+    parser.add_argument('--backend', choices=('redis', 'etcd'),
+                        default='redis', help='the board (default: redis)')
     parser.add_argument('--skip-missing', action='store_true',
-                        help='exit 0, saying why, without redis-server or '
-                             'PostgreSQL (tox -e bench)')
+                        help='exit 0, saying why, without the board\'s '
+                             'server binary or PostgreSQL (tox -e bench)')
     args = parser.parse_args()
     missing = None
-    if shutil.which('redis-server') is None:
+    if args.backend == 'etcd':
+        missing = etcd_server.problem()
+    elif shutil.which('redis-server') is None:
         missing = 'no redis-server binary (apt-get install redis-server)'
     root = pathlib.Path(tempfile.mkdtemp(prefix='xb-scale-'))
-    redis = PrivateRedis(root)
+    if args.backend == 'etcd':
+        (root / 'etcd').mkdir()
+        server = etcd_server.Server(str(root / 'etcd'))
+    else:
+        server = PrivateRedis(root)
+    board = {'backend': args.backend, 'board_url': server.url}
     out = {}
     with contextlib.ExitStack() as stack:
         try:
@@ -316,9 +325,9 @@ def main():
             print('bench_jobboard: skipped: %s' % err)
             shutil.rmtree(root, ignore_errors=True)
             return 0 if args.skip_missing else 1
-        redis.start()
-        stack.callback(redis.stop)
-        board_s, direct_s = overhead(root, db_url, redis.url,
+        server.start()
+        stack.callback(server.stop)
+        board_s, direct_s = overhead(root, db_url, board,
                                      args.overhead_spawns)
         out['overhead'] = {'board_s': board_s, 'in_process_s': direct_s,
                            'jobboard_s': board_s - direct_s}
@@ -327,25 +336,26 @@ def main():
                   board_s, direct_s, board_s - direct_s))
         problems = []
         for hosts in (1, 4):
-            rate, spread, found = throughput(root, db_url, redis.url,
+            rate, spread, found = throughput(root, db_url, board,
                                              hosts, args.jobs)
             out['jobs_per_s_%d' % hosts] = rate
             problems += found
             print('%d conductor(s), %d host(s), %d jobs: %.1f jobs/s '
                   '(jobs per host: %s)' % (hosts, hosts, args.jobs, rate,
                                            sorted(spread.values())))
-        figures, found = disturbed(root, db_url, redis, args.jobs)
+        figures, found = disturbed(root, db_url, server, board,
+                                   args.jobs)
         out['disturbed'] = figures
         problems += found
         print('disturbed: kill -9 in a balloon wait at %s MiB (the flow '
-              'then %s); Redis '
+              'then %s); %s '
               'down %d s when %d of %d jobs had finished (%d failures '
               'logged by the conductors); %.1f jobs/s' % (
                   figures['killed_at_mb'], figures['killed_flow'],
-                  REDIS_DOWN_S,
-                  figures['finished_when_redis_stopped'], args.jobs + 1,
-                  figures['redis_failures_logged'], figures['jobs_per_s']))
-        figures, found = burst(root, db_url, redis.url)
+                  args.backend, DOWN_S,
+                  figures['finished_when_board_stopped'], args.jobs + 1,
+                  figures['board_failures_logged'], figures['jobs_per_s']))
+        figures, found = burst(root, db_url, board)
         out['burst'] = figures
         problems += found
         print('burst: %d place() calls with no conductor running, %.3f s '

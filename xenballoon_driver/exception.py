@@ -201,7 +201,8 @@ class StorageError(XenBalloonException):
 
 class JobboardUnavailable(XenBalloonException):
     msg_fmt = ('Cannot use the jobboard at %(where)s: %(reason)s; start '
-               'Redis there or fix [jobboard] url')
+               'its server (Redis or etcd, [jobboard] backend) there or '
+               'fix [jobboard] url')
     exit_code = EXIT_STORAGE
 
 

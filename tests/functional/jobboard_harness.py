@@ -1,7 +1,7 @@
 """What the jobboard tests and tools/bench_jobboard.py share.
 
 Simulated hosts whose config enables the jobboard (a board name of their
-own on the given Redis, flows in the given database), conductor
+own on the given Redis or etcd, flows in the given database), conductor
 processes started and killed, and the checks: every posted flow
 finished, none run twice, every host's memory accounted for.
 """
@@ -25,6 +25,10 @@ from xenballoon_driver.jobboard import posting
 
 REDIS_URL = os.environ.get('XENBALLOON_REDIS_URL', 'redis://127.0.0.1:6379')
 CONDUCTOR = (sys.executable, '-m', 'xenballoon_driver.cmd.conductor', '-v')
+# What a conductor logs when its board's server is away: taskflow's
+# loop, and ours refreshing a claim.
+BOARD_TROUBLE = ('Transient job board failure', 'cannot refresh its claim',
+                 'its claim was lost', 'Failed job')
 NEW_RE = re.compile(r'Job \S+: running flow (\w+) as new')
 READY = 'xenballoon-conductor: serving board'
 
@@ -40,14 +44,16 @@ def redis_problem(url=REDIS_URL):
 
 
 def write_host(root, db_url, prefix, host_name, scenario=None,
-               time_scale=10, claim_expiry_s=2, redis_url=REDIS_URL):
+               time_scale=10, claim_expiry_s=2, board_url=REDIS_URL,
+               backend='redis'):
     """A jobboard-enabled simulated host; its config file's path."""
     conf = kh.write_host(root, db_url, scenario or kh.small_scenario(),
                          host_name=host_name, time_scale=time_scale)
     with open(conf, 'a') as out:
-        out.write('[jobboard]\nenabled = true\nurl = %s\nboard_name = '
-                  '%s-{host}\nclaim_expiry_s = %s\npoll_interval_s = 0.05\n'
-                  % (redis_url, prefix, claim_expiry_s))
+        out.write('[jobboard]\nenabled = true\nbackend = %s\nurl = %s\n'
+                  'board_name = %s-{host}\nclaim_expiry_s = %s\n'
+                  'poll_interval_s = 0.05\n'
+                  % (backend, board_url, prefix, claim_expiry_s))
     return conf
 
 

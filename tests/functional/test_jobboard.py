@@ -1,4 +1,4 @@
-"""Two hosts' conductors on the real Redis and PostgreSQL; one killed.
+"""Two hosts' conductors on a real board and PostgreSQL; one killed.
 
 Host A and host B (each its own simulated host, state dir and board)
 keep their flows in one PostgreSQL database; a xenballoon-conductor
@@ -9,8 +9,10 @@ flow finished or reverted. Then: no job lost (every flow finished, every
 board empty), none run twice, and on both hosts ledger + guests + Xen
 never above the total (sampled throughout) and consistent at the end.
 
-Skips without Redis or PostgreSQL (fails with
-XENBALLOON_REQUIRE_SERVICES=1).
+The board is the machine's Redis, or a private etcd (tests/etcd_server.py)
+for the tests run on both backends and for etcd restarted under a
+conductor. Skips without Redis, the etcd binary or PostgreSQL (fails
+with XENBALLOON_REQUIRE_SERVICES=1).
 """
 
 import time
@@ -18,6 +20,7 @@ import time
 import pytest
 
 from tests import conftest as top
+from tests import etcd_server
 from tests.functional import base
 from tests.functional import jobboard_harness as jh
 from tests.functional import kill_harness as kh
@@ -48,12 +51,30 @@ def redis_url():
     return jh.REDIS_URL
 
 
-def test_conductor_killed_in_a_balloon_wait(pg_url, redis_url, tmp_path,
+@pytest.fixture(scope='module')
+def etcd():
+    with etcd_server.running() as server:
+        yield server
+
+
+@pytest.fixture(params=['redis', 'etcd'])
+def board(request):
+    """The board's options for jh.write_host, on each backend in turn."""
+    if request.param == 'redis':
+        return {'backend': 'redis',
+                'board_url': request.getfixturevalue('redis_url')}
+    return {'backend': 'etcd',
+            'board_url': request.getfixturevalue('etcd').url}
+
+
+def test_conductor_killed_in_a_balloon_wait(pg_url, board, tmp_path,
                                             request):
     rng = kh.case_random(request.node.name)
     fraction = rng.uniform(0.1, 0.7)
     prefix = jh.board_prefix()
-    confs = {h: jh.write_host(tmp_path / h, pg_url, prefix, 'host-' + h)
+    # A host name per backend: both runs keep their flows in one database.
+    confs = {h: jh.write_host(tmp_path / h, pg_url, prefix,
+                              'host-%s-%s' % (h, board['backend']), **board)
              for h in SPAWNS}
     drivers = {h: kh.driver(c) for h, c in confs.items()}
     conductors = {h: jh.Conductor(c, tmp_path / ('%s.log' % h)).start()
@@ -183,7 +204,7 @@ def test_no_redis_is_one_clear_error_and_nothing_stored(tmp_path):
     # Port 1: nothing listens there. No flow is saved, nothing posted.
     db = 'sqlite:///%s' % (tmp_path / 'flows.sqlite')
     conf = jh.write_host(tmp_path / 'f', db, 'xbtest', 'host-f',
-                         redis_url='redis://127.0.0.1:1')
+                         board_url='redis://127.0.0.1:1')
     for args in (('spawn', 'f-vm1', '--memory-mb', GiB),
                  ('spawn', 'f-vm1', '--memory-mb', GiB, '--async'),
                  ('jobs',)):
@@ -193,3 +214,40 @@ def test_no_redis_is_one_clear_error_and_nothing_stored(tmp_path):
             'error: Cannot use the jobboard at redis://127.0.0.1:1/0'), result
     assert base.run_cli([conf], 'flows', '-f', 'json').json() == []
     assert base.run_cli([conf], 'list', '-f', 'json').json() == []
+
+
+def test_etcd_restarted_under_a_conductor(pg_url, etcd, tmp_path):
+    # etcd killed (-9) in the middle of a balloon wait and started again
+    # once the conductor has met its absence; jobs posted after the
+    # restart are seen too (taskflow's watch died with the old server).
+    conf = jh.write_host(tmp_path / 'g', pg_url, jh.board_prefix(),
+                         'host-g', backend='etcd', board_url=etcd.url)
+    drv = kh.driver(conf)
+    conductor = jh.Conductor(conf, tmp_path / 'g.log').start()
+    try:
+        before = jh.post_spawns(drv, [('g-vm1', 24 * GiB),
+                                      ('g-vm2', 12 * GiB)])
+        deadline = time.monotonic() + 60
+        while jh.waiting_flow(drv, before) is None:
+            assert time.monotonic() < deadline, conductor.log()
+            time.sleep(0.01)
+        etcd.stop()
+        try:
+            while not any(words in conductor.log()
+                          for words in jh.BOARD_TROUBLE):
+                assert time.monotonic() < deadline, conductor.log()
+                time.sleep(0.05)
+        finally:
+            etcd.start()
+        after = jh.post_spawns(drv, [('g-vm3', 12 * GiB),
+                                     ('g-vm4', 8 * GiB)])
+        problems = jh.wait_finished([(drv, before + after)], timeout=60)
+    finally:
+        assert conductor.stop() == 0, conductor.log()[-3000:]
+    assert not problems, '%s\n%s' % (problems, conductor.log()[-3000:])
+    assert jh.flow_states(drv, before + after) == {
+        f: 'SUCCESS' for f in before + after}
+    assert jh.run_counts(conductor) == {f: 1 for f in before + after}
+    assert sorted(drv.list_instances()) == ['g-vm%d' % i
+                                            for i in range(1, 5)]
+    assert kh.consistency_problems(conf) == []

@@ -67,10 +67,12 @@ def validate(conf):
             option='[xenballoon] min_poll_interval',
             reason='%s is above poll_interval %s' % (
                 xb.min_poll_interval, xb.poll_interval))
-    for option, check in (('url', jobboard.check_url),
-                          ('board_name', jobboard.check_board_name)):
+    jb = conf.jobboard
+    for option, check in (
+            ('url', lambda url: jobboard.check_url(url, jb.backend)),
+            ('board_name', jobboard.check_board_name)):
         try:
-            check(getattr(conf.jobboard, option))
+            check(getattr(jb, option))
         except ValueError as err:
             raise exception.InvalidConfig(option='[jobboard] ' + option,
                                           reason=str(err))

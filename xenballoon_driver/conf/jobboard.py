@@ -22,11 +22,16 @@ jobboard_opts = [
                 help='Post spawns as jobs for xenballoon-conductor instead '
                      'of running them in the command that asks.'),
     cfg.StrOpt('backend', default='redis',
-               choices=[('redis', 'taskflow\'s Redis jobboard')],
+               choices=[('redis', 'taskflow\'s Redis jobboard'),
+                        ('etcd', 'taskflow\'s etcd jobboard (etcd 3.4 or '
+                                 'later, through its v3 HTTP gateway)')],
                help='The jobboard backend.'),
     cfg.StrOpt('url', default='redis://127.0.0.1:6379', secret=True,
-               help='Where the board lives: redis://[:PASSWORD@]HOST'
-                    '[:PORT][/DB].'),
+               help='Where the board lives. redis: redis://[:PASSWORD@]'
+                    'HOST[:PORT][/DB]. etcd: etcd://HOST[:PORT] (HTTP), '
+                    'or http://HOST[:PORT] or https://HOST[:PORT] (a '
+                    'certificate the system trusts); the port is 2379 '
+                    'unless given.'),
     cfg.StrOpt('board_name', default='xenballoon-' + HOST_FIELD,
                help='The board of one host: a name in which {host} is '
                     'replaced by the host\'s name ([xenballoon] host). '
@@ -60,8 +65,13 @@ jobboard_opts = [
 ]
 
 
-def check_url(url):
-    """(host, port, db, password) of a redis:// URL; ValueError if bad."""
+def check_url(url, backend='redis'):
+    """The parts of ``backend``'s URL; ValueError if bad.
+
+    redis: (host, port, db, password); etcd: (protocol, host, port).
+    """
+    if backend == 'etcd':
+        return check_etcd_url(url)
     parts = urllib.parse.urlsplit(url)
     if parts.scheme != 'redis':
         raise ValueError('%r is not a redis:// URL' % url)
@@ -79,6 +89,32 @@ def check_url(url):
     if parts.query or parts.fragment:
         raise ValueError('%r: no query or fragment is understood' % url)
     return parts.hostname, port, int(path or 0), parts.password
+
+
+ETCD_SCHEMES = {'etcd': 'http', 'http': 'http', 'https': 'https'}
+
+
+def check_etcd_url(url):
+    """(protocol, host, port) of an etcd URL; ValueError if bad."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ETCD_SCHEMES:
+        raise ValueError('%r is not an etcd URL (backend etcd): use '
+                         'etcd://HOST[:PORT], http://HOST[:PORT] or '
+                         'https://HOST[:PORT]' % url)
+    try:
+        port = parts.port or 2379
+    except ValueError:
+        raise ValueError('%r: the port is not a number from 0 to 65535'
+                         % url)
+    if not parts.hostname:
+        raise ValueError('%r names no host' % url)
+    if parts.username or parts.password:
+        raise ValueError('%r: no user or password is understood (etcd '
+                         'without authentication)' % url)
+    if parts.path.strip('/') or parts.query or parts.fragment:
+        raise ValueError('%r: no path, query or fragment is understood'
+                         % url)
+    return ETCD_SCHEMES[parts.scheme], parts.hostname, port
 
 
 def check_board_name(template):

@@ -17,7 +17,8 @@ lock as every other runner of the host's flows: flows/engine.py). So:
 
 While a job runs, a thread refreshes its claim (claims lapse after
 ``[jobboard] claim_expiry_s``), through long balloon waits too, and
-claims it again if Redis forgot the claim (restarted).
+claims it again if the board forgot the claim (Redis restarted without
+its data; an etcd lease that lapsed while etcd was away).
 """
 
 import contextlib
@@ -125,7 +126,7 @@ class Conductor(impl_blocking.BlockingConductor):
             try:
                 if job.extend_expiry(self._jobboard.claim_expiry_s):
                     continue
-                # The claim is gone (Redis restarted): take it again.
+                # The claim is gone (see the module's doc): take it again.
                 LOG.warning('Job %s: its claim was lost; claiming it '
                             'again', job.uuid)
                 self._jobboard.claim(job, self._name)
@@ -133,6 +134,6 @@ class Conductor(impl_blocking.BlockingConductor):
                 LOG.error('Job %s: claimed by another conductor (%s); its '
                           'flow stays locked here until it ends', job.uuid,
                           err)
-            except Exception as err:  # Redis away: try again next period
+            except Exception as err:  # server away: try again next period
                 LOG.warning('Job %s: cannot refresh its claim: %s',
                             job.uuid, err)

@@ -8,7 +8,8 @@ under a backlog no request waits behind every later one.
 """
 
 from taskflow.jobs.backends import impl_redis
-from taskflow.jobs import base as jobs_base
+
+from xenballoon_driver.jobboard import order
 
 
 class Board(impl_redis.RedisJobBoard):
@@ -22,10 +23,4 @@ class Board(impl_redis.RedisJobBoard):
         return super().claim(job, who, expiry=expiry or self.claim_expiry_s)
 
     def _fetch_jobs(self):
-        # Highest priority first, then oldest (lowest sequence) first.
-        return sorted(super()._fetch_jobs(),
-                      key=lambda job: (RANK[job.priority], job.sequence))
-
-
-RANK = {priority: rank for rank, priority in enumerate(
-    jobs_base.JobPriority)}
+        return order.oldest_first(super()._fetch_jobs())
