@@ -22,7 +22,9 @@ its data; an etcd lease that lapsed while etcd was away).
 """
 
 import contextlib
+import logging as std_logging
 import threading
+import time
 
 from oslo_log import log as logging
 from taskflow.conductors.backends import impl_blocking
@@ -41,12 +43,47 @@ from xenballoon_driver.jobboard import posting
 LOG = logging.getLogger(__name__)
 # Refreshes per claim period: two may fail and the claim still holds.
 REFRESHES = 3
+# taskflow's loop logs a traceback at every look while the board's server
+# is away (every poll_interval_s: ~5 a second with etcd refusing at once);
+# one per this many seconds is enough, with a count of those left out.
+REPEAT_LOG_S = 30.0
+
+
+class Repeats(std_logging.Filter):
+    """Lets one traceback of each message through per ``period_s``.
+
+    Records without a traceback (a job's own lines) all pass.
+    """
+
+    def __init__(self, period_s, clock=time.monotonic):
+        super().__init__()
+        self.period_s, self.clock = period_s, clock
+        self._last = {}  # message: (when let through, left out since)
+
+    def filter(self, record):
+        if not record.exc_info:
+            return True
+        now, key = self.clock(), record.msg
+        when, left_out = self._last.get(key, (None, 0))
+        if when is not None and now - when < self.period_s:
+            self._last[key] = (when, left_out + 1)
+            return False
+        self._last[key] = (now, 0)
+        if left_out:
+            record.msg = '%s (%d more like it in the last %.0f s)' % (
+                record.getMessage(), left_out, now - when)
+            record.args = None
+        return True
 
 
 class Conductor(impl_blocking.BlockingConductor):
     def __init__(self, name, driver, board, wait_timeout):
+        loop_log = std_logging.getLogger(__name__ + '.loop')
+        if not loop_log.filters:
+            loop_log.addFilter(Repeats(REPEAT_LOG_S))
         super().__init__(name, board, persistence=driver.persistence,
-                         engine='serial', wait_timeout=wait_timeout)
+                         engine='serial', wait_timeout=wait_timeout,
+                         log=loop_log)
         self.driver = driver
         # Set on a second stop request: the balloon wait gives up.
         self.cancel = threading.Event()
