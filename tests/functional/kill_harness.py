@@ -133,8 +133,12 @@ class Zygote:
             ['--config-file', str(conf)] + [str(a) for a in args],
             point=point, pgid=pgid)
 
-    def start_argv(self, argv, point='none', pgid=0):
-        """Fork ``xenballoon argv`` (config files included); its Job."""
+    def start_argv(self, argv, point='none', pgid=0, measure=False):
+        """Fork ``xenballoon argv`` (config files included); its Job.
+
+        ``measure``: under coverage, the child's run is measured (as the
+        CLI's subprocesses are); kill points' children are not.
+        """
         with self.lock:
             key = next(self.ids)
             out = os.path.join(self.scratch, '%d.out' % key)
@@ -142,7 +146,7 @@ class Zygote:
             job = self.jobs[key] = Job(argv, out, err)
             self.proc.stdin.write(json.dumps({
                 'id': key, 'argv': argv, 'point': point, 'pgid': pgid,
-                'stdout': out, 'stderr': err}) + '\n')
+                'measure': measure, 'stdout': out, 'stderr': err}) + '\n')
             self.proc.stdin.flush()
         assert job.started.wait(TIMEOUT_S), 'the zygote did not fork'
         return job
@@ -160,7 +164,7 @@ class Zygote:
         for path in config_files:
             argv += ['--config-file', str(path)]
         argv += [str(a) for a in args]
-        done = self.start_argv(argv).wait(timeout)
+        done = self.start_argv(argv, measure=True).wait(timeout)
         return base.Result(args, subprocess.CompletedProcess(
             argv, done.rc, done.stdout, done.stderr))
 

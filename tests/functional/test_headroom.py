@@ -36,7 +36,7 @@ def cli(tmp_path_factory):
 
     def run(conf, *args, point='none'):
         done = zygote.start_argv(['--config-file', str(conf)] + list(args),
-                                 point=point).wait()
+                                 point=point, measure=True).wait()
         return subprocess.CompletedProcess(done.argv, done.rc, done.stdout,
                                            done.stderr)
     return run
