@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Install tox in a private virtualenv and run tox's envlist: functional
-# (under coverage), nova, pep8, release notes, cover (the unit tests, then
-# the coverage of both).
+# Install tox in a private virtualenv and run tox's envlist: nova, pep8,
+# release notes, cover (the functional then the unit tests under coverage,
+# and the coverage of both).
 set -euo pipefail
 cd "$(dirname "$0")"
 . tools/ensure-venv.sh

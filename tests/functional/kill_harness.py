@@ -22,6 +22,7 @@ import threading
 
 import yaml
 
+from tests.functional import base
 from xenballoon_driver.cmd import base as cmd_base
 from xenballoon_driver import driver as driver_mod
 from xenballoon_driver import exception
@@ -128,7 +129,16 @@ class Zygote:
         ``pgid``: 0 puts it in a process group of its own; a pid puts it
         in that process's group (``group:N`` points kill the whole group).
         """
-        argv = ['--config-file', str(conf)] + [str(a) for a in args]
+        return self.start_argv(
+            ['--config-file', str(conf)] + [str(a) for a in args],
+            point=point, pgid=pgid)
+
+    def start_argv(self, argv, point='none', pgid=0, measure=False):
+        """Fork ``xenballoon argv`` (config files included); its Job.
+
+        ``measure``: under coverage, the child's run is measured (as the
+        CLI's subprocesses are); kill points' children are not.
+        """
         with self.lock:
             key = next(self.ids)
             out = os.path.join(self.scratch, '%d.out' % key)
@@ -136,13 +146,27 @@ class Zygote:
             job = self.jobs[key] = Job(argv, out, err)
             self.proc.stdin.write(json.dumps({
                 'id': key, 'argv': argv, 'point': point, 'pgid': pgid,
-                'stdout': out, 'stderr': err}) + '\n')
+                'measure': measure, 'stdout': out, 'stderr': err}) + '\n')
             self.proc.stdin.flush()
         assert job.started.wait(TIMEOUT_S), 'the zygote did not fork'
         return job
 
     def run(self, conf, *args, point='none', timeout=TIMEOUT_S):
         return self.start(conf, *args, point=point).wait(timeout)
+
+    def cli(self, config_files, *args, timeout=TIMEOUT_S):
+        """As base.run_cli: ``xenballoon`` run to its end, a base.Result.
+
+        The child runs the CLI's entry point, main(argv), as a process of
+        its own: its own stdout, stderr and exit code.
+        """
+        argv = []
+        for path in config_files:
+            argv += ['--config-file', str(path)]
+        argv += [str(a) for a in args]
+        done = self.start_argv(argv, measure=True).wait(timeout)
+        return base.Result(args, subprocess.CompletedProcess(
+            argv, done.rc, done.stdout, done.stderr))
 
     def close(self):
         with contextlib.suppress(OSError):

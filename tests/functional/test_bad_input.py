@@ -6,11 +6,14 @@ nothing: ``host-status -f json``, ``list -f json`` and every row of the
 flow database (stored flows and the reservation ledger) read the same
 before and after.
 
-Each command here costs a Python start-up (most of a second), so the
-cases share one populated host (a guest that took memory from dom0 is
-running on it) and run side by side; the host is read before and after
-the whole batch. Every case uses a domain name of its own, so a case that
-wrongly creates a domain is named by what ``list`` shows.
+The cases share one populated host (a guest that took memory from dom0
+is running on it) and run side by side; the host is read before and after
+the whole batch. Each case is the CLI's entry point, main(argv), in a
+process of its own forked by the kill harness's zygote (its own stdout,
+stderr and exit code): a Python start-up per case (a second or two
+under coverage) would cost minutes. Every case uses a domain name of its
+own, so a case that wrongly creates a domain is named by what ``list``
+shows.
 """
 
 import dataclasses
@@ -23,6 +26,7 @@ import subprocess
 import pytest
 
 from tests.functional import base
+from tests.functional import kill_harness
 
 RESIDENT = 'web1'
 RESIDENT_MB = 16384      # 8 GiB from free memory, the rest from dom0
@@ -288,7 +292,8 @@ CASES = (
 )
 
 
-def _command(case, host, tmp, available_mb):
+def _command(cli, case, host, tmp, available_mb):
+    """``cli(config_files, *args)`` runs the command: kill_harness's."""
     args = list(case.args)
     for i, arg in enumerate(args):
         if arg in SCENARIO_FAULTS:
@@ -296,15 +301,14 @@ def _command(case, host, tmp, available_mb):
         elif arg == 'AVAILABLE-1':
             args[i] = available_mb - 1
     if case.id == 'config-file-missing':
-        return lambda: base.run_cli(
-            [host.conf_file, tmp / 'no-such.conf'], *args)
+        return lambda: cli([host.conf_file, tmp / 'no-such.conf'], *args)
     if case.prefix:
-        return lambda: base.run_cli([], *(case.prefix + tuple(args)))
+        return lambda: cli([], *(case.prefix + tuple(args)))
     if case.config_bytes is not None:
         conf_file = host.config('%s.conf' % case.id)
         with open(conf_file, 'ab') as f:
             f.write(case.config_bytes)
-        return lambda: host.run_with(conf_file, *args)
+        return lambda: cli([conf_file], *args)
     if case.config:
         config = {}
         for section, options in case.config.items():
@@ -313,8 +317,8 @@ def _command(case, host, tmp, available_mb):
                       if value in SCENARIO_FAULTS else value)
                 for key, value in options.items()}
         conf_file = host.config('%s.conf' % case.id, **config)
-        return lambda: host.run_with(conf_file, *args)
-    return lambda: host.run(*args)
+        return lambda: cli([conf_file], *args)
+    return lambda: cli([host.conf_file], *args)
 
 
 # Refused by the flow's first task, which leaves the flow's record
@@ -359,7 +363,8 @@ def batch(tmp_path_factory):
     assert status['dom0_target_mb'] < 56 * base.GiB
     stored_before = _stored(host)
 
-    jobs = {case.id: _command(case, host, tmp, status['available_mb'])
+    cli = kill_harness.zygote(tmp_path_factory).cli
+    jobs = {case.id: _command(cli, case, host, tmp, status['available_mb'])
             for case in CASES}
     futures = base.run_parallel(jobs)
     results = {key: future.result() for key, future in futures.items()}
@@ -551,8 +556,8 @@ def used_state(tmp_path_factory):
 
 
 @pytest.mark.parametrize('fault', sorted(STORAGE_FAULTS))
-def test_storage_fault_is_one_line_and_changes_nothing(used_state, tmp_path,
-                                                       fault):
+def test_storage_fault_is_one_line_and_changes_nothing(
+        used_state, tmp_path, tmp_path_factory, fault):
     make_fault, says = STORAGE_FAULTS[fault]
     state = tmp_path / 'state'
     shutil.copytree(used_state.state_dir, state)
@@ -561,8 +566,8 @@ def test_storage_fault_is_one_line_and_changes_nothing(used_state, tmp_path,
     make_fault(state)
     try:
         before = _tree(state)
-        result = host.run_with(conf_file, 'spawn', 'fault1', '--memory-mb',
-                               '1024')
+        result = kill_harness.zygote(tmp_path_factory).cli(
+            [conf_file], 'spawn', 'fault1', '--memory-mb', '1024')
         assert result.rc == 9, result
         error = result.error
         for words in says:

@@ -5,14 +5,20 @@
 leaves what it stored; ``xenballoon recover`` (any command's start-up)
 must turn it into a consistent host: every flow ended, dom0's target the
 ledger's, and the headroom kept again.
+
+The commands (several dozen) are forked by the kill harness's zygote, each the
+CLI's main(argv) in a process of its own killed where told, as
+test_crash_recovery's fault_runner.py subprocesses are, without a Python
+start-up each (two seconds of CPU under coverage).
 """
 
 import json
 import signal
+import subprocess
 
 import pytest
 
-from tests.functional import test_crash_recovery as crash
+from tests.functional import kill_harness
 from tests.functional.test_crash_recovery import host  # noqa: F401
 from tests.functional.test_crash_recovery import store_url  # noqa: F401
 from xenballoon_driver.cmd import base
@@ -21,6 +27,19 @@ from xenballoon_driver import driver as driver_mod
 GiB = 1024
 H = 16 * GiB
 KEPT_TARGET = 56 * GiB - (H - 8 * GiB)
+
+
+@pytest.fixture
+def cli(tmp_path_factory):
+    """``cli(conf, *args, point='none')``: test_crash_recovery's, forked."""
+    zygote = kill_harness.zygote(tmp_path_factory)
+
+    def run(conf, *args, point='none'):
+        done = zygote.start_argv(['--config-file', str(conf)] + list(args),
+                                 point=point, measure=True).wait()
+        return subprocess.CompletedProcess(done.argv, done.rc, done.stdout,
+                                           done.stderr)
+    return run
 
 
 @pytest.fixture
@@ -37,9 +56,10 @@ def warm(host):  # noqa: F811
     return make
 
 
-def kept(conf):
+def kept(cli, conf):
     """Recover, then check invariant 6 and the headroom; the status."""
-    crash.recover(conf)
+    recovered = cli(conf, 'recover', '-f', 'json')
+    assert recovered.returncode == 0, recovered.stderr
     drv = driver_mod.XenBalloonDriver(base.load_conf([conf])).init_host(
         recover=False)
     # Invariant 6 as crash.consistent checks it (a kill at start-up
@@ -50,39 +70,39 @@ def kept(conf):
     assert {d.name for d in drv.backend.list_domains()} == {
         e['name'] for e in entries}
     assert drv.backend.dom0_memory().target_mb == drv.ledger.target()
-    status = json.loads(crash.cli(conf, 'host-status', '-f',
-                                  'json').stdout)
+    status = json.loads(cli(conf, 'host-status', '-f', 'json').stdout)
     assert status['dom0_owed_mb'] == 0
     # Free memory promised to nobody, counting what dom0 still releases.
     assert status['available_mb'] - status['balloonable_mb'] == H
     return status
 
 
-def test_killed_after_storing_it_at_start_up(warm):
+def test_killed_after_storing_it_at_start_up(warm, cli):
     conf = warm()
-    killed = crash.cli(conf, 'spawn', 'vm1', '--memory-mb', str(4 * GiB),
+    killed = cli(conf, 'spawn', 'vm1', '--memory-mb', str(4 * GiB),
                        point='headroom-stored')
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    status = kept(conf)
+    status = kept(cli, conf)
     assert status['dom0_target_mb'] == KEPT_TARGET
 
 
 @pytest.mark.parametrize('command', ['spawn', 'destroy'])
-def test_killed_after_storing_it_at_the_end_of_a_command(warm, command):
+def test_killed_after_storing_it_at_the_end_of_a_command(
+        warm, cli, command):
     conf = warm()
-    assert crash.cli(conf, 'spawn', 'vm1', '--memory-mb',
+    assert cli(conf, 'spawn', 'vm1', '--memory-mb',
                      str(4 * GiB)).returncode == 0
     args = (['spawn', 'vm2', '--memory-mb', str(4 * GiB)]
             if command == 'spawn' else ['destroy', 'vm1'])
-    killed = crash.cli(conf, *args, point='headroom-stored-2')
+    killed = cli(conf, *args, point='headroom-stored-2')
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    status = kept(conf)
+    status = kept(cli, conf)
     guests = 2 if command == 'spawn' else 0
     # Each 4 GiB guest (+2 MiB of Xen's) came out of dom0 in the end.
     assert status['dom0_target_mb'] == KEPT_TARGET - guests * (4 * GiB + 2)
 
 
-def test_killed_anywhere_in_the_destroy_s_give_back(warm, tmp_path):
+def test_killed_anywhere_in_the_destroy_s_give_back(warm, cli, tmp_path):
     """The last events of a destroy are its keep_headroom: kill at each.
 
     About 24 events (each call's before and after: the document's reads
@@ -90,17 +110,17 @@ def test_killed_anywhere_in_the_destroy_s_give_back(warm, tmp_path):
     one before the next leave the same state, so every other one.
     """
     conf = warm()
-    assert crash.cli(conf, 'spawn', 'vm1', '--memory-mb',
-                     str(20 * GiB)).returncode == 0
+    assert cli(conf, 'spawn', 'vm1', '--memory-mb',
+               str(20 * GiB)).returncode == 0
     counted = tmp_path / 'count'
-    assert crash.cli(conf, 'destroy', 'vm1',
-                     point='count:%s' % counted).returncode == 0
+    assert cli(conf, 'destroy', 'vm1',
+               point='count:%s' % counted).returncode == 0
     total = int(counted.read_text())
-    assert kept(conf)['dom0_target_mb'] == KEPT_TARGET
+    assert kept(cli, conf)['dom0_target_mb'] == KEPT_TARGET
     for back in range(1, 25, 2):
-        assert crash.cli(conf, 'spawn', 'vm1', '--memory-mb',
-                         str(20 * GiB)).returncode == 0
-        killed = crash.cli(conf, 'destroy', 'vm1',
-                           point='nth:%d' % (total - back))
+        assert cli(conf, 'spawn', 'vm1', '--memory-mb',
+                   str(20 * GiB)).returncode == 0
+        killed = cli(conf, 'destroy', 'vm1', point='nth:%d' % (total - back))
         assert killed.returncode == -signal.SIGKILL, killed.stderr
-        assert kept(conf)['dom0_target_mb'] == KEPT_TARGET, killed.stderr
+        assert kept(cli, conf)['dom0_target_mb'] == KEPT_TARGET, (
+            killed.stderr)
