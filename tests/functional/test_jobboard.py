@@ -19,7 +19,6 @@ import time
 
 import pytest
 
-from tests import conftest as top
 from tests import etcd_server
 from tests.functional import base
 from tests.functional import jobboard_harness as jh
@@ -33,22 +32,6 @@ SPAWNS = {'a': [('a-vm1', 24 * GiB), ('a-vm2', 12 * GiB),
                 ('a-vm3', 12 * GiB)],
           'b': [('b-vm1', 12 * GiB), ('b-vm2', 24 * GiB),
                 ('b-vm3', 12 * GiB)]}
-
-
-@pytest.fixture(scope='module')
-def pg_url():
-    with top.scratch_database('postgresql') as url:
-        yield url
-
-
-@pytest.fixture
-def redis_url():
-    problem = jh.redis_problem()
-    if problem:
-        if top.require_services():
-            pytest.fail('XENBALLOON_REQUIRE_SERVICES=1 but ' + problem)
-        pytest.skip(problem)
-    return jh.REDIS_URL
 
 
 @pytest.fixture(scope='module')

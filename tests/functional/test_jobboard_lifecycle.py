@@ -15,10 +15,8 @@ XENBALLOON_REQUIRE_SERVICES=1).
 
 import time
 
-import pytest
 from taskflow import states
 
-from tests import conftest as top
 from tests.functional import base
 from tests.functional import jobboard_harness as jh
 from tests.functional import kill_harness as kh
@@ -31,22 +29,6 @@ TIME_SCALE = 10
 # Simulated seconds of the waits a kill lands in (1-2 s real each).
 DESTROY_S = 10
 STOP_TIMEOUT_S = 20
-
-
-@pytest.fixture(scope='module')
-def pg_url():
-    with top.scratch_database('postgresql') as url:
-        yield url
-
-
-@pytest.fixture
-def redis_url():
-    problem = jh.redis_problem()
-    if problem:
-        if top.require_services():
-            pytest.fail('XENBALLOON_REQUIRE_SERVICES=1 but ' + problem)
-        pytest.skip(problem)
-    return jh.REDIS_URL
 
 
 def _ok(result):

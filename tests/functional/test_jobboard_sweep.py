@@ -22,7 +22,6 @@ import collections
 
 import pytest
 
-from tests import conftest as top
 from tests.functional import jobboard_harness as jh
 from tests.functional import kill_harness as kh
 from xenballoon_driver import exception
@@ -35,22 +34,6 @@ from xenballoon_driver.scheduler import manager
 GiB = 1024
 # Random kills besides the one just before the post.
 RANDOM_KILLS = 2
-
-
-@pytest.fixture(scope='module')
-def pg_url():
-    with top.scratch_database('postgresql') as url:
-        yield url
-
-
-@pytest.fixture
-def redis_url():
-    problem = jh.redis_problem()
-    if problem:
-        if top.require_services():
-            pytest.fail('XENBALLOON_REQUIRE_SERVICES=1 but ' + problem)
-        pytest.skip(problem)
-    return jh.REDIS_URL
 
 
 def sweeping_host(root, pg_url, name):
