@@ -4,6 +4,7 @@ import contextlib
 import dataclasses
 import datetime
 
+from taskflow import exceptions as tf_exceptions
 from taskflow import states
 
 from xenballoon_driver.flows import registry
@@ -33,13 +34,32 @@ def age(book, now):
     return (now - created).total_seconds()
 
 
-def details(persistence, host=None):
-    """(book, detail) of every stored flow; only ``host``'s if given."""
+def details(persistence, host=None, unfinished=False):
+    """(book, detail) of every stored flow; only ``host``'s if given.
+
+    ``unfinished``: only flows not FINISHED, read from the books that hold
+    one (one query on SQL databases: the embedded SQLite store, one
+    host's, is read whole).
+    """
     with contextlib.closing(persistence.get_connection()) as conn:
-        for book in conn.get_logbooks():
+        books = conn.get_logbooks()
+        if unfinished and hasattr(persistence, 'book_ids_with_flows_not_in'):
+            books = _books(conn, persistence.book_ids_with_flows_not_in(
+                FINISHED))
+        for book in books:
             for detail in book:
+                if unfinished and detail.state in FINISHED:
+                    continue
                 if host is None or registry.owner(detail) in (host, None):
                     yield book, detail
+
+
+def _books(conn, book_ids):
+    for book_id in book_ids:
+        try:
+            yield conn.get_logbook(book_id)
+        except tf_exceptions.NotFound:
+            continue  # pruned since the query
 
 
 def state(detail):

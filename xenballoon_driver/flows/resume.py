@@ -149,7 +149,7 @@ def resume_unfinished(driver):
     """
     results = []
     for book, listed in list(listing.details(driver.persistence,
-                                             driver.host)):
+                                             driver.host, unfinished=True)):
         if listed.state in listing.FINISHED:
             continue
         if (registry.owner(listed) is None or

@@ -51,7 +51,7 @@ def unposted(driver, board, grace_s=0.0, now=None):
     now = now or datetime.datetime.now(datetime.timezone.utc)
     posted = _on_board(board)
     return [(book, detail) for book, detail in listing.details(
-        driver.persistence, driver.host)
+        driver.persistence, driver.host, unfinished=True)
         if detail.uuid not in posted and _left(driver, detail) and
         listing.age(book, now) >= grace_s]
 

@@ -127,7 +127,7 @@ def test_flow_finished_after_the_listing_is_not_rerun(hosts, monkeypatch):
     host.driver.spawn('vm2', 1 * GiB)  # ...and the host moved on
     entries = host.ledger.entries()
     monkeypatch.setattr(listing, 'details',
-                        lambda *args: iter(copy.deepcopy(stale)))
+                        lambda *args, **kwargs: iter(copy.deepcopy(stale)))
     recovered = resume.resume_unfinished(host.driver)
     assert recovered == []
     assert host.ledger.entries() == entries
