@@ -75,13 +75,7 @@ def check_url(url, backend='redis'):
     parts = urllib.parse.urlsplit(url)
     if parts.scheme != 'redis':
         raise ValueError('%r is not a redis:// URL' % url)
-    try:
-        port = parts.port or 6379
-    except ValueError:
-        raise ValueError('%r: the port is not a number from 0 to 65535'
-                         % url)
-    if not parts.hostname:
-        raise ValueError('%r names no host' % url)
+    port = _port_of_a_host(url, parts, 6379)
     path = parts.path.strip('/')
     if path and not path.isdigit():
         raise ValueError('%r: the database must be a number, not %r'
@@ -89,6 +83,18 @@ def check_url(url, backend='redis'):
     if parts.query or parts.fragment:
         raise ValueError('%r: no query or fragment is understood' % url)
     return parts.hostname, port, int(path or 0), parts.password
+
+
+def _port_of_a_host(url, parts, default):
+    """The port of a URL that must name a host; ValueError if bad."""
+    try:
+        port = parts.port or default
+    except ValueError:
+        raise ValueError('%r: the port is not a number from 0 to 65535'
+                         % url)
+    if not parts.hostname:
+        raise ValueError('%r names no host' % url)
+    return port
 
 
 ETCD_SCHEMES = {'etcd': 'http', 'http': 'http', 'https': 'https'}
@@ -101,13 +107,7 @@ def check_etcd_url(url):
         raise ValueError('%r is not an etcd URL (backend etcd): use '
                          'etcd://HOST[:PORT], http://HOST[:PORT] or '
                          'https://HOST[:PORT]' % url)
-    try:
-        port = parts.port or 2379
-    except ValueError:
-        raise ValueError('%r: the port is not a number from 0 to 65535'
-                         % url)
-    if not parts.hostname:
-        raise ValueError('%r names no host' % url)
+    port = _port_of_a_host(url, parts, 2379)
     if parts.username or parts.password:
         raise ValueError('%r: no user or password is understood (etcd '
                          'without authentication)' % url)
