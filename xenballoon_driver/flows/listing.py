@@ -44,7 +44,7 @@ def details(persistence, host=None, unfinished=False):
     with contextlib.closing(persistence.get_connection()) as conn:
         books = conn.get_logbooks()
         if unfinished and hasattr(persistence, 'book_ids_with_flows_not_in'):
-            books = _books(conn, persistence.book_ids_with_flows_not_in(
+            books = read_books(conn, persistence.book_ids_with_flows_not_in(
                 FINISHED))
         for book in books:
             for detail in book:
@@ -54,12 +54,13 @@ def details(persistence, host=None, unfinished=False):
                     yield book, detail
 
 
-def _books(conn, book_ids):
+def read_books(conn, book_ids):
+    """The logbooks of ``book_ids`` that are still stored."""
     for book_id in book_ids:
         try:
             yield conn.get_logbook(book_id)
         except tf_exceptions.NotFound:
-            continue  # pruned since the query
+            continue  # dropped since the ids were read
 
 
 def state(detail):

@@ -15,7 +15,15 @@ def prune(persistence, retention_hours, host=None):
     now = datetime.datetime.now(datetime.timezone.utc)
     dropped = 0
     with contextlib.closing(persistence.get_connection()) as conn:
-        for book in list(conn.get_logbooks()):
+        if hasattr(persistence, 'book_ids_settled_before'):
+            # SQL: only the candidates (one query), checked as below.
+            cutoff = now - datetime.timedelta(hours=retention_hours)
+            books = list(listing.read_books(
+                conn, persistence.book_ids_settled_before(
+                    cutoff.replace(tzinfo=None), listing.FINISHED)))
+        else:
+            books = list(conn.get_logbooks())
+        for book in books:
             details = list(book)
             if not details or not all(d.state in listing.FINISHED
                                       for d in details):

@@ -7,6 +7,10 @@ flows and the host (ledger/reconcile.py), cleaning when [persistence]
 orphan_action = clean; drop old finished flows (prune.py).
 """
 
+import contextlib
+
+from taskflow import exceptions as tf_exceptions
+
 from xenballoon_driver import exception
 from xenballoon_driver.flows import engine as engine_mod
 from xenballoon_driver.flows import listing
@@ -23,13 +27,22 @@ def _busy(driver, flow_id):
         return True
 
 
-def _flow_states(persistence):
-    """{flow id: state once finished or quarantined, None while not}."""
+def _flow_states(persistence, flow_ids):
+    """{flow id: state once finished or quarantined, None while not}.
+
+    Only the flows asked for (those the ledger names), each read alone:
+    not every logbook of every host sharing the store.
+    """
     settled = listing.FINISHED + (listing.QUARANTINED,)
     found = {}
-    for _book, detail in listing.details(persistence):
-        state = listing.state(detail)
-        found[detail.uuid] = state if state in settled else None
+    with contextlib.closing(persistence.get_connection()) as conn:
+        for flow_id in flow_ids:
+            try:
+                detail = conn.get_flow_details(flow_id, lazy=True)
+            except tf_exceptions.NotFound:
+                continue  # not in the store (pruned, or never saved)
+            state = listing.state(detail)
+            found[flow_id] = state if state in settled else None
     return found
 
 
@@ -37,7 +50,7 @@ def reconcile(driver, clean=False):
     """The ledger against this driver's stored flows and host."""
     return reconcile_mod.reconcile(
         driver.ledger, driver.backend,
-        lambda: _flow_states(driver.persistence),
+        lambda flow_ids: _flow_states(driver.persistence, flow_ids),
         lambda flow_id: _busy(driver, flow_id), clean=clean)
 
 

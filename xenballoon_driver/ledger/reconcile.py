@@ -30,12 +30,18 @@ def _cleaned(clean, done, clean_up, *args):
     return done if clean and clean_up(*args) else 'none'
 
 
+def _flow_of(res_id, entry):
+    # A stopped guest's start or stop is its own flow's.
+    return entry.get('starting') or entry.get('stopping') or res_id
+
+
 def reconcile(ledger, backend, flow_states, flow_busy, clean=False):
     """Compare the ledger with the stored flows and the host.
 
-    ``flow_states()`` reads the stored flows as they are when called:
-    {flow id: its state once finished or quarantined, None while it is
-    unfinished}. ``flow_busy(flow_id)``: a live process holds the flow.
+    ``flow_states(flow_ids)`` reads those stored flows as they are when
+    called: {flow id: its state once finished or quarantined, None while
+    it is unfinished; absent if not stored}. ``flow_busy(flow_id)``: a
+    live process holds the flow.
 
     Race-free against spawns and destroys running meanwhile: the ledger's
     entries and the host's domains are read together under the ledger's
@@ -49,7 +55,8 @@ def reconcile(ledger, backend, flow_states, flow_busy, clean=False):
     in_flight = {e['name'] for e in entries.values()
                  if e['state'] != arithmetic.DOMAIN}
     # Read after the entries: a flow that wrote one is in the store.
-    states_by_id = flow_states()
+    states_by_id = flow_states(sorted({_flow_of(res_id, entry)
+                                       for res_id, entry in entries.items()}))
     orphans = []
     for res_id, entry in entries.items():
         name = entry['name']
@@ -65,8 +72,7 @@ def reconcile(ledger, backend, flow_states, flow_busy, clean=False):
                     clean, 'forgotten', ledger.forget_vanished, backend,
                     name)))
             continue
-        # A stopped guest's start or stop is its own flow's.
-        flow_id = entry.get('starting') or entry.get('stopping') or res_id
+        flow_id = _flow_of(res_id, entry)
         if flow_id in states_by_id and states_by_id[flow_id] is None:
             continue  # unfinished: resume_unfinished's, or running
         state = states_by_id.get(flow_id)

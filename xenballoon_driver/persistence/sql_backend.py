@@ -10,7 +10,8 @@ from taskflow import exceptions as tf_exceptions
 from taskflow.persistence.backends import impl_sqlalchemy
 from taskflow.persistence.backends.sqlalchemy import tables
 
-_FLOWS = tables.fetch(sa.MetaData()).flowdetails
+_TABLES = tables.fetch(sa.MetaData())
+_BOOKS, _FLOWS = _TABLES.logbooks, _TABLES.flowdetails
 
 
 class SQLAlchemyBackend(impl_sqlalchemy.SQLAlchemyBackend):
@@ -35,12 +36,30 @@ class SQLAlchemyBackend(impl_sqlalchemy.SQLAlchemyBackend):
         for what a conductor's sweep and start-up recovery look at: the
         few flows still under way.
         """
-        query = sa.select(_FLOWS.c.parent_uuid).distinct().where(sa.or_(
-            _FLOWS.c.state.is_(None), _FLOWS.c.state.not_in(finished)))
+        query = sa.select(_FLOWS.c.parent_uuid).distinct().where(
+            _not_in(finished))
+        return self._ids(query, 'the logbooks of unfinished flows')
+
+    def book_ids_settled_before(self, before, finished):
+        """Logbooks made before ``before`` with every flow in ``finished``.
+
+        What prune may drop, found without reading every logbook.
+        ``before`` is naive UTC, as taskflow stores created_at.
+        """
+        under_way = sa.select(_FLOWS.c.uuid).where(
+            _FLOWS.c.parent_uuid == _BOOKS.c.uuid, _not_in(finished))
+        query = sa.select(_BOOKS.c.uuid).where(
+            _BOOKS.c.created_at < before, ~sa.exists(under_way))
+        return self._ids(query, 'the logbooks to prune')
+
+    def _ids(self, query, what):
         try:
             with self.engine.connect() as conn:
                 return [row[0] for row in conn.execute(query)]
         except sa_exc.DBAPIError:
             tf_exceptions.raise_with_cause(
-                tf_exceptions.StorageFailure,
-                'Failed listing the logbooks of unfinished flows')
+                tf_exceptions.StorageFailure, 'Failed listing %s' % what)
+
+
+def _not_in(finished):
+    return sa.or_(_FLOWS.c.state.is_(None), _FLOWS.c.state.not_in(finished))

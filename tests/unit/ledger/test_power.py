@@ -185,10 +185,10 @@ def test_reconcile_drops_the_mark_of_a_power_off_whose_flow_is_gone():
     ledger.stop('a', 'flow-off')
     host.gone('a')
     states = {'flow-a': 'SUCCESS', 'flow-off': None}
-    assert reconcile.reconcile(ledger, host, lambda: states,
+    assert reconcile.reconcile(ledger, host, lambda ids: states,
                                lambda flow_id: False, clean=True) == []
     states['flow-off'] = 'SUCCESS'
-    orphan, = reconcile.reconcile(ledger, host, lambda: states,
+    orphan, = reconcile.reconcile(ledger, host, lambda ids: states,
                                   lambda flow_id: False, clean=True)
     assert 'flow-off' in orphan.detail
     entry = ledger.entries()['flow-a']
@@ -229,7 +229,8 @@ def test_reconcile_leaves_a_stopped_guest_alone():
     running_guest(ledger, host)
     stop(ledger, host)
     before = ledger.entries()
-    orphans = reconcile.reconcile(ledger, host, lambda: {'flow-a': 'SUCCESS'},
+    orphans = reconcile.reconcile(ledger, host,
+                                  lambda ids: {'flow-a': 'SUCCESS'},
                                   lambda flow_id: False, clean=True)
     assert orphans == [] and ledger.entries() == before
 
@@ -242,11 +243,11 @@ def test_reconcile_puts_a_start_whose_flow_is_gone_back_to_stopped():
     ledger.start('a', 'flow-on')
     # The spawn's flow is long finished; the start's is alive: left alone.
     states = {'flow-a': 'SUCCESS', 'flow-on': None}
-    assert reconcile.reconcile(ledger, host, lambda: states,
+    assert reconcile.reconcile(ledger, host, lambda ids: states,
                                lambda flow_id: False, clean=True) == []
     # The start's flow finished without undoing it (a lost record).
     states['flow-on'] = 'REVERTED'
-    orphan, = reconcile.reconcile(ledger, host, lambda: states,
+    orphan, = reconcile.reconcile(ledger, host, lambda ids: states,
                                   lambda flow_id: flow_id == 'flow-a',
                                   clean=True)
     assert (orphan.kind, orphan.action) == ('stale-reservation', 'released')
