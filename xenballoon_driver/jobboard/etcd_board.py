@@ -7,7 +7,8 @@ etcd3gw) keeps a claim as a key on an etcd lease. What ours changes:
   seconds as etcd wants it (rounded up; etcd grants 2 s at least);
 - the jobs are listed from etcd on every look, oldest first: taskflow's
   list is a cache kept by a watch that stops, silently, when etcd
-  restarts, after which new jobs would never be seen;
+  restarts, after which new jobs would never be seen (so no watch is
+  started at all: see connect);
 - a claim refreshed once its lease is gone says so (False), so that the
   conductor claims the job again; after a claim, the job's lease is read
   again (taskflow's job keeps the first lease it saw);
@@ -62,16 +63,27 @@ class Board(impl_etcd.EtcdJobBoard):
         self.claim_expiry_s = claim_expiry_s
 
     def connect(self):
-        try:
-            super().connect()
-        except ETCD_ERRORS + (tf_exceptions.JobFailure,) as err:
-            cause = getattr(err, 'cause', None) or err
-            # taskflow keeps its client when its watch fails: drop it, or
-            # the board would look connected.
-            self.close()
-            tf_exceptions.raise_with_cause(
-                tf_exceptions.JobFailure, 'etcd: ' + describe(cause),
-                cause=cause)
+        # taskflow's connect also starts a watch of the board (a thread of
+        # its own and one in etcd3gw's pool) that feeds its job cache; ours
+        # lists the jobs from etcd on every look, and that watch did not
+        # always stop on close: a conductor told to stop then never
+        # exited (its interpreter waits for the pool's thread). No watch:
+        # the client only, and one request to fail now if etcd is away.
+        with self._open_close_lock:
+            if self._client is not None:
+                return
+            options = {key: kind(self._conf[key])
+                       for key, kind in self.ETCD_CONFIG_OPTIONS
+                       if key in self._conf}
+            client = etcd3gw.Etcd3Client(**options)
+            try:
+                client.status()
+            except ETCD_ERRORS as err:
+                tf_exceptions.raise_with_cause(
+                    tf_exceptions.JobFailure, 'etcd: ' + describe(err),
+                    cause=err)
+            self._client = client
+            self._state = self.CONNECTED_STATE
 
     get_one = _translated(impl_etcd.EtcdJobBoard.get_one)
     get_owner_and_data = _translated(

@@ -184,3 +184,14 @@ def test_no_etcd_is_one_clear_error(conf):
     assert str(err.value).startswith(
         'Cannot use the jobboard at http://127.0.0.1:1: etcd: [Errno 111] '
         'Connection refused'), err.value
+
+
+def test_a_closed_board_leaves_no_thread_behind(etcd):
+    # A conductor's interpreter waits for every thread at exit: one left
+    # reading a watch kept a stopped conductor alive.
+    before = set(threading.enumerate())
+    board = make(etcd, 'xbtest-%s' % uuid.uuid4().hex[:10])
+    board.post('spawn t1', details={'flow_uuid': 'f1'})
+    assert [job.name for job in board.iterjobs()] == ['spawn t1']
+    board.close()
+    assert set(threading.enumerate()) == before
